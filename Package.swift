@@ -1,0 +1,65 @@
+// swift-tools-version: 6.1
+// podwire: a packet-level discrete-event emulator of Kubernetes pod networking.
+// Layers (dependencies point down): podwire → PodwireKit → {Topology, Capture, Traffic}
+// → Kube → Datapath → {Wire, Engine}.  See README.md and ../shared/STYLE.md.
+import PackageDescription
+
+let package = Package(
+    name: "podwire",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "podwire", targets: ["podwire"]),
+        .library(name: "PodwireKit", targets: ["PodwireKit"]),
+        .library(name: "Datapath", targets: ["Datapath"]),
+        .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Kube", targets: ["Kube"]),
+        .library(name: "Traffic", targets: ["Traffic"]),
+        .library(name: "Capture", targets: ["Capture"]),
+        .library(name: "Topology", targets: ["Topology"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // Leaf layers: no dependencies.
+        .target(name: "Wire"),
+        .target(name: "Engine"),
+        // Linux's stages: namespaces, devices, bridge, routing, neighbours, sockets.
+        .target(name: "Datapath", dependencies: ["Wire", "Engine"]),
+        // Kubernetes objects, IPAM, CNI plugins, scheduler; builds a Datapath world.
+        .target(name: "Kube", dependencies: ["Datapath", "Wire", "Engine"]),
+        // iperf3-style UDP and ping applications running on Datapath sockets.
+        .target(name: "Traffic", dependencies: [
+            "Datapath", "Wire", "Engine",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        // YAML stream → typed, validated configuration (errors carry file:line:col).
+        .target(name: "Topology", dependencies: [
+            "Wire", "Engine",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "OrderedCollections", package: "swift-collections"),
+        ]),
+        // libpcap, through the system library; every C call lives in Capture.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .target(name: "Capture", dependencies: ["CPcap", "Datapath", "Engine"]),
+        // The commands' logic (run, validate, bench), testable without a process.
+        .target(name: "PodwireKit", dependencies: [
+            "Topology", "Kube", "Traffic", "Capture", "Datapath", "Wire", "Engine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "podwire", dependencies: ["PodwireKit"]),
+
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Engine"]),
+        .testTarget(name: "KubeTests", dependencies: ["Kube", "Datapath", "Wire", "Engine", "Traffic"]),
+        .testTarget(name: "TrafficTests", dependencies: ["Traffic", "Datapath", "Wire", "Engine"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Wire", "Engine"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "CPcap", "Datapath", "Engine"]),
+        .testTarget(name: "PodwireKitTests", dependencies: ["PodwireKit", "Topology", "Kube", "Datapath", "Capture"]),
+    ]
+)

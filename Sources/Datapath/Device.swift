@@ -1,0 +1,60 @@
+import Wire
+
+/// Network devices. A device belongs to one namespace; what it does with a frame depends on
+/// its kind (an enum, switched on per packet: no existential, no class hierarchy).
+
+public struct BridgeID: Hashable, Sendable {
+    public let rawValue: Int32
+    @inlinable init(_ rawValue: Int32) { self.rawValue = rawValue }
+}
+
+public enum DeviceKind: Sendable, Equatable {
+    /// `lo`: what is sent comes back in on the same device.
+    case loopback
+    /// One end of a veth pair: what is sent arrives at `peer`.
+    case veth(peer: DeviceID)
+    /// A Linux bridge's own net device (e.g. cni0): what the host sends on it is forwarded
+    /// by the bridge; what the bridge passes up arrives on it.
+    case bridge(BridgeID)
+    /// An Ethernet NIC (a node's eth0). Its cable to a LAN switch arrives with the
+    /// multi-node issue; until then it has no carrier and what it sends is dropped.
+    case ethernet
+}
+
+/// `ip -s link` counters (ecosystem.md §4.3).
+public struct DeviceCounters: Sendable, Equatable {
+    public var rxPackets: UInt64 = 0
+    public var rxBytes: UInt64 = 0
+    public var rxDropped: UInt64 = 0
+    public var txPackets: UInt64 = 0
+    public var txBytes: UInt64 = 0
+    public var txDropped: UInt64 = 0
+    public init() {}
+}
+
+public struct Device: Sendable {
+    public let id: DeviceID
+    public let namespace: NamespaceID
+    public let name: String
+    public let mac: MACAddress
+    /// Layer-3 MTU (the largest IPv4 datagram the device carries).
+    public var mtu: Int
+    public var kind: DeviceKind
+    public var isUp = true
+    /// IPv4 addresses in the order they were added; the first is the primary.
+    public var addresses: [IPv4Interface] = []
+    /// The bridge this device is a port of (an enslaved device has no IP stack of its own).
+    public var master: BridgeID?
+    /// Bridge port hairpin mode (`bridge link set dev X hairpin on`).
+    public var hairpin = false
+    public var counters = DeviceCounters()
+
+    init(id: DeviceID, namespace: NamespaceID, name: String, mac: MACAddress, mtu: Int, kind: DeviceKind) {
+        self.id = id
+        self.namespace = namespace
+        self.name = name
+        self.mac = mac
+        self.mtu = mtu
+        self.kind = kind
+    }
+}

@@ -1,0 +1,77 @@
+import Engine
+import Wire
+
+/// A network namespace: its devices, addresses, routes, neighbours and sockets.
+public enum NamespaceKind: String, Sendable {
+    /// A node's root namespace (hosts cni0, eth0 …; forwards IPv4).
+    case node
+    /// A pod's namespace (its eth0 and lo; shared by the pod's containers).
+    case pod
+    /// A plain host with no Kubernetes role (e.g. the `external` LAN host).
+    case host
+}
+
+/// How long each datapath stage takes in simulated time. The defaults are the per-packet
+/// CPU costs proposed for a Raspberry Pi 4 at 1.5 GHz in
+/// shared/reference/pi-profiles.md §7.1 — **estimates, not measurements** (see that table for
+/// the reasoning). Here they are plain latencies; the issue that adds a CPU model turns them
+/// into contended CPU time on a softirq core.
+public struct StageDelays: Sendable, Equatable {
+    /// veth xmit → peer receive (one extra netif_rx hop): 300 ns.
+    public var veth = SimDuration.nanoseconds(300)
+    /// Bridge port receive → egress port transmit (FDB lookup + forward): 600 ns.
+    public var bridge = SimDuration.nanoseconds(600)
+    /// IPv4 receive → transmit on a routed hop (route lookup + forward): 800 ns.
+    public var ipForward = SimDuration.nanoseconds(800)
+    /// Socket send → first transmit (UDP/IP output path). Estimate: 1000 ns, as nic_tx.
+    public var localOutput = SimDuration.nanoseconds(1000)
+    /// Loopback transmit → receive. Estimate: 300 ns, as veth.
+    public var loopback = SimDuration.nanoseconds(300)
+
+    public init() {}
+
+    /// All delays multiplied by `factor` (a profile's CPU scale, Pi 4 = 1.0).
+    public func scaled(by factor: Double) -> StageDelays {
+        func s(_ d: SimDuration) -> SimDuration { .nanoseconds(Int64((Double(d.nanoseconds) * factor).rounded())) }
+        var r = self
+        r.veth = s(veth); r.bridge = s(bridge); r.ipForward = s(ipForward)
+        r.localOutput = s(localOutput); r.loopback = s(loopback)
+        return r
+    }
+}
+
+public final class Namespace {
+    public let id: NamespaceID
+    public let name: String
+    public let kind: NamespaceKind
+    /// The node this namespace lives on (its own name for a node or host).
+    public let node: String
+    public internal(set) var devices: [DeviceID] = []
+    public internal(set) var loopback: DeviceID = .none
+    public var routes = RoutingTable()
+    public var neighbours = NeighbourTable()
+    /// `net.ipv4.ip_forward`.
+    public var forwarding = false
+    public var delays = StageDelays()
+    /// Every local IPv4 address (all devices), for the "is this for us" test.
+    public internal(set) var localAddresses: [IPv4Address] = []
+    var udpPorts: [UInt16: SocketID] = [:]
+    var echoSockets: [UInt16: SocketID] = [:]
+    /// IP ID for kernel-generated datagrams (ICMP), started at a random value.
+    var ipID: UInt16
+    var random: SeededGenerator
+
+    init(id: NamespaceID, name: String, kind: NamespaceKind, node: String, random: SeededGenerator) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.node = node
+        self.random = random
+        self.ipID = UInt16(truncatingIfNeeded: self.random.next())
+    }
+
+    @inline(__always) public func isLocal(_ a: IPv4Address) -> Bool {
+        for l in localAddresses where l == a { return true }
+        return a.isLoopback
+    }
+}

@@ -1,0 +1,126 @@
+/// Packet buffers: fixed-size slots with headroom, reused from a free list.
+///
+/// A packet is a `PacketHandle` (an Int32 slot index). Its bytes live at
+/// `slot base + head ..< head + length`; headers are pushed into the headroom in front of the
+/// data (Ethernet after resolution now, VXLAN's 50 bytes later) and pulled off on receive, so
+/// no hop copies the payload (STYLE.md "one buffer with headroom, pushed/pulled"). Slots are
+/// carved from chunks that are never moved or freed while the pool lives, so a steady-state
+/// run allocates nothing per packet.
+
+public struct PacketHandle: Hashable, Sendable {
+    public let rawValue: Int32
+    @inlinable init(_ rawValue: Int32) { self.rawValue = rawValue }
+}
+
+public final class PacketPool {
+    /// Bytes reserved in front of a fresh packet for headers pushed later.
+    public static let headroom = 128
+    /// Slots per chunk (a power of two).
+    static let chunkShift = 10
+    static let chunkSlots = 1 << chunkShift
+
+    /// Bytes per slot: headroom plus the largest frame the world can carry.
+    public let slotSize: Int
+    private var chunks: [UnsafeMutableRawPointer] = []
+    @usableFromInline var head: [Int32] = []
+    @usableFromInline var length: [Int32] = []
+    private var freeList: [Int32] = []
+    /// Packets currently allocated (in flight somewhere in the world).
+    public private(set) var live = 0
+    /// Slots ever created (the pool's high-water mark).
+    public var capacity: Int { head.count }
+
+    /// `maxFrame`: the largest frame (Ethernet header included) any device can carry.
+    public init(maxFrame: Int) {
+        slotSize = (PacketPool.headroom + maxFrame + 63) & ~63
+    }
+
+    deinit {
+        for c in chunks { c.deallocate() }
+    }
+
+    /// A fresh empty packet whose data starts after the headroom.
+    public func allocate() -> PacketHandle {
+        if freeList.isEmpty { grow() }
+        let h = freeList.removeLast()
+        head[Int(h)] = Int32(PacketPool.headroom)
+        length[Int(h)] = 0
+        live += 1
+        return PacketHandle(h)
+    }
+
+    public func free(_ p: PacketHandle) {
+        live -= 1
+        freeList.append(p.rawValue)
+    }
+
+    /// A copy of `p` (for flooding a frame to several ports).
+    public func clone(_ p: PacketHandle) -> PacketHandle {
+        let c = allocate()
+        let i = Int(p.rawValue), j = Int(c.rawValue)
+        head[j] = head[i]
+        length[j] = length[i]
+        (slotBase(c) + Int(head[j])).copyMemory(from: slotBase(p) + Int(head[i]), byteCount: Int(length[i]))
+        return c
+    }
+
+    @inline(__always) func slotBase(_ p: PacketHandle) -> UnsafeMutableRawPointer {
+        let i = Int(p.rawValue)
+        return chunks[i >> PacketPool.chunkShift] + (i & (PacketPool.chunkSlots - 1)) * slotSize
+    }
+
+    /// The first byte of the packet's data.
+    @inline(__always) public func data(_ p: PacketHandle) -> UnsafeMutableRawPointer {
+        slotBase(p) + Int(head[Int(p.rawValue)])
+    }
+
+    @inline(__always) public func length(_ p: PacketHandle) -> Int { Int(length[Int(p.rawValue)]) }
+
+    @inline(__always) public func bytes(_ p: PacketHandle) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: data(p), count: length(p))
+    }
+
+    /// Room for data after the current end (for building a packet in place).
+    @inline(__always) public func tailroom(_ p: PacketHandle) -> Int {
+        slotSize - Int(head[Int(p.rawValue)]) - Int(length[Int(p.rawValue)])
+    }
+
+    @inline(__always) public func headroom(_ p: PacketHandle) -> Int { Int(head[Int(p.rawValue)]) }
+
+    /// Prepends `n` bytes and returns a pointer to them.
+    @inline(__always) public func push(_ p: PacketHandle, _ n: Int) -> UnsafeMutableRawPointer {
+        let i = Int(p.rawValue)
+        precondition(Int(head[i]) >= n, "packet headroom exhausted")
+        head[i] -= Int32(n)
+        length[i] += Int32(n)
+        return slotBase(p) + Int(head[i])
+    }
+
+    /// Removes `n` bytes from the front.
+    @inline(__always) public func pull(_ p: PacketHandle, _ n: Int) {
+        let i = Int(p.rawValue)
+        precondition(Int(length[i]) >= n, "pull beyond packet end")
+        head[i] += Int32(n)
+        length[i] -= Int32(n)
+    }
+
+    /// Sets the data length (to append bytes written at `data(p) + oldLength`, or to trim).
+    @inline(__always) public func setLength(_ p: PacketHandle, _ n: Int) {
+        let i = Int(p.rawValue)
+        precondition(n >= 0 && Int(head[i]) + n <= slotSize, "packet length out of slot")
+        length[i] = Int32(n)
+    }
+
+    @inline(never) private func grow() {
+        let chunk = UnsafeMutableRawPointer.allocate(byteCount: PacketPool.chunkSlots * slotSize, alignment: 64)
+        let first = Int32(chunks.count << PacketPool.chunkShift)
+        chunks.append(chunk)
+        head.append(contentsOf: repeatElement(0, count: PacketPool.chunkSlots))
+        length.append(contentsOf: repeatElement(0, count: PacketPool.chunkSlots))
+        freeList.reserveCapacity(head.count)
+        // Hand out low indices first so small runs touch few cache lines.
+        for k in stride(from: Int32(PacketPool.chunkSlots) - 1, through: 0, by: -1) {
+            freeList.append(first + k)
+        }
+    }
+}

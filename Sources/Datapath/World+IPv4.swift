@@ -1,0 +1,255 @@
+import Engine
+import Wire
+
+/// IPv4: receive (`ip_rcv`), local delivery (`ip_local_deliver` → UDP, ICMP), forwarding
+/// (`ip_forward`), local output (`ip_output`), and ICMP errors (`icmp_send`).
+extension World {
+    /// Linux's `ip_default_ttl`.
+    public static let defaultTTL: UInt8 = 64
+    /// ICMP errors quote at most this many bytes so the whole error fits in 576 bytes
+    /// (`icmp_send`: room = 576 − IP header − ICMP header).
+    static let icmpErrorQuoteLimit = 576 - IPv4Header.minimumLength - ICMPv4Header.length
+
+    // MARK: Output
+
+    /// The route a locally generated packet to `destination` takes: a local address goes
+    /// over `lo` (the local table), anything else through the main table.
+    public func outputRoute(_ ns: NamespaceID, to destination: IPv4Address) -> Route? {
+        let n = namespaces[ns.index]
+        if n.isLocal(destination) {
+            return Route(destination: IPv4Network(address: destination, prefixLength: 32),
+                         device: n.loopback, source: destination)
+        }
+        return n.routes.lookup(destination)
+    }
+
+    /// `inet_select_addr`: the route's preferred source, else the egress device's primary
+    /// address, else any address of the namespace.
+    public func sourceAddress(for route: Route, ns: NamespaceID) -> IPv4Address {
+        if let s = route.source { return s }
+        if let a = devices[route.device.index].addresses.first { return a.address }
+        return namespaces[ns.index].localAddresses.first { !$0.isLoopback } ?? .any
+    }
+
+    /// Sends a locally built IPv4 packet (header at the packet's start) along `route`.
+    func ipOutputLocal(_ ns: NamespaceID, route: Route, _ p: PacketHandle) {
+        let dst = IPv4Address(loading: pool.data(p) + IPv4Header.destinationOffset)
+        neighbourOutput(ns, device: route.device, nextHop: route.gateway ?? dst, p,
+                        after: namespaces[ns.index].delays.localOutput)
+    }
+
+    // MARK: Receive
+
+    /// `ip_rcv` on `dev` (the packet starts at its IPv4 header).
+    func ipReceive(_ dev: DeviceID, _ p: PacketHandle) {
+        let ns = devices[dev.index].namespace
+        let bytes = UnsafeRawBufferPointer(pool.bytes(p))
+        guard let ip = try? IPv4Header(parsing: bytes),
+              IPv4Header.isChecksumValid(header: UnsafeRawBufferPointer(rebasing: bytes[0..<ip.headerLength])) else {
+            devices[dev.index].counters.rxDropped += 1
+            drop(p, .malformed, ns: ns, device: dev)
+            return
+        }
+        // Strip link-layer padding beyond the datagram.
+        if bytes.count > Int(ip.totalLength) { pool.setLength(p, Int(ip.totalLength)) }
+        let n = namespaces[ns.index]
+        if n.isLocal(ip.destination) || isBroadcast(ip.destination, on: dev) {
+            ipLocalDeliver(dev, p, ip)
+        } else if ip.destination.isMulticast {
+            drop(p, .unhandledProtocol, ns: ns, device: dev)
+        } else if n.forwarding {
+            ipForward(dev, p, ip)
+        } else {
+            drop(p, .notForUs, ns: ns, device: dev)
+        }
+    }
+
+    @inline(__always) func isBroadcast(_ a: IPv4Address, on dev: DeviceID) -> Bool {
+        if a.isBroadcast { return true }
+        for i in devices[dev.index].addresses where i.prefixLength < 31 && i.network.broadcast == a { return true }
+        return false
+    }
+
+    /// `ip_local_deliver`: UDP to its socket, ICMP to the echo responder or a socket.
+    func ipLocalDeliver(_ dev: DeviceID, _ p: PacketHandle, _ ip: IPv4Header) {
+        let ns = devices[dev.index].namespace
+        if ip.isFragment {
+            // Reassembly arrives with the multi-node issue.
+            drop(p, .unhandledProtocol, ns: ns, device: dev)
+            return
+        }
+        let bytes = UnsafeRawBufferPointer(pool.bytes(p))
+        let l4 = UnsafeRawBufferPointer(rebasing: bytes[ip.headerLength..<Int(ip.totalLength)])
+        switch ip.protocol {
+        case .udp: udpReceive(dev, p, ip, l4)
+        case .icmp: icmpReceive(dev, p, ip, l4)
+        default: drop(p, .unhandledProtocol, ns: ns, device: dev)
+        }
+    }
+
+    func udpReceive(_ dev: DeviceID, _ p: PacketHandle, _ ip: IPv4Header, _ l4: UnsafeRawBufferPointer) {
+        let ns = devices[dev.index].namespace
+        guard let udp = try? UDPHeader(parsing: l4), Int(udp.length) == l4.count,
+              UDPHeader.isChecksumValid(source: ip.source, destination: ip.destination, datagram: l4) else {
+            drop(p, .malformed, ns: ns, device: dev)
+            return
+        }
+        guard let s = namespaces[ns.index].udpPorts[udp.destinationPort] else {
+            if !isBroadcast(ip.destination, on: dev) {
+                sendICMPError(ns, about: p, type: .destinationUnreachable, code: ICMPv4UnreachableCode.port)
+            }
+            drop(p, .noSocket, ns: ns, device: dev)
+            return
+        }
+        let sock = sockets[Int(s.rawValue)]
+        let d = ReceivedDatagram(source: ip.source, sourcePort: udp.sourcePort, destination: ip.destination,
+                                 destinationPort: udp.destinationPort, ttl: ip.ttl,
+                                 payload: UnsafeRawBufferPointer(rebasing: l4[UDPHeader.length...]))
+        applications[Int(sock.app.rawValue)].udpReceived(self, socket: s, datagram: d)
+        deliver(p, ns: ns, device: dev)
+    }
+
+    func icmpReceive(_ dev: DeviceID, _ p: PacketHandle, _ ip: IPv4Header, _ msg: UnsafeRawBufferPointer) {
+        let ns = devices[dev.index].namespace
+        guard let icmp = try? ICMPv4Header(parsing: msg), ICMPv4Header.isChecksumValid(message: msg) else {
+            drop(p, .malformed, ns: ns, device: dev)
+            return
+        }
+        let body = UnsafeRawBufferPointer(rebasing: msg[ICMPv4Header.length...])
+        switch icmp.type {
+        case .echoRequest:
+            // icmp_echo_ignore_broadcasts = 1.
+            if isBroadcast(ip.destination, on: dev) {
+                drop(p, .notForUs, ns: ns, device: dev)
+                return
+            }
+            sendEchoReply(ns, request: ip, icmp: icmp, body: body)
+            deliver(p, ns: ns, device: dev)
+        case .echoReply:
+            guard let s = namespaces[ns.index].echoSockets[icmp.identifier] else {
+                drop(p, .noSocket, ns: ns, device: dev)
+                return
+            }
+            notify(s, ReceivedICMP(source: ip.source, type: icmp.type, code: icmp.code, identifier: icmp.identifier,
+                                   sequence: icmp.sequence, ttl: ip.ttl, payload: body))
+            deliver(p, ns: ns, device: dev)
+        case .destinationUnreachable, .timeExceeded:
+            guard let s = socketForError(ns, quote: body) else {
+                drop(p, .noSocket, ns: ns, device: dev)
+                return
+            }
+            notify(s, ReceivedICMP(source: ip.source, type: icmp.type, code: icmp.code, identifier: 0,
+                                   sequence: 0, ttl: ip.ttl, payload: body))
+            deliver(p, ns: ns, device: dev)
+        default:
+            drop(p, .unhandledProtocol, ns: ns, device: dev)
+        }
+    }
+
+    private func notify(_ s: SocketID, _ m: ReceivedICMP) {
+        applications[Int(sockets[Int(s.rawValue)].app.rawValue)].icmpReceived(self, socket: s, message: m)
+    }
+
+    /// The local socket that sent the datagram an ICMP error quotes.
+    private func socketForError(_ ns: NamespaceID, quote: UnsafeRawBufferPointer) -> SocketID? {
+        guard quote.count >= IPv4Header.minimumLength + 8, quote[0] >> 4 == 4 else { return nil }
+        let hl = Int(quote[0] & 0x0F) * 4
+        guard hl >= 20, quote.count >= hl + 8 else { return nil }
+        let n = namespaces[ns.index]
+        let l4 = quote.baseAddress! + hl
+        switch IPProtocol(rawValue: quote[9]) {
+        case .udp:
+            return n.udpPorts[UInt16(bigEndian: l4.loadUnaligned(as: UInt16.self))]
+        case .icmp:
+            return n.echoSockets[UInt16(bigEndian: l4.loadUnaligned(fromByteOffset: 4, as: UInt16.self))]
+        default:
+            return nil
+        }
+    }
+
+    /// `icmp_echo` → `icmp_reply`: same identifier, sequence and data, from the address the
+    /// request was sent to. The kernel's reply has DF clear (REFERENCE.md §4.2).
+    func sendEchoReply(_ ns: NamespaceID, request ip: IPv4Header, icmp: ICMPv4Header, body: UnsafeRawBufferPointer) {
+        guard let route = outputRoute(ns, to: ip.source) else { return }
+        let total = IPv4Header.minimumLength + ICMPv4Header.length + body.count
+        let n = namespaces[ns.index]
+        let p = newPacket()
+        pool.setLength(p, total)
+        let b = pool.bytes(p)
+        let msg = UnsafeMutableRawBufferPointer(rebasing: b[IPv4Header.minimumLength...])
+        UnsafeMutableRawBufferPointer(rebasing: msg[ICMPv4Header.length...]).copyMemory(from: body)
+        ICMPv4Header(type: .echoReply, code: 0, restOfHeader: icmp.restOfHeader).emit(intoMessage: msg)
+        IPv4Header(tos: ip.tos, totalLength: UInt16(total), identification: n.ipID, dontFragment: false,
+                   moreFragments: false, fragmentOffset: 0, ttl: World.defaultTTL, protocol: .icmp,
+                   source: ip.destination, destination: ip.source).emit(into: b)
+        n.ipID &+= 1
+        ipOutputLocal(ns, route: route, p)
+    }
+
+    // MARK: Forward
+
+    /// `ip_forward`: TTL check, MTU check (before the decrement, so frag-needed quotes the
+    /// original TTL, REFERENCE.md §4.1), TTL decrement, then output to the next hop.
+    func ipForward(_ dev: DeviceID, _ p: PacketHandle, _ ip: IPv4Header) {
+        let ns = devices[dev.index].namespace
+        guard let route = namespaces[ns.index].routes.lookup(ip.destination) else {
+            sendICMPError(ns, about: p, type: .destinationUnreachable, code: ICMPv4UnreachableCode.network)
+            drop(p, .noRoute, ns: ns, device: dev)
+            return
+        }
+        if ip.ttl <= 1 {
+            sendICMPError(ns, about: p, type: .timeExceeded, code: 0)
+            drop(p, .ttlExceeded, ns: ns, device: dev)
+            return
+        }
+        let mtu = devices[route.device.index].mtu
+        if Int(ip.totalLength) > mtu {
+            if ip.dontFragment {
+                sendICMPError(ns, about: p, type: .destinationUnreachable,
+                              code: ICMPv4UnreachableCode.fragmentationNeeded, restOfHeader: UInt32(mtu))
+            }
+            // Without DF Linux would fragment; that arrives with the multi-node issue.
+            drop(p, .mtuExceeded, ns: ns, device: dev)
+            return
+        }
+        IPv4Header.decrementTTL(header: pool.data(p))
+        neighbourOutput(ns, device: route.device, nextHop: route.gateway ?? ip.destination, p,
+                        after: namespaces[ns.index].delays.ipForward)
+    }
+
+    // MARK: ICMP errors
+
+    /// `icmp_send`: an ICMP error about packet `p` (IPv4 header at its start) to its source.
+    /// Not about ICMP errors, non-first fragments, or broadcast/multicast/unspecified
+    /// addresses (RFC 1122 §3.2.2). Source: the offending destination when it is ours, else
+    /// the address the route back to the sender picks. TOS 0xc0, DF clear, TTL 64; the quote
+    /// is the original datagram cut to fit 576 bytes (REFERENCE.md §4.2, §5.6).
+    func sendICMPError(_ ns: NamespaceID, about p: PacketHandle, type: ICMPv4Type, code: UInt8,
+                       restOfHeader: UInt32 = 0) {
+        let bytes = UnsafeRawBufferPointer(pool.bytes(p))
+        guard let ip = try? IPv4Header(parsing: bytes) else { return }
+        if ip.fragmentOffset != 0 || ip.source.isUnspecified || ip.source.isBroadcast || ip.source.isMulticast
+            || ip.destination.isBroadcast || ip.destination.isMulticast { return }
+        if ip.protocol == .icmp, bytes.count > ip.headerLength {
+            let t = bytes[ip.headerLength]
+            if t != ICMPv4Type.echoRequest.rawValue && t != ICMPv4Type.echoReply.rawValue { return }
+        }
+        let n = namespaces[ns.index]
+        guard let route = outputRoute(ns, to: ip.source) else { return }
+        let source = n.isLocal(ip.destination) ? ip.destination : sourceAddress(for: route, ns: ns)
+        let quote = min(Int(ip.totalLength), World.icmpErrorQuoteLimit)
+        let total = IPv4Header.minimumLength + ICMPv4Header.length + quote
+        let e = newPacket()
+        pool.setLength(e, total)
+        let b = pool.bytes(e)
+        let msg = UnsafeMutableRawBufferPointer(rebasing: b[IPv4Header.minimumLength...])
+        UnsafeMutableRawBufferPointer(rebasing: msg[ICMPv4Header.length...])
+            .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<quote]))
+        ICMPv4Header(type: type, code: code, restOfHeader: restOfHeader).emit(intoMessage: msg)
+        IPv4Header(tos: 0xC0, totalLength: UInt16(total), identification: n.ipID, dontFragment: false,
+                   moreFragments: false, fragmentOffset: 0, ttl: World.defaultTTL, protocol: .icmp,
+                   source: source, destination: ip.source).emit(into: b)
+        n.ipID &+= 1
+        ipOutputLocal(ns, route: route, e)
+    }
+}

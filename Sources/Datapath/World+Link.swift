@@ -1,0 +1,182 @@
+import Engine
+import Wire
+
+/// Link layer: device transmit and receive, veth, loopback and the bridge
+/// (net/bridge/br_input.c, br_forward.c, br_device.c).
+extension World {
+    /// `dev_queue_xmit` on `dev`: the frame leaves the device now.
+    func deviceTransmit(_ dev: DeviceID, _ p: PacketHandle) {
+        let d = devices[dev.index]
+        let ns = d.namespace
+        guard d.isUp else {
+            devices[dev.index].counters.txDropped += 1
+            drop(p, .deviceDown, ns: ns, device: dev)
+            return
+        }
+        let len = pool.length(p)
+        // veth and the bridge refuse frames over MTU + L2 header (`is_skb_forwardable`).
+        if len > d.mtu + EthernetHeader.length, d.kind != .loopback {
+            devices[dev.index].counters.txDropped += 1
+            drop(p, .mtuExceeded, ns: ns, device: dev)
+            return
+        }
+        devices[dev.index].counters.txPackets += 1
+        devices[dev.index].counters.txBytes += UInt64(len)
+        hop(.deviceTx, ns, dev, p)
+        switch d.kind {
+        case .veth(let peer):
+            schedule(.receive(peer, p), after: namespaces[devices[peer.index].namespace.index].delays.veth)
+        case .loopback:
+            schedule(.receive(dev, p), after: namespaces[ns.index].delays.loopback)
+        case .bridge(let b):
+            bridgeDeviceTransmit(b, p)
+        case .ethernet:
+            devices[dev.index].counters.txDropped += 1
+            drop(p, .noCarrier, ns: ns, device: dev)
+        }
+    }
+
+    /// A frame arrives at `dev`.
+    func deviceReceive(_ dev: DeviceID, _ p: PacketHandle) {
+        let d = devices[dev.index]
+        guard d.isUp else {
+            devices[dev.index].counters.rxDropped += 1
+            drop(p, .deviceDown, ns: d.namespace, device: dev)
+            return
+        }
+        devices[dev.index].counters.rxPackets += 1
+        devices[dev.index].counters.rxBytes += UInt64(pool.length(p))
+        hop(.deviceRx, d.namespace, dev, p)
+        if let b = d.master {
+            bridgeHandleFrame(b, ingress: dev, p)
+        } else {
+            netifReceive(dev, p)
+        }
+    }
+
+    /// `__netif_receive_skb` → `eth_type_trans` → protocol handler, for a device with its
+    /// own IP stack (not a bridge port).
+    func netifReceive(_ dev: DeviceID, _ p: PacketHandle) {
+        let d = devices[dev.index]
+        let frame = UnsafeRawBufferPointer(pool.bytes(p))
+        guard let eth = try? EthernetHeader(parsing: frame) else {
+            devices[dev.index].counters.rxDropped += 1
+            drop(p, .malformed, ns: d.namespace, device: dev)
+            return
+        }
+        // PACKET_OTHERHOST frames are dropped by ip_rcv/arp_rcv.
+        if eth.destination != d.mac && !eth.destination.isMulticast && d.kind != .loopback {
+            drop(p, .otherHost, ns: d.namespace, device: dev)
+            return
+        }
+        switch eth.etherType {
+        case .ipv4:
+            pool.pull(p, EthernetHeader.length)
+            ipReceive(dev, p)
+        case .arp:
+            arpReceive(dev, p)
+        default:
+            drop(p, .unhandledProtocol, ns: d.namespace, device: dev)
+        }
+    }
+
+    // MARK: - Bridge
+
+    /// `br_handle_frame_finish`: learn the source, then forward, flood or pass up.
+    func bridgeHandleFrame(_ b: BridgeID, ingress: DeviceID, _ p: PacketHandle) {
+        let ns = devices[ingress.index].namespace
+        let frame = UnsafeRawBufferPointer(pool.bytes(p))
+        guard frame.count >= EthernetHeader.length else {
+            drop(p, .malformed, ns: ns, device: ingress)
+            return
+        }
+        let dst = MACAddress(loading: frame.baseAddress!)
+        let src = MACAddress(loading: frame.baseAddress! + 6)
+        // `is_valid_ether_addr(h_source)`: a multicast or zero source is dropped.
+        if src.isMulticast || src == .zero {
+            drop(p, .malformed, ns: ns, device: ingress)
+            return
+        }
+        let bi = Int(b.rawValue)
+        bridges[bi].fdb.learn(src, port: ingress, now: now)
+        switch bridgeDecide(b, ingress: ingress, destination: dst) {
+        case .forward(let port):
+            schedule(.transmit(port, p), after: namespaces[ns.index].delays.bridge)
+        case .flood(let passUp):
+            bridgeFlood(b, ingress: ingress, p, passUp: passUp)
+        case .passUp:
+            bridgePassUp(b, p)
+        case .drop(let reason):
+            drop(p, reason, ns: ns, device: ingress)
+        }
+    }
+
+    /// The forwarding decision for a frame from `ingress` (`.none` for frames the host sends
+    /// on the bridge device), as a value so tests can assert on it.
+    public func bridgeDecide(_ b: BridgeID, ingress: DeviceID, destination dst: MACAddress) -> BridgeDecision {
+        let bi = Int(b.rawValue)
+        if dst.isMulticast { return .flood(passUp: ingress != .none) }
+        guard let e = bridges[bi].fdb.lookup(dst, now: now) else { return .flood(passUp: false) }
+        if e.isLocal { return ingress == .none ? .drop(.otherHost) : .passUp }
+        if e.port == ingress && !devices[ingress.index].hairpin { return .drop(.bridgeNoHairpin) }
+        return .forward(e.port)
+    }
+
+    /// `br_flood`: every port in port-list order except the ingress one (unless hairpin),
+    /// then `br_pass_frame_up` if asked.
+    func bridgeFlood(_ b: BridgeID, ingress: DeviceID, _ p: PacketHandle, passUp: Bool) {
+        let bridge = bridges[Int(b.rawValue)]
+        let delay = namespaces[devices[bridge.device.index].namespace.index].delays.bridge
+        var targets = 0
+        for port in bridge.ports where bridgeShouldDeliver(port, ingress: ingress) { targets += 1 }
+        var remaining = targets + (passUp ? 1 : 0)
+        if remaining == 0 {
+            drop(p, .bridgeNoHairpin, ns: devices[bridge.device.index].namespace, device: ingress)
+            return
+        }
+        for port in bridge.ports where bridgeShouldDeliver(port, ingress: ingress) {
+            remaining -= 1
+            let copy = remaining == 0 ? p : clonePacket(p)
+            schedule(.transmit(port, copy), after: delay)
+        }
+        if passUp { bridgePassUp(b, p) }
+    }
+
+    /// `should_deliver`: port up and (not the ingress port, or hairpin on).
+    @inline(__always) func bridgeShouldDeliver(_ port: DeviceID, ingress: DeviceID) -> Bool {
+        devices[port.index].isUp && (port != ingress || devices[port.index].hairpin)
+    }
+
+    /// `br_pass_frame_up`: the frame is received by the bridge device itself — the only way
+    /// a bridged frame shows in a non-promiscuous capture of the bridge device.
+    func bridgePassUp(_ b: BridgeID, _ p: PacketHandle) {
+        let dev = bridges[Int(b.rawValue)].device
+        devices[dev.index].counters.rxPackets += 1
+        devices[dev.index].counters.rxBytes += UInt64(pool.length(p))
+        hop(.deviceRx, devices[dev.index].namespace, dev, p)
+        netifReceive(dev, p)
+    }
+
+    /// `br_dev_xmit`: the host sends on the bridge device (already counted and captured
+    /// as the bridge device's transmit): forward by FDB, or flood to every port.
+    func bridgeDeviceTransmit(_ b: BridgeID, _ p: PacketHandle) {
+        let frame = UnsafeRawBufferPointer(pool.bytes(p))
+        let dst = MACAddress(loading: frame.baseAddress!)
+        let dev = bridges[Int(b.rawValue)].device
+        switch bridgeDecide(b, ingress: .none, destination: dst) {
+        case .forward(let port):
+            schedule(.transmit(port, p), after: namespaces[devices[dev.index].namespace.index].delays.bridge)
+        case .flood:
+            bridgeFlood(b, ingress: .none, p, passUp: false)
+        case .passUp:
+            netifReceive(dev, p)
+        case .drop(let reason):
+            drop(p, reason, ns: devices[dev.index].namespace, device: dev)
+        }
+    }
+
+    @inline(__always) func clonePacket(_ p: PacketHandle) -> PacketHandle {
+        accounting.cloned += 1
+        return pool.clone(p)
+    }
+}

@@ -1,0 +1,240 @@
+import Engine
+import Wire
+
+/// The world: every namespace, device, bridge and socket of one simulation, the packet pool,
+/// and the scheduler that drives them. Not a global: two worlds can run side by side.
+///
+/// The datapath is a set of `World` methods named after their Linux counterparts
+/// (`netifReceive`, `bridgeHandleFrame`, `ipReceive`, `ipForward`, `neighbourOutput` …),
+/// spread over `World+*.swift`. Work that takes simulated time is an event of `WorldEvent`
+/// (a small enum, never a closure).
+
+/// Everything that can happen later.
+public enum WorldEvent: Sendable {
+    /// A frame arrives at a device (from its veth peer, or looped back).
+    case receive(DeviceID, PacketHandle)
+    /// A device transmits a frame (after the stage that produced it took its time).
+    case transmit(DeviceID, PacketHandle)
+    /// A neighbour entry's timer (retransmit, delay, probe).
+    case neighbourTimer(NamespaceID, Int32, UInt32)
+    /// An application's timer.
+    case appTimer(AppID, UInt64)
+}
+
+/// Packet conservation: every packet created ends delivered, dropped with a reason, or is
+/// still in flight when the run stops.
+public struct PacketAccounting: Sendable, Equatable {
+    /// Packets built by a sender: applications, ARP, ICMP.
+    public var originated: UInt64 = 0
+    /// Copies made by the bridge when flooding.
+    public var cloned: UInt64 = 0
+    /// Packets consumed by a local receiver (socket, ICMP echo, ARP).
+    public var delivered: UInt64 = 0
+    /// Drops, indexed by `DropReason.rawValue`.
+    public var droppedByReason = [UInt64](repeating: 0, count: DropReason.allCases.count)
+
+    public var dropped: UInt64 { droppedByReason.reduce(0, +) }
+    public var created: UInt64 { originated + cloned }
+    public func dropped(_ r: DropReason) -> UInt64 { droppedByReason[Int(r.rawValue)] }
+}
+
+public final class World {
+    public var scheduler = Scheduler<WorldEvent>(minimumCapacity: 4096)
+    public let pool: PacketPool
+    public private(set) var namespaces: [Namespace] = []
+    public internal(set) var devices: [Device] = []
+    public internal(set) var bridges: [Bridge] = []
+    var sockets: [Socket] = []
+    var applications: [any NetworkApplication] = []
+    public internal(set) var accounting = PacketAccounting()
+    /// The root of every random stream in this world.
+    public let random: SeededGenerator
+
+    /// Pending `.receive`/`.transmit` events (each holds one packet).
+    private var packetEvents: UInt64 = 0
+    private var observers: [any HopObserver] = []
+    @usableFromInline var observed = false
+
+    /// `maxFrame`: the largest frame (Ethernet header included) any device will carry.
+    public init(seed: UInt64, maxFrame: Int = 1514) {
+        random = SeededGenerator(seed: seed)
+        pool = PacketPool(maxFrame: max(maxFrame, 1514))
+    }
+
+    public var now: SimTime { scheduler.now }
+
+    // MARK: - Observation
+
+    public func addObserver(_ o: any HopObserver) {
+        observers.append(o)
+        observed = true
+    }
+
+    @inline(__always) func hop(_ stage: HopStage, _ ns: NamespaceID, _ dev: DeviceID, _ p: PacketHandle,
+                               _ reason: DropReason? = nil) {
+        if observed { emitHop(stage, ns, dev, p, reason) }
+    }
+
+    @inline(never) private func emitHop(_ stage: HopStage, _ ns: NamespaceID, _ dev: DeviceID, _ p: PacketHandle,
+                                        _ reason: DropReason?) {
+        let h = Hop(time: now, namespace: ns, device: dev, stage: stage, dropReason: reason)
+        let frame = UnsafeRawBufferPointer(pool.bytes(p))
+        for o in observers { o.observe(h, frame: frame) }
+    }
+
+    // MARK: - Ends of a packet's life
+
+    /// A local receiver consumed the packet.
+    @inline(__always) func deliver(_ p: PacketHandle, ns: NamespaceID, device: DeviceID) {
+        hop(.deliver, ns, device, p)
+        accounting.delivered += 1
+        pool.free(p)
+    }
+
+    /// The packet is dropped with `reason`.
+    @inline(never) func drop(_ p: PacketHandle, _ reason: DropReason, ns: NamespaceID, device: DeviceID) {
+        hop(.drop, ns, device, p, reason)
+        accounting.droppedByReason[Int(reason.rawValue)] += 1
+        pool.free(p)
+    }
+
+    @inline(__always) func newPacket() -> PacketHandle {
+        accounting.originated += 1
+        return pool.allocate()
+    }
+
+    // MARK: - Running
+
+    /// Runs every event due up to `limit` (inclusive); afterwards `now == limit`
+    /// (unless `limit` is `.distantFuture`: then runs until idle).
+    public func run(until limit: SimTime) {
+        while let e = scheduler.next(until: limit) {
+            dispatch(e)
+        }
+    }
+
+    /// Schedules a packet-carrying event; `packetEvents` counts them for conservation.
+    @inline(__always) func schedule(_ e: WorldEvent, after d: SimDuration) {
+        packetEvents += 1
+        scheduler.schedule(e, after: d)
+    }
+
+    @inline(__always) func dispatch(_ e: WorldEvent) {
+        switch e {
+        case .receive(let d, let p):
+            packetEvents -= 1
+            deviceReceive(d, p)
+        case .transmit(let d, let p):
+            packetEvents -= 1
+            deviceTransmit(d, p)
+        case .neighbourTimer(let ns, let i, let g): neighbourTimer(ns, i, g)
+        case .appTimer(let a, let tag): applications[Int(a.rawValue)].timerFired(self, tag: tag)
+        }
+    }
+
+    /// Packets still held somewhere (pending events and neighbour queues), counted by
+    /// walking those places — independent of the counters, so conservation is a real check.
+    public func packetsInFlight() -> UInt64 {
+        var n: UInt64 = 0
+        for ns in namespaces {
+            for e in ns.neighbours.entries { n += UInt64(e.queue.count) }
+        }
+        return n + packetEvents
+    }
+
+    /// created == delivered + dropped + in flight, and the pool agrees.
+    public func conservationHolds() -> Bool {
+        let inFlight = packetsInFlight()
+        return accounting.created == accounting.delivered + accounting.dropped + inFlight
+            && UInt64(pool.live) == inFlight
+    }
+
+    // MARK: - Building
+
+    @discardableResult
+    public func addNamespace(name: String, kind: NamespaceKind, node: String) -> NamespaceID {
+        let id = NamespaceID(Int32(namespaces.count))
+        let ns = Namespace(id: id, name: name, kind: kind, node: node,
+                           random: random.stream("netns/\(name)"))
+        namespaces.append(ns)
+        let lo = addDevice(ns: id, name: "lo", mac: .zero, mtu: 65536, kind: .loopback)
+        ns.loopback = lo
+        addAddress(IPv4Interface(address: .loopback, prefixLength: 8), to: lo)
+        return id
+    }
+
+    public func namespace(_ id: NamespaceID) -> Namespace { namespaces[id.index] }
+
+    public func device(_ id: DeviceID) -> Device { devices[id.index] }
+
+    private func addDevice(ns: NamespaceID, name: String, mac: MACAddress, mtu: Int, kind: DeviceKind) -> DeviceID {
+        precondition(!namespaces[ns.index].devices.contains { devices[$0.index].name == name },
+                     "device \(name) already exists in \(namespaces[ns.index].name)")
+        let id = DeviceID(Int32(devices.count))
+        devices.append(Device(id: id, namespace: ns, name: name, mac: mac, mtu: mtu, kind: kind))
+        namespaces[ns.index].devices.append(id)
+        return id
+    }
+
+    /// `ip link add A type veth peer name B`, with A in `ns1` and B in `ns2`.
+    @discardableResult
+    public func addVethPair(_ ns1: NamespaceID, _ name1: String, mac1: MACAddress,
+                            _ ns2: NamespaceID, _ name2: String, mac2: MACAddress, mtu: Int) -> (DeviceID, DeviceID) {
+        let a = addDevice(ns: ns1, name: name1, mac: mac1, mtu: mtu, kind: .loopback)
+        let b = addDevice(ns: ns2, name: name2, mac: mac2, mtu: mtu, kind: .veth(peer: a))
+        devices[a.index].kind = .veth(peer: b)
+        return (a, b)
+    }
+
+    /// An Ethernet NIC such as a node's eth0.
+    @discardableResult
+    public func addPhysical(_ ns: NamespaceID, name: String, mac: MACAddress, mtu: Int) -> DeviceID {
+        addDevice(ns: ns, name: name, mac: mac, mtu: mtu, kind: .ethernet)
+    }
+
+    /// `ip link add NAME type bridge`.
+    @discardableResult
+    public func addBridge(_ ns: NamespaceID, name: String, mac: MACAddress, mtu: Int) -> (BridgeID, DeviceID) {
+        let bid = BridgeID(Int32(bridges.count))
+        let dev = addDevice(ns: ns, name: name, mac: mac, mtu: mtu, kind: .bridge(bid))
+        var b = Bridge(id: bid, device: dev)
+        b.fdb.addLocal(mac, port: dev)
+        bridges.append(b)
+        return (bid, dev)
+    }
+
+    /// `ip link set PORT master BRIDGE` (+ `hairpin on`).
+    public func attach(_ port: DeviceID, to bridge: BridgeID, hairpin: Bool) {
+        precondition(devices[port.index].namespace == devices[bridges[Int(bridge.rawValue)].device.index].namespace,
+                     "a bridge port must be in the bridge's namespace")
+        devices[port.index].master = bridge
+        devices[port.index].hairpin = hairpin
+        bridges[Int(bridge.rawValue)].ports.insert(port, at: 0)
+        bridges[Int(bridge.rawValue)].fdb.addLocal(devices[port.index].mac, port: port)
+    }
+
+    /// `ip addr add ADDR/LEN dev DEV`: also installs the connected route for the prefix
+    /// (`proto kernel scope link src ADDR`), as the kernel does, unless it is a /32.
+    public func addAddress(_ a: IPv4Interface, to dev: DeviceID) {
+        let ns = namespaces[devices[dev.index].namespace.index]
+        devices[dev.index].addresses.append(a)
+        ns.localAddresses.append(a.address)
+        if a.prefixLength < 32 && devices[dev.index].kind != .loopback {
+            ns.routes.add(Route(destination: a.network, device: dev, source: a.address, isConnected: true))
+        }
+    }
+
+    /// `ip route add …` in `ns`.
+    public func addRoute(_ route: Route, in ns: NamespaceID) {
+        namespaces[ns.index].routes.add(route)
+    }
+
+    public func setMTU(_ mtu: Int, of dev: DeviceID) {
+        devices[dev.index].mtu = mtu
+    }
+
+    /// The device named `name` in `ns`.
+    public func device(named name: String, in ns: NamespaceID) -> DeviceID? {
+        namespaces[ns.index].devices.first { devices[$0.index].name == name }
+    }
+}

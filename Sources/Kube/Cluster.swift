@@ -1,0 +1,212 @@
+import Datapath
+import Engine
+import Wire
+
+/// A Kubernetes cluster built into a `World`: nodes with their cni0 bridge (the CNI
+/// `bridge` plugin as flannel delegates it), pods scheduled, given an address by host-local
+/// IPAM and plumbed with a veth pair.
+///
+/// Addressing and names follow kernel-ref REFERENCE.md's plan, so podwire's captures read
+/// like the kernel's: node N (0-based) has cni0 `10.244.N.1` with MAC `02:44:NN:00:00:01`,
+/// a pod at `10.244.N.H` has MAC `02:44:NN:00:00:HH` on eth0 and `02:ee:NN:00:00:HH` on the
+/// host end, and node eth0 is `02:50:00:00:00:(0x11+N)`. (Real clusters use random locally
+/// administered MACs; readable fixed ones make the captures easier to follow.) Host veth
+/// names are `veth` + 8 hex digits from a seeded generator, as `RandomVethName` draws them.
+public struct ClusterConfiguration: Sendable {
+    public var podSubnet: IPv4Network
+    public var serviceSubnet: IPv4Network
+    public var mtu: Int
+    public var seed: UInt64
+    public init(podSubnet: IPv4Network = IPv4Network("10.244.0.0/16")!,
+                serviceSubnet: IPv4Network = IPv4Network("10.96.0.0/12")!, mtu: Int = 1500, seed: UInt64 = 1) {
+        self.podSubnet = podSubnet
+        self.serviceSubnet = serviceSubnet
+        self.mtu = mtu
+        self.seed = seed
+    }
+}
+
+public final class Cluster {
+    public let configuration: ClusterConfiguration
+    public let world: World
+    public private(set) var nodes: [Node] = []
+    public private(set) var pods: [Pod] = []
+    private var names: SeededGenerator
+
+    public init(_ configuration: ClusterConfiguration, nodes definitions: [NodeDefinition]) {
+        self.configuration = configuration
+        world = World(seed: configuration.seed, maxFrame: configuration.mtu + EthernetHeader.length)
+        names = world.random.stream("kube/names")
+        for d in definitions { addNode(d) }
+    }
+
+    public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
+    public func pod(named name: String, namespace: String = "default") -> Pod? {
+        pods.first { $0.definition.name == name && $0.definition.namespace == namespace }
+    }
+
+    private func addNode(_ d: NodeDefinition) {
+        let k = nodes.count
+        let ns = world.addNamespace(name: d.name, kind: .node, node: d.name)
+        let netns = world.namespace(ns)
+        netns.forwarding = true
+        netns.delays = d.profile.stageDelays
+        // eth0: the node's LAN interface. The underlay switch arrives with the multi-node
+        // issue; until then eth0 has an address and routes but no carrier.
+        let eth0 = world.addPhysical(ns, name: "eth0", mac: MACAddress(0x02, 0x50, 0, 0, UInt8(truncatingIfNeeded: k >> 8),
+                                                                        UInt8(truncatingIfNeeded: 0x11 + k)), mtu: 1500)
+        world.addAddress(d.address, to: eth0)
+        // A real node has a default gateway on its LAN: the subnet's first host, onlink.
+        world.addRoute(Route(destination: IPv4Network("0.0.0.0/0")!, gateway: d.address.network.address(at: 1),
+                             device: eth0, onlink: true), in: ns)
+        // cni0 with the gateway address (bridge plugin isGateway).
+        let nodeByte = UInt8(truncatingIfNeeded: k)
+        let (bridge, cni0) = world.addBridge(ns, name: "cni0", mac: MACAddress(0x02, 0x44, nodeByte, 0, 0, 1),
+                                             mtu: configuration.mtu)
+        world.addAddress(IPv4Interface(address: d.podCIDR.address(at: 1), prefixLength: d.podCIDR.prefixLength), to: cni0)
+        nodes.append(Node(definition: d, index: k, netns: ns, eth0: eth0, cni0: cni0, bridge: bridge))
+    }
+
+    // MARK: Pods
+
+    /// Creates a pod: schedule, then CNI ADD. A pod that cannot be scheduled or get an
+    /// address stays Pending with a message; the cluster carries on with the others.
+    @discardableResult
+    public func addPod(_ d: PodDefinition) -> Pod {
+        var pod = Pod(definition: d, phase: .pending)
+        switch Scheduler.schedule(d, nodes: nodes) {
+        case .failure(let why):
+            pod.reason = "Unschedulable"
+            pod.message = why.message
+        case .success(let node):
+            pod.nodeName = node.name
+            node.podCount += 1
+            BridgePlugin.add(&pod, on: node, cluster: self, names: &names)
+        }
+        pods.append(pod)
+        return pod
+    }
+
+    /// A Deployment's replicas, named like the ReplicaSet controller names them:
+    /// `<deployment>-<pod-template-hash>-<5 random characters>`.
+    @discardableResult
+    public func addDeployment(name: String, namespace: String = "default", replicas: Int,
+                              template: PodDefinition) -> [Pod] {
+        let hash = Self.podTemplateHash(name: name, template: template)
+        var made: [Pod] = []
+        for _ in 0..<replicas {
+            var d = template
+            var podName: String
+            repeat {
+                podName = "\(name)-\(hash)-\(Self.randomSuffix(&names, length: 5))"
+            } while pods.contains { $0.definition.name == podName && $0.definition.namespace == namespace }
+            d.name = podName
+            d.namespace = namespace
+            d.labels = template.labels + [Label("pod-template-hash", hash)]
+            made.append(addPod(d))
+        }
+        return made
+    }
+
+    /// Kubernetes' `rand.SafeEncodeString` alphabet (no vowels, no confusable characters).
+    static let safeAlphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+
+    /// FNV-32a over a canonical text of the template, encoded like ComputeHash's
+    /// `SafeEncodeString(fmt.Sprint(hash))`. Deterministic and seed-independent, like the
+    /// real hash (whose exact input, the Go struct dump, podwire does not reproduce).
+    static func podTemplateHash(name: String, template: PodDefinition) -> String {
+        var text = name
+        for l in template.labels { text += "|\(l.key)=\(l.value)" }
+        text += "|\(template.nodeName ?? "")"
+        for c in template.containers { text += "|\(c.name):\(c.image)" }
+        var h: UInt32 = 0x811C_9DC5
+        for b in text.utf8 { h = (h ^ UInt32(b)) &* 0x0100_0193 }
+        return String(String(h).utf8.map { safeAlphabet[Int($0) % safeAlphabet.count] })
+    }
+
+    static func randomSuffix(_ g: inout SeededGenerator, length: Int) -> String {
+        String((0..<length).map { _ in safeAlphabet[Int(g.next() % UInt64(safeAlphabet.count))] })
+    }
+}
+
+/// The default scheduler, reduced to what podwire models: `spec.nodeName` binds directly;
+/// otherwise `nodeSelector` filters nodes by label, and the pod goes to the matching node
+/// with the fewest pods, ties broken by node order (deterministic spreading).
+public enum Scheduler {
+    public struct Failure: Error, Sendable {
+        public var message: String
+    }
+
+    public static func schedule(_ d: PodDefinition, nodes: [Node]) -> Result<Node, Failure> {
+        if let name = d.nodeName {
+            guard let n = nodes.first(where: { $0.name == name }) else {
+                return .failure(Failure(message: "spec.nodeName \(name) is not a node of this cluster"))
+            }
+            return .success(n)
+        }
+        let candidates = nodes.filter { n in
+            d.nodeSelector.allSatisfy { sel in n.labels.contains { $0.key == sel.key && $0.value == sel.value } }
+        }
+        guard let best = candidates.min(by: { ($0.podCount, $0.index) < ($1.podCount, $1.index) }) else {
+            return .failure(Failure(message:
+                "0/\(nodes.count) nodes are available: \(nodes.count) node(s) didn't match Pod's node affinity/selector."))
+        }
+        return .success(best)
+    }
+}
+
+/// The CNI `bridge` plugin's ADD as flannel delegates it (k8s-datapath.md §2.1, §2.3):
+/// host-local IPAM on the node's pod CIDR, a veth pair (pod side `eth0`, host side
+/// `vethXXXXXXXX` on cni0 with hairpin on), the cluster MTU, and routes `default via .1` and
+/// `<podSubnet> via .1` (flannel's route for the cluster network).
+enum BridgePlugin {
+    static func add(_ pod: inout Pod, on node: Node, cluster: Cluster, names: inout SeededGenerator) {
+        let world = cluster.world
+        guard var ipam = node.ipam else {
+            pod.reason = "ContainerCreating"
+            pod.message = "Failed to create pod sandbox: plugin type=\"bridge\": failed to allocate for range 0: "
+                + "\(node.definition.podCIDR) is too small to allocate from"
+            return
+        }
+        guard let ip = ipam.allocate() else {
+            pod.reason = "ContainerCreating"
+            pod.message = "Failed to create pod sandbox: plugin type=\"bridge\": failed to allocate for range 0: "
+                + "no IP addresses available in range set: \(ipam.rangeSetDescription)"
+            return
+        }
+        node.ipam = ipam
+        let cidr = node.definition.podCIDR
+        let hostPart = ip.rawValue - cidr.network.rawValue
+        let nodeByte = UInt8(truncatingIfNeeded: node.index)
+        var vethName: String
+        repeat {
+            vethName = "veth" + hex8(UInt32(truncatingIfNeeded: names.next()))
+        } while world.device(named: vethName, in: node.netns) != nil
+        let ns = world.addNamespace(name: pod.definition.name, kind: .pod, node: node.name)
+        world.namespace(ns).delays = node.definition.profile.stageDelays
+        // Pod namespaces inherit ip_forward = 1 from the node (kernel-ref §1 "Sysctls").
+        world.namespace(ns).forwarding = true
+        let mtu = cluster.configuration.mtu
+        let (host, eth0) = world.addVethPair(
+            node.netns, vethName, mac1: MACAddress(0x02, 0xEE, nodeByte, 0, UInt8(truncatingIfNeeded: hostPart >> 8),
+                                                  UInt8(truncatingIfNeeded: hostPart)),
+            ns, "eth0", mac2: MACAddress(0x02, 0x44, nodeByte, 0, UInt8(truncatingIfNeeded: hostPart >> 8),
+                                         UInt8(truncatingIfNeeded: hostPart)), mtu: mtu)
+        world.attach(host, to: node.bridge, hairpin: true)
+        world.addAddress(IPv4Interface(address: ip, prefixLength: cidr.prefixLength), to: eth0)
+        let gateway = cidr.address(at: 1)
+        world.addRoute(Route(destination: IPv4Network("0.0.0.0/0")!, gateway: gateway, device: eth0), in: ns)
+        world.addRoute(Route(destination: cluster.configuration.podSubnet, gateway: gateway, device: eth0), in: ns)
+        pod.phase = .running
+        pod.ip = ip
+        pod.netns = ns
+        pod.eth0 = eth0
+        pod.hostVeth = host
+        pod.hostVethName = vethName
+    }
+
+    static func hex8(_ v: UInt32) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 8 - s.count) + s
+    }
+}

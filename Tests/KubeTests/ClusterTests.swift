@@ -1,0 +1,123 @@
+import Testing
+@testable import Kube
+import Datapath
+import Engine
+import Wire
+
+private func oneNode(mask: Int = 24, mtu: Int = 1500, seed: UInt64 = 1) -> Cluster {
+    Cluster(ClusterConfiguration(mtu: mtu, seed: seed), nodes: [
+        NodeDefinition(name: "pi-1", profile: NodeProfile.named("raspberry-pi-4b")!,
+                       address: IPv4Interface("192.168.50.11/24")!,
+                       podCIDR: IPv4Network("10.244.0.0/16")!.subnet(index: 0, prefixLength: mask)!),
+    ])
+}
+
+@Suite struct HostLocalIPAMTests {
+    @Test func firstPodGetsDot2AndAllocationIsRoundRobin() {
+        var ipam = HostLocalIPAM(subnet: IPv4Network("10.244.0.0/24")!)!
+        #expect(ipam.allocate() == IPv4Address(10, 244, 0, 2))
+        #expect(ipam.allocate() == IPv4Address(10, 244, 0, 3))
+        ipam.release(IPv4Address(10, 244, 0, 2))
+        // Not reused at once: round-robin continues after the last reserved address.
+        #expect(ipam.allocate() == IPv4Address(10, 244, 0, 4))
+        #expect(ipam.rangeSetDescription == "10.244.0.1-10.244.0.254")
+    }
+
+    @Test func slash30HoldsOnePodAndSlash31IsTooSmall() {
+        var ipam = HostLocalIPAM(subnet: IPv4Network("10.244.0.0/30")!)!
+        #expect(ipam.allocate() == IPv4Address(10, 244, 0, 2))
+        #expect(ipam.allocate() == nil)
+        #expect(HostLocalIPAM(subnet: IPv4Network("10.244.0.0/31")!) == nil)
+    }
+
+    @Test func wrapsAroundToReuseFreedAddresses() {
+        var ipam = HostLocalIPAM(subnet: IPv4Network("10.244.0.0/29")!)!
+        let got = (0..<5).compactMap { _ in ipam.allocate() }
+        #expect(got.map(\.description) == ["10.244.0.2", "10.244.0.3", "10.244.0.4", "10.244.0.5", "10.244.0.6"])
+        #expect(ipam.allocate() == nil)
+        ipam.release(IPv4Address(10, 244, 0, 3))
+        #expect(ipam.allocate() == IPv4Address(10, 244, 0, 3))
+    }
+}
+
+@Suite struct ClusterTests {
+    @Test func bridgePluginPlumbsAPodLikeFlannelsDelegate() throws {
+        let c = oneNode(mtu: 1450)
+        let pod = c.addPod(PodDefinition(name: "client", nodeName: "pi-1"))
+        #expect(pod.phase == .running)
+        #expect(pod.ip == IPv4Address(10, 244, 0, 2))
+        let w = c.world
+        let eth0 = w.device(try #require(pod.eth0))
+        #expect(eth0.name == "eth0")
+        #expect(eth0.mtu == 1450)
+        #expect(eth0.mac == MACAddress("02:44:00:00:00:02"))
+        let host = w.device(try #require(pod.hostVeth))
+        #expect(host.hairpin)
+        #expect(host.master == c.nodes[0].bridge)
+        #expect(host.mac == MACAddress("02:ee:00:00:00:02"))
+        let name = try #require(pod.hostVethName)
+        #expect(name.count == 12 && name.hasPrefix("veth") && name.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        let routes = w.namespace(try #require(pod.netns)).routes.routes.map(\.description)
+        #expect(routes.contains { $0.hasPrefix("default via 10.244.0.1") })
+        #expect(routes.contains { $0.hasPrefix("10.244.0.0/16 via 10.244.0.1") })
+        #expect(routes.contains { $0.hasPrefix("10.244.0.0/24") && $0.contains("scope link") })
+        let cni0 = w.device(c.nodes[0].cni0)
+        #expect(cni0.addresses.map(\.description) == ["10.244.0.1/24"])
+        #expect(cni0.mac == MACAddress("02:44:00:00:00:01"))
+    }
+
+    @Test func exhaustedPodCIDRLeavesPodPendingWithTheHostLocalMessage() {
+        let c = oneNode(mask: 30)
+        let a = c.addPod(PodDefinition(name: "a"))
+        let b = c.addPod(PodDefinition(name: "b"))
+        #expect(a.phase == .running)
+        #expect(b.phase == .pending)
+        #expect(b.reason == "ContainerCreating")
+        #expect(b.message?.contains("no IP addresses available in range set: 10.244.0.1-10.244.0.2") == true)
+        #expect(b.netns == nil)
+    }
+
+    @Test func schedulerHonoursNodeNameThenSelectorThenSpreads() {
+        let p = NodeProfile.named("raspberry-pi-5")!
+        let c = Cluster(ClusterConfiguration(), nodes: (0..<3).map { i in
+            NodeDefinition(name: "pi-\(i + 1)", profile: p, address: IPv4Interface("192.168.50.\(11 + i)/24")!,
+                           podCIDR: IPv4Network("10.244.0.0/16")!.subnet(index: i, prefixLength: 24)!,
+                           labels: i == 2 ? [Label("disk", "ssd")] : [])
+        })
+        #expect(c.addPod(PodDefinition(name: "pinned", nodeName: "pi-2")).nodeName == "pi-2")
+        #expect(c.addPod(PodDefinition(name: "sel", nodeSelector: [Label("kubernetes.io/hostname", "pi-3")])).nodeName == "pi-3")
+        #expect(c.addPod(PodDefinition(name: "ssd", nodeSelector: [Label("disk", "ssd")])).nodeName == "pi-3")
+        // pi-1 has none, pi-2 one, pi-3 two: spreading picks pi-1, then pi-1/pi-2 tie → pi-1 … by node order.
+        #expect(c.addPod(PodDefinition(name: "s1")).nodeName == "pi-1")
+        #expect(c.addPod(PodDefinition(name: "s2")).nodeName == "pi-1")
+        #expect(c.addPod(PodDefinition(name: "s3")).nodeName == "pi-2")
+        let none = c.addPod(PodDefinition(name: "nowhere", nodeSelector: [Label("disk", "nvme")]))
+        #expect(none.phase == .pending && none.reason == "Unschedulable")
+        #expect(none.message == "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.")
+    }
+
+    @Test func deploymentReplicaNamesAreKubernetesShapedAndSeeded() {
+        func names(seed: UInt64) -> [String] {
+            let c = oneNode(seed: seed)
+            return c.addDeployment(name: "web", replicas: 3, template: PodDefinition(name: "", labels: [Label("app", "web")]))
+                .map(\.name)
+        }
+        let a = names(seed: 1)
+        #expect(a == names(seed: 1))
+        #expect(a != names(seed: 2))
+        #expect(Set(a).count == 3)
+        for n in a {
+            let parts = n.split(separator: "-")
+            #expect(parts.count == 3 && parts[0] == "web" && parts[2].count == 5)
+            #expect(parts[1].allSatisfy { Cluster.safeAlphabet.contains($0) })
+        }
+        // The template hash does not depend on the seed.
+        #expect(a[0].split(separator: "-")[1] == names(seed: 2)[0].split(separator: "-")[1])
+    }
+
+    @Test func profileScalesStageDelays() {
+        #expect(NodeProfile.named("raspberry-pi-4b")!.stageDelays.bridge == .nanoseconds(600))
+        #expect(NodeProfile.named("raspberry-pi-5")!.stageDelays.bridge == .nanoseconds(240))
+        #expect(NodeProfile.named("raspberry-pi-nope") == nil)
+    }
+}
