@@ -13,20 +13,36 @@ public struct MACAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
             | UInt64(b3) << 16 | UInt64(b4) << 8 | UInt64(b5)
     }
 
-    /// Parses "02:44:00:00:00:01" (also accepts '-' separators).
+    /// Parses "02:44:00:00:00:01" (also accepts '-' separators, one kind per string): six
+    /// groups of exactly two hex digits. Rejects signs ("+2"), empty groups and trailing
+    /// separators, which `UInt8(_:radix:)` and `split` alone would let through.
     public init?(_ string: String) {
-        let parts = string.split(whereSeparator: { $0 == ":" || $0 == "-" })
-        guard parts.count == 6 else { return nil }
+        let u = Array(string.utf8)
+        guard u.count == 17, u[2] == UInt8(ascii: ":") || u[2] == UInt8(ascii: "-") else { return nil }
+        let separator = u[2]
         var v: UInt64 = 0
-        for p in parts {
-            guard p.count == 2, let b = UInt8(p, radix: 16) else { return nil }
-            v = v << 8 | UInt64(b)
+        for group in 0..<6 {
+            let i = group * 3
+            if group > 0, u[i - 1] != separator { return nil }
+            guard let hi = MACAddress.hexValue(u[i]), let lo = MACAddress.hexValue(u[i + 1]) else { return nil }
+            v = v << 8 | UInt64(hi << 4 | lo)
         }
         rawValue = v
     }
 
-    public static let broadcast = MACAddress(rawValue: 0xFFFF_FFFF_FFFF)
-    public static let zero = MACAddress(rawValue: 0)
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    // Computed and inlinable rather than `static let`, so another module compares against a
+    // constant instead of calling a global addressor on the per-packet path.
+    @inlinable public static var broadcast: MACAddress { MACAddress(rawValue: 0xFFFF_FFFF_FFFF) }
+    @inlinable public static var zero: MACAddress { MACAddress(rawValue: 0) }
 
     @inlinable public var isBroadcast: Bool { rawValue == 0xFFFF_FFFF_FFFF }
     /// Group bit (I/G) of the first byte: broadcast and multicast.
@@ -79,9 +95,9 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
         rawValue = v
     }
 
-    public static let any = IPv4Address(rawValue: 0)
-    public static let broadcast = IPv4Address(rawValue: 0xFFFF_FFFF)
-    public static let loopback = IPv4Address(127, 0, 0, 1)
+    @inlinable public static var any: IPv4Address { IPv4Address(rawValue: 0) }
+    @inlinable public static var broadcast: IPv4Address { IPv4Address(rawValue: 0xFFFF_FFFF) }
+    @inlinable public static var loopback: IPv4Address { IPv4Address(127, 0, 0, 1) }
 
     @inlinable public var isUnspecified: Bool { rawValue == 0 }
     @inlinable public var isBroadcast: Bool { rawValue == 0xFFFF_FFFF }

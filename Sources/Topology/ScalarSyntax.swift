@@ -1,0 +1,162 @@
+/// The textual forms of scalar values in topology files, each parsed the way the tool it
+/// comes from parses it: Go's `time.ParseDuration` (as Kubernetes uses for durations),
+/// iperf3's `-b` rates, Kubernetes' DNS-1123 names and label syntax
+/// (k8s.io/apimachinery/pkg/util/validation). Pure functions; no diagnostics here.
+
+import Engine
+
+enum DurationSyntax {
+    enum Failure: Error, Equatable {
+        /// A number with no unit, e.g. "2" (Go accepts only "0" bare).
+        case missingUnit
+        case unknownUnit(String)
+        case malformed
+        case overflow
+    }
+
+    /// Go `time.ParseDuration`: "2s", "1.5s", "200ms", "100us", "1m30s", "-1h"; units ns, us
+    /// (µs, μs), ms, s, m, h; a bare "0" is allowed, like Go. Fractions are truncated to
+    /// whole nanoseconds, as Go does.
+    static func parse(_ text: String) -> Result<SimDuration, Failure> {
+        var scalars = Array(text.unicodeScalars)
+        var negative = false
+        if let first = scalars.first, first == "-" || first == "+" {
+            negative = first == "-"
+            scalars.removeFirst()
+        }
+        if scalars == ["0"] { return .success(.zero) }
+        if scalars.isEmpty { return .failure(.malformed) }
+        if scalars.allSatisfy({ isDigit($0) || $0 == "." }) { return .failure(.missingUnit) }
+
+        var total: UInt64 = 0
+        var i = 0
+        while i < scalars.count {
+            // Integer part.
+            var whole: UInt64 = 0
+            var sawDigits = false
+            while i < scalars.count, isDigit(scalars[i]) {
+                let (m, o1) = whole.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(scalars[i].value - 48))
+                if o1 || o2 { return .failure(.overflow) }
+                whole = a
+                sawDigits = true
+                i += 1
+            }
+            // Fraction: keep at most 18 digits, enough for nanoseconds of any unit.
+            var fraction: UInt64 = 0
+            var scale: UInt64 = 1
+            if i < scalars.count, scalars[i] == "." {
+                i += 1
+                while i < scalars.count, isDigit(scalars[i]) {
+                    if scale < 1_000_000_000_000_000_000 {
+                        fraction = fraction * 10 + UInt64(scalars[i].value - 48)
+                        scale *= 10
+                    }
+                    sawDigits = true
+                    i += 1
+                }
+            }
+            if !sawDigits { return .failure(.malformed) }
+            // Unit.
+            let unitStart = i
+            while i < scalars.count, !isDigit(scalars[i]), scalars[i] != "." { i += 1 }
+            let unit = String(String.UnicodeScalarView(scalars[unitStart..<i]))
+            if unit.isEmpty { return .failure(.missingUnit) }
+            guard let perUnit = nanosecondsPerUnit[unit] else { return .failure(.unknownUnit(unit)) }
+            let (w, o1) = whole.multipliedReportingOverflow(by: perUnit)
+            // fraction < scale ≤ 1e18 and perUnit ≤ 3.6e12: multiply as Double-free 128-bit.
+            let f = fraction.multipliedFullWidth(by: perUnit)
+            let (fracNanos, _) = scale.dividingFullWidth((high: f.high, low: f.low))
+            let (sum, o2) = w.addingReportingOverflow(fracNanos)
+            let (t, o3) = total.addingReportingOverflow(sum)
+            if o1 || o2 || o3 || t > UInt64(Int64.max) { return .failure(.overflow) }
+            total = t
+        }
+        let n = Int64(total)
+        return .success(SimDuration(nanoseconds: negative ? -n : n))
+    }
+
+    private static let nanosecondsPerUnit: [String: UInt64] = [
+        "ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
+        "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
+    ]
+
+    private static func isDigit(_ s: Unicode.Scalar) -> Bool { s.value >= 48 && s.value <= 57 }
+}
+
+enum BitrateSyntax {
+    /// iperf3 `-b`: a number with an optional K, M, G or T suffix (either case, 1000-based
+    /// for rates), e.g. "100M", "1.5G", "800000". Returns bits per second, or nil when
+    /// malformed, not positive or above Int64.
+    static func parse(_ text: String) -> Int64? {
+        var digits = Substring(text)
+        var multiplier: Double = 1
+        switch digits.last {
+        case "k", "K": multiplier = 1e3
+        case "m", "M": multiplier = 1e6
+        case "g", "G": multiplier = 1e9
+        case "t", "T": multiplier = 1e12
+        default: break
+        }
+        if multiplier != 1 { digits = digits.dropLast() }
+        guard !digits.isEmpty, digits.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }),
+              digits.filter({ $0 == "." }).count <= 1, digits != ".",
+              let value = Double(digits) else { return nil }
+        let bits = (value * multiplier).rounded()
+        guard bits >= 1, bits < 9.2e18 else { return nil }
+        return Int64(bits)
+    }
+}
+
+enum NameSyntax {
+    /// RFC 1123 label as Kubernetes checks it: 1…63 of [a-z0-9-], alphanumeric at both ends.
+    static func isDNS1123Label(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard (1...63).contains(u.count), isLowerAlnum(u.first!), isLowerAlnum(u.last!) else { return false }
+        return u.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// RFC 1123 subdomain (object names): ≤ 253 characters, dot-separated DNS-1123 labels.
+    static func isDNS1123Subdomain(_ s: String) -> Bool {
+        guard (1...253).contains(s.utf8.count) else { return false }
+        return s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNS1123Label(String($0)) }
+    }
+
+    /// Label key: optional DNS-1123 subdomain prefix and "/", then a name of 1…63 characters
+    /// of [A-Za-z0-9-_.], alphanumeric at both ends.
+    static func isLabelKey(_ s: String) -> Bool {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        switch parts.count {
+        case 1: return isLabelName(String(parts[0]))
+        case 2: return isDNS1123Subdomain(String(parts[0])) && isLabelName(String(parts[1]))
+        default: return false
+        }
+    }
+
+    /// Label value: empty, or 1…63 characters of [A-Za-z0-9-_.], alphanumeric at both ends.
+    static func isLabelValue(_ s: String) -> Bool { s.isEmpty || isLabelName(s) }
+
+    /// IANA service name as a container port name: 1…15 of [a-z0-9-], with a letter, no
+    /// leading, trailing or double hyphen.
+    static func isPortName(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard (1...15).contains(u.count), u.allSatisfy({ isLowerAlnum($0) || $0 == UInt8(ascii: "-") }),
+              u.first != UInt8(ascii: "-"), u.last != UInt8(ascii: "-"), !s.contains("--"),
+              u.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else { return false }
+        return true
+    }
+
+    private static func isLabelName(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard (1...63).contains(u.count), isAlnum(u.first!), isAlnum(u.last!) else { return false }
+        return u.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+    }
+
+    private static func isLowerAlnum(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+    }
+
+    private static func isAlnum(_ c: UInt8) -> Bool {
+        isLowerAlnum(c) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+    }
+}

@@ -1,0 +1,123 @@
+/// The scenario part of a topology: timed traffic steps (`iperf3`, `ping`) between targets
+/// named the kubectl way (`pod/web-0`, `node/pi-1`, `deploy/web`).
+
+import Engine
+
+/// A traffic endpoint, parsed from kubectl-style "TYPE/NAME" references.
+public enum Target: Sendable, Equatable, CustomStringConvertible {
+    /// `pod/NAME`: a `v1 Pod` document of that name.
+    case pod(String)
+    /// `node/NAME`: the node itself (host network namespace).
+    case node(String)
+    /// `deploy/NAME` (or `deployment/NAME`): that Deployment's first replica.
+    case deployment(String)
+
+    public var description: String {
+        switch self {
+        case .pod(let name): "pod/\(name)"
+        case .node(let name): "node/\(name)"
+        case .deployment(let name): "deploy/\(name)"
+        }
+    }
+}
+
+/// One entry of `spec.scenario`.
+public struct ScenarioStep: Sendable {
+    /// When the step starts, from the start of the simulation.
+    public var at: SimDuration
+    public var action: ScenarioAction
+    /// The step's entry in the file.
+    public var location: SourceLocation
+
+    public init(at: SimDuration, action: ScenarioAction, location: SourceLocation) {
+        self.at = at
+        self.action = action
+        self.location = location
+    }
+
+    /// When the step's traffic ends: `at + time` for iperf3, `at + count × interval` for ping.
+    public var end: SimDuration {
+        switch action {
+        case .iperf3(let s): at + s.time
+        case .ping(let s): at + s.interval * Int64(s.count)
+        case .udp(let s): at + s.interval * Int64(s.count)
+        }
+    }
+}
+
+public enum ScenarioAction: Sendable {
+    case iperf3(Iperf3Step)
+    case ping(PingStep)
+    case udp(UDPEchoStep)
+}
+
+/// A bounded UDP request/echo exchange, like the kernel reference's `udp_tool.py`: the
+/// client sends `count` datagrams of `length` bytes from one socket, `interval` apart, to
+/// `server:port`; the server echoes each one back (when `echo` is true).
+public struct UDPEchoStep: Sendable {
+    public var client: Target
+    public var server: Target
+    /// Server port (default 8080, as in the kernel reference).
+    public var port: UInt16
+    /// Datagrams sent (default 3).
+    public var count: Int
+    /// Time between datagrams (default 50ms).
+    public var interval: SimDuration
+    /// UDP payload bytes (default 64: a 106-byte frame, as in the kernel reference).
+    public var length: Int
+    /// Whether the server echoes (default true).
+    public var echo: Bool
+
+    public init(client: Target, server: Target, port: UInt16, count: Int, interval: SimDuration, length: Int, echo: Bool) {
+        self.client = client
+        self.server = server
+        self.port = port
+        self.count = count
+        self.interval = interval
+        self.length = length
+        self.echo = echo
+    }
+}
+
+/// `iperf3 -u -c SERVER -p PORT -b BITRATE -l LENGTH -t TIME`, UDP only for now.
+public struct Iperf3Step: Sendable {
+    public var client: Target
+    public var server: Target
+    /// Server port (default 5201).
+    public var port: UInt16
+    /// Target rate in bits per second (iperf3 `-b`, 1000-based; default 1M like `iperf3 -u`).
+    public var bitrate: Int64
+    /// UDP payload bytes per datagram (iperf3 `-l`, 1…65507, default 1460).
+    public var length: Int
+    /// How long the client sends (iperf3 `-t`, default 10s).
+    public var time: SimDuration
+
+    public init(client: Target, server: Target, port: UInt16, bitrate: Int64, length: Int, time: SimDuration) {
+        self.client = client
+        self.server = server
+        self.port = port
+        self.bitrate = bitrate
+        self.length = length
+        self.time = time
+    }
+}
+
+/// `ping -c COUNT -i INTERVAL -s SIZE`.
+public struct PingStep: Sendable {
+    public var from: Target
+    public var to: Target
+    /// Echo requests sent (default 3).
+    public var count: Int
+    /// Gap between requests (default 1s, at least 1ms).
+    public var interval: SimDuration
+    /// ICMP payload bytes (default 56, 0…65507).
+    public var size: Int
+
+    public init(from: Target, to: Target, count: Int, interval: SimDuration, size: Int) {
+        self.from = from
+        self.to = to
+        self.count = count
+        self.interval = interval
+        self.size = size
+    }
+}

@@ -1,0 +1,443 @@
+/// Reads podwire's own first document (`apiVersion: podwire/v1alpha1`, `kind: Topology`)
+/// into a draft that still carries source positions: metadata, `spec.cluster`,
+/// `spec.nodes`, `spec.scenario` and `spec.capture`, each field type-checked with defaults
+/// applied. Checks that span fields or documents (CIDR overlaps, targets) are in
+/// `TopologyValidation.swift`.
+
+import Engine
+import Wire
+import Yams
+
+/// A value with the place it was written (or, for a default, the place of its parent).
+struct Located<Value> {
+    var value: Value
+    var location: SourceLocation
+}
+
+/// The Topology document after field-level checks. nil marks a value that was invalid
+/// (already reported), so later checks skip it instead of reporting knock-on errors.
+struct TopologyDraft {
+    var location: SourceLocation
+    var name: String?
+    var seed: UInt64? = 1
+    var duration: Located<SimDuration>?
+    var cluster = ClusterDraft()
+    var nodes: [NodeDraft] = []
+    var nodesLocation: SourceLocation
+    var steps: [StepDraft] = []
+    var capture: CaptureSpec? = CaptureSpec(interfaces: ["*"], snaplen: 262_144, filter: "")
+}
+
+struct ClusterDraft {
+    var location: SourceLocation?
+    var podSubnet: Located<IPv4Network>?
+    var nodeCIDRMaskSize: Located<Int>?
+    var serviceSubnet: Located<IPv4Network>?
+    var cni: CNIKind? = .bridge
+    var mtu: Int? = 1500
+}
+
+struct NodeDraft {
+    var location: SourceLocation
+    var path: String
+    var name: Located<String>?
+    var profile: String?
+    var address: Located<IPv4Interface>?
+    /// As written; nil when absent (assigned later) or invalid (`podCIDRInvalid`).
+    var podCIDR: Located<IPv4Network>?
+    var podCIDRInvalid = false
+    var labels: [(key: String, value: String)]? = []
+}
+
+struct TargetReference {
+    var target: Target
+    var location: SourceLocation
+    var path: String
+}
+
+struct StepDraft {
+    var location: SourceLocation
+    var path: String
+    var at: SimDuration?
+    var action: ScenarioAction?
+    var targets: [TargetReference] = []
+}
+
+extension NodeSpec {
+    /// The hardware profiles a node may name, from the smallest board to the largest.
+    public static let knownProfiles = [
+        "raspberry-pi-zero-2w", "raspberry-pi-3b", "raspberry-pi-3b-plus", "raspberry-pi-4b", "raspberry-pi-5",
+    ]
+}
+
+enum TopologyDocument {
+    static let apiVersion = "podwire/v1alpha1"
+    static let defaultPodSubnet = IPv4Network("10.244.0.0/16")!
+    static let defaultServiceSubnet = IPv4Network("10.96.0.0/12")!
+    static let defaultNodeCIDRMaskSize = 24
+    static let futureCNIs = ["flannel-vxlan", "flannel-host-gw"]
+
+    static let documentSchema = FieldSchema(what: "the Topology document", modelled: ["apiVersion", "kind", "metadata", "spec"])
+    static let metadataSchema = FieldSchema(what: "the Topology metadata", modelled: ["name"], ignored: ["labels", "annotations"])
+    static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "nodes", "scenario", "capture"])
+    static let clusterSchema = FieldSchema(what: "spec.cluster", modelled: ["podSubnet", "nodeCIDRMaskSize", "serviceSubnet", "cni", "mtu"])
+    static let nodeSchema = FieldSchema(what: "a node", modelled: ["name", "profile", "address", "podCIDR", "labels"])
+    static let stepSchema = FieldSchema(what: "a scenario step", modelled: ["at", "iperf3", "ping", "udp"])
+    static let udpSchema = FieldSchema(what: "a udp step", modelled: ["client", "server", "port", "count", "interval", "length", "echo"])
+    static let iperf3Schema = FieldSchema(what: "an iperf3 step", modelled: ["client", "server", "port", "udp", "bitrate", "length", "time"])
+    static let pingSchema = FieldSchema(what: "a ping step", modelled: ["from", "to", "count", "interval", "size"])
+    static let captureSchema = FieldSchema(what: "spec.capture", modelled: ["interfaces", "snaplen", "filter"])
+
+    static func read(_ node: Node, _ r: DocumentReader) -> TopologyDraft {
+        let docLocation = r.location(of: node)
+        var draft = TopologyDraft(location: docLocation, nodesLocation: docLocation)
+        guard let doc = r.fields(node, "", documentSchema, expected: "the Topology document (a mapping with apiVersion, kind, metadata and spec)") else {
+            return draft
+        }
+        if let v = r.required(doc, "apiVersion", expected: "apiVersion \(apiVersion)", hint: "add `apiVersion: \(apiVersion)` as the first line"),
+           let text = r.string(v, "apiVersion"), text != apiVersion {
+            r.report(v, "apiVersion", "expected \(apiVersion) for kind Topology; got \(DocumentReader.describe(v))",
+                     hint: "write `apiVersion: \(apiVersion)`")
+        }
+        // `kind` was checked by the caller to be Topology.
+        if let m = r.required(doc, "metadata", expected: "a mapping with the topology's name", hint: "add `metadata: {name: my-lab}`"),
+           let meta = r.fields(m, "metadata", metadataSchema),
+           let n = r.required(meta, "name", expected: "the topology's name", hint: "add `name: my-lab` under metadata; it prefixes output file names"),
+           let name = r.string(n, "metadata.name") {
+            if NameSyntax.isDNS1123Subdomain(name) {
+                draft.name = name
+            } else {
+                r.report(n, "metadata.name", "expected a DNS-1123 name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit); got \(DocumentReader.describe(n))",
+                         hint: "use a name such as `pi-lab`")
+            }
+        }
+        guard let s = r.required(doc, "spec", expected: "the topology spec (cluster, nodes, scenario, capture)", hint: "add a `spec:` with at least `nodes:`"),
+              let spec = r.fields(s, "spec", specSchema) else { return draft }
+
+        if let v = spec["seed"] { draft.seed = r.unsigned64(v, spec.path("seed"), expected: "a random seed") }
+        if let v = spec["duration"], let d = r.duration(v, spec.path("duration"), minimum: .positive) {
+            draft.duration = Located(value: d, location: r.location(of: v))
+        }
+        readCluster(spec, r, into: &draft)
+        if let v = r.required(spec, "nodes", expected: "a list of nodes", hint: "add `nodes:` with at least one `- {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}`") {
+            draft.nodesLocation = r.location(of: v)
+            if let items = r.sequence(v, spec.path("nodes"), expected: "a list of nodes",
+                                      hint: "start each node with `- `, e.g. `- {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}`") {
+                if items.isEmpty {
+                    r.report(v, spec.path("nodes"), "expected at least one node; got an empty list",
+                             hint: "add `- {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}`")
+                }
+                for (i, item) in items.enumerated() {
+                    draft.nodes.append(readNode(item, "\(spec.path("nodes"))[\(i)]", r))
+                }
+            }
+        }
+        if let v = spec["scenario"], let items = r.sequence(v, spec.path("scenario"), expected: "a list of steps",
+                                                             hint: "start each step with `- at: 0s`") {
+            for (i, item) in items.enumerated() {
+                if let step = readStep(item, "\(spec.path("scenario"))[\(i)]", r) { draft.steps.append(step) }
+            }
+        }
+        if let v = spec["capture"] { draft.capture = readCapture(v, spec.path("capture"), r) }
+        return draft
+    }
+
+    // MARK: spec.cluster
+
+    private static func readCluster(_ spec: Fields, _ r: DocumentReader, into draft: inout TopologyDraft) {
+        let fallback = spec.location
+        draft.cluster.podSubnet = Located(value: defaultPodSubnet, location: fallback)
+        draft.cluster.serviceSubnet = Located(value: defaultServiceSubnet, location: fallback)
+        draft.cluster.nodeCIDRMaskSize = Located(value: defaultNodeCIDRMaskSize, location: fallback)
+        guard let v = spec["cluster"], let cluster = r.fields(v, spec.path("cluster"), clusterSchema) else {
+            if spec["cluster"] != nil { draft.cluster = ClusterDraft(location: fallback, cni: nil, mtu: nil) }
+            return
+        }
+        draft.cluster.location = cluster.location
+        if let n = cluster["podSubnet"] {
+            draft.cluster.podSubnet = network(n, cluster.path("podSubnet"), example: "10.244.0.0/16", r)
+                .map { Located(value: $0, location: r.location(of: n)) }
+        }
+        if let n = cluster["serviceSubnet"] {
+            draft.cluster.serviceSubnet = network(n, cluster.path("serviceSubnet"), example: "10.96.0.0/12", r)
+                .map { Located(value: $0, location: r.location(of: n)) }
+        }
+        if let n = cluster["nodeCIDRMaskSize"] {
+            draft.cluster.nodeCIDRMaskSize = r.integer(n, cluster.path("nodeCIDRMaskSize"), in: 1...30, expected: "a prefix length")
+                .map { Located(value: $0, location: r.location(of: n)) }
+        }
+        if let n = cluster["cni"] {
+            draft.cluster.cni = nil
+            if let text = r.string(n, cluster.path("cni")) {
+                if let kind = CNIKind(rawValue: text) {
+                    draft.cluster.cni = kind
+                } else if futureCNIs.contains(text) {
+                    r.report(n, cluster.path("cni"), "cni \(text) is not supported yet; only `bridge` is (flannel arrives in a later release)",
+                             hint: "write `cni: bridge` for now")
+                } else {
+                    let known = CNIKind.allCases.map(\.rawValue) + futureCNIs
+                    r.report(n, cluster.path("cni"), "expected a CNI plugin name (`bridge`); got \(DocumentReader.describe(n))",
+                             hint: Suggestions.didYouMean(text, in: known) ?? "write `cni: bridge`")
+                }
+            }
+        }
+        if let n = cluster["mtu"] {
+            draft.cluster.mtu = r.integer(n, cluster.path("mtu"), in: 576...9000, expected: "an MTU in bytes")
+        }
+    }
+
+    // MARK: spec.nodes
+
+    private static func readNode(_ node: Node, _ path: String, _ r: DocumentReader) -> NodeDraft {
+        var draft = NodeDraft(location: r.location(of: node), path: path)
+        guard let f = r.fields(node, path, nodeSchema, expected: "a node (a mapping with name, profile and address)") else {
+            draft.labels = nil
+            return draft
+        }
+        if let n = r.required(f, "name", expected: "the node's name", hint: "add `name: pi-1`"),
+           let name = r.string(n, f.path("name")) {
+            if NameSyntax.isDNS1123Label(name) {
+                draft.name = Located(value: name, location: r.location(of: n))
+            } else {
+                r.report(n, f.path("name"), "expected a DNS-1123 label (1-63 lowercase letters, digits or '-', starting and ending with a letter or digit); got \(DocumentReader.describe(n))",
+                         hint: "use a name such as `pi-1`")
+            }
+        }
+        if let n = r.required(f, "profile", expected: "a hardware profile: " + NodeSpec.knownProfiles.joined(separator: ", "),
+                              hint: "add `profile: raspberry-pi-4b`"),
+           let profile = r.string(n, f.path("profile")) {
+            if NodeSpec.knownProfiles.contains(profile) {
+                draft.profile = profile
+            } else {
+                r.report(n, f.path("profile"), "expected one of " + NodeSpec.knownProfiles.joined(separator: ", ") + "; got \(DocumentReader.describe(n))",
+                         hint: Suggestions.didYouMean(profile, in: NodeSpec.knownProfiles) ?? "pick the board closest to yours")
+            }
+        }
+        if let n = r.required(f, "address", expected: "the node's LAN address with a prefix length, like 192.168.50.11/24",
+                              hint: "add `address: 192.168.50.11/24`") {
+            draft.address = interface(n, f.path("address"), r).map { Located(value: $0, location: r.location(of: n)) }
+        }
+        if let n = f["podCIDR"] {
+            if let net = network(n, f.path("podCIDR"), example: "10.244.1.0/24", r) {
+                draft.podCIDR = Located(value: net, location: r.location(of: n))
+            } else {
+                draft.podCIDRInvalid = true
+            }
+        }
+        if let n = f["labels"] {
+            draft.labels = r.stringMap(n, f.path("labels"), what: "label",
+                                       validKey: NameSyntax.isLabelKey, validValue: NameSyntax.isLabelValue)
+        }
+        return draft
+    }
+
+    // MARK: spec.scenario
+
+    private static func readStep(_ node: Node, _ path: String, _ r: DocumentReader) -> StepDraft? {
+        guard let f = r.fields(node, path, stepSchema, expected: "a step (a mapping with `at` and one of `iperf3` or `ping`)") else { return nil }
+        var step = StepDraft(location: f.location, path: path)
+        if let n = r.required(f, "at", expected: "the step's start time, such as 0s or 1.5s", hint: "add `at: 0s`") {
+            step.at = r.duration(n, f.path("at"), minimum: .zero)
+        }
+        let actions = ["iperf3", "ping", "udp"].filter { f[$0] != nil }
+        guard actions.count == 1, let kind = actions.first, let n = f[kind] else {
+            if actions.isEmpty {
+                r.report(at: f.location, path, "missing the step's action: expected one of `iperf3`, `ping` or `udp`",
+                         hint: "add e.g. `ping: {from: pod/client, to: pod/web-0}`")
+            } else {
+                r.report(at: f.location, path,
+                         "expected exactly one action per step; got \(actions.map { "`\($0)`" }.joined(separator: " and "))",
+                         hint: "split them into separate steps with the same `at`")
+            }
+            return step
+        }
+        switch kind {
+        case "iperf3": step.action = readIperf3(n, f.path("iperf3"), r, &step)
+        case "ping": step.action = readPing(n, f.path("ping"), r, &step)
+        default: step.action = readUDP(n, f.path("udp"), r, &step)
+        }
+        return step
+    }
+
+    private static func readIperf3(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> ScenarioAction? {
+        guard let f = r.fields(node, path, iperf3Schema, expected: "iperf3 options (a mapping with client, server, udp: true, …)") else { return nil }
+        let client = r.required(f, "client", expected: "the sending endpoint, like pod/client", hint: "add `client: pod/client`")
+            .flatMap { target($0, f.path("client"), r, &step) }
+        let server = r.required(f, "server", expected: "the receiving endpoint, like pod/web-0", hint: "add `server: pod/web-0`")
+            .flatMap { target($0, f.path("server"), r, &step) }
+        var port: Int? = 5201
+        if let n = f["port"] { port = r.integer(n, f.path("port"), in: 1...65535, expected: "a UDP port") }
+        var udpOK = false
+        if let n = f["udp"] {
+            if let udp = r.bool(n, f.path("udp"), hint: "write `udp: true`") {
+                if udp {
+                    udpOK = true
+                } else {
+                    r.report(n, f.path("udp"), "TCP is not modelled yet; set udp: true (got udp: false)",
+                             hint: "write `udp: true`; podwire's iperf3 sends UDP only for now")
+                }
+            }
+        } else {
+            r.report(at: f.location, f.path("udp"), "iperf3 without `udp: true` means TCP, and TCP is not modelled yet; set udp: true",
+                     hint: "add `udp: true` to the iperf3 options")
+        }
+        var bitrate: Int64? = 1_000_000
+        if let n = f["bitrate"] {
+            bitrate = nil
+            if case .scalar(let s) = n, let bps = BitrateSyntax.parse(s.string) {
+                bitrate = bps
+            } else {
+                r.mismatch(n, f.path("bitrate"), expected: "a rate in bits per second like iperf3 -b: a number with an optional K, M or G suffix (1000-based), e.g. 100M",
+                           hint: "write e.g. `bitrate: 100M` for 100 Mbit/s")
+            }
+        }
+        var length: Int? = 1460
+        if let n = f["length"] { length = r.integer(n, f.path("length"), in: 1...65507, expected: "a UDP payload length in bytes") }
+        var time: SimDuration? = SimDuration(nanoseconds: 10_000_000_000)
+        if let n = f["time"] { time = r.duration(n, f.path("time"), minimum: .positive) }
+        guard let client, let server, let port, udpOK, let bitrate, let length, let time else { return nil }
+        return .iperf3(Iperf3Step(client: client, server: server, port: UInt16(port), bitrate: bitrate, length: length, time: time))
+    }
+
+    private static func readPing(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> ScenarioAction? {
+        guard let f = r.fields(node, path, pingSchema, expected: "ping options (a mapping with from, to, count, interval, size)") else { return nil }
+        let from = r.required(f, "from", expected: "the pinging endpoint, like pod/client", hint: "add `from: pod/client`")
+            .flatMap { target($0, f.path("from"), r, &step) }
+        let to = r.required(f, "to", expected: "the pinged endpoint, like pod/web-0", hint: "add `to: pod/web-0`")
+            .flatMap { target($0, f.path("to"), r, &step) }
+        var count: Int? = 3
+        if let n = f["count"] { count = r.integer(n, f.path("count"), in: 1...1_000_000, expected: "a number of echo requests") }
+        var interval: SimDuration? = SimDuration(nanoseconds: 1_000_000_000)
+        if let n = f["interval"] {
+            interval = r.duration(n, f.path("interval"), minimum: .atLeast(.milliseconds(1), "like ping's flood limit for users"))
+        }
+        var size: Int? = 56
+        if let n = f["size"] { size = r.integer(n, f.path("size"), in: 0...65507, expected: "an ICMP payload size in bytes") }
+        guard let from, let to, let count, let interval, let size else { return nil }
+        return .ping(PingStep(from: from, to: to, count: count, interval: interval, size: size))
+    }
+
+    private static func readUDP(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> ScenarioAction? {
+        guard let f = r.fields(node, path, udpSchema, expected: "udp options (a mapping with client, server, port, count, interval, length)") else { return nil }
+        let client = r.required(f, "client", expected: "the sending endpoint, like pod/client", hint: "add `client: pod/client`")
+            .flatMap { target($0, f.path("client"), r, &step) }
+        let server = r.required(f, "server", expected: "the echoing endpoint, like pod/web-0", hint: "add `server: pod/web-0`")
+            .flatMap { target($0, f.path("server"), r, &step) }
+        var port: Int? = 8080
+        if let n = f["port"] { port = r.integer(n, f.path("port"), in: 1...65535, expected: "a UDP port") }
+        var count: Int? = 3
+        if let n = f["count"] { count = r.integer(n, f.path("count"), in: 1...1_000_000, expected: "a number of datagrams") }
+        var interval: SimDuration? = SimDuration(nanoseconds: 50_000_000)
+        if let n = f["interval"] { interval = r.duration(n, f.path("interval"), minimum: .positive) }
+        var length: Int? = 64
+        if let n = f["length"] { length = r.integer(n, f.path("length"), in: 0...65507, expected: "a UDP payload length in bytes") }
+        var echo: Bool? = true
+        if let n = f["echo"] { echo = r.bool(n, f.path("echo"), hint: "write `echo: true` or `echo: false`") }
+        guard let client, let server, let port, let count, let interval, let length, let echo else { return nil }
+        return .udp(UDPEchoStep(client: client, server: server, port: UInt16(port), count: count, interval: interval,
+                                length: length, echo: echo))
+    }
+
+    /// "pod/NAME", "node/NAME" or "deploy/NAME" (kubectl's short and long type names).
+    private static func target(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> Target? {
+        guard let text = r.string(node, path, expected: "a target like pod/NAME, node/NAME or deploy/NAME") else { return nil }
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let example = "write `pod/NAME`, `node/NAME` or `deploy/NAME`"
+        guard parts.count == 2, !parts[1].isEmpty, !parts[1].contains("/") else {
+            r.report(node, path, "expected a target like pod/NAME, node/NAME or deploy/NAME; got \(DocumentReader.describe(node))",
+                     hint: example + " — the type comes first, then a slash")
+            return nil
+        }
+        let (type, name) = (parts[0], parts[1])
+        let result: Target
+        switch type {
+        case "pod", "pods", "po": result = .pod(name)
+        case "node", "nodes", "no": result = .node(name)
+        case "deploy", "deployment", "deployments": result = .deployment(name)
+        case "svc", "service", "services":
+            r.report(node, path, "Service targets are not supported yet (they arrive with the services issue); got \(DocumentReader.describe(node))",
+                     hint: "target a pod or a Deployment instead, e.g. `deploy/\(name)`")
+            return nil
+        default:
+            r.report(node, path, "expected a target of type pod, node or deploy; got \(DocumentReader.describe(node))",
+                     hint: Suggestions.didYouMean(type, in: ["pod", "node", "deploy"]).map { "\($0) (\(example))" } ?? example)
+            return nil
+        }
+        step.targets.append(TargetReference(target: result, location: r.location(of: node), path: path))
+        return result
+    }
+
+    // MARK: spec.capture
+
+    private static func readCapture(_ node: Node, _ path: String, _ r: DocumentReader) -> CaptureSpec? {
+        guard let f = r.fields(node, path, captureSchema) else { return nil }
+        var capture = CaptureSpec(interfaces: ["*"], snaplen: 262_144, filter: "")
+        var ok = true
+        if let n = f["interfaces"] {
+            if let items = r.sequence(n, f.path("interfaces"), expected: "a list of interface name patterns, like [\"*\"]",
+                                      hint: "write `interfaces: [\"*\"]` or e.g. `interfaces: [\"pi-1/*\"]`") {
+                var patterns: [String] = []
+                for (i, item) in items.enumerated() {
+                    let p = "\(f.path("interfaces"))[\(i)]"
+                    if let s = r.string(item, p, expected: "an interface name pattern") {
+                        if s.isEmpty {
+                            r.report(item, p, "expected an interface name pattern; got an empty string", hint: "write \"*\" for every interface")
+                            ok = false
+                        } else {
+                            patterns.append(s)
+                        }
+                    } else {
+                        ok = false
+                    }
+                }
+                if items.isEmpty {
+                    r.report(n, f.path("interfaces"), "expected at least one interface pattern; got an empty list",
+                             hint: "write `interfaces: [\"*\"]`, or remove `capture` to record everything")
+                    ok = false
+                }
+                capture.interfaces = patterns
+            } else {
+                ok = false
+            }
+        }
+        if let n = f["snaplen"] {
+            if let v = r.integer(n, f.path("snaplen"), in: 64...262_144, expected: "a snapshot length in bytes") { capture.snaplen = v } else { ok = false }
+        }
+        if let n = f["filter"] {
+            if let v = r.string(n, f.path("filter"), expected: "a BPF filter expression in tcpdump syntax") { capture.filter = v } else { ok = false }
+        }
+        return ok ? capture : nil
+    }
+
+    // MARK: Addresses
+
+    static func network(_ node: Node, _ path: String, example: String, _ r: DocumentReader) -> IPv4Network? {
+        guard let text = r.string(node, path, expected: "an IPv4 network in CIDR notation, like \(example)") else { return nil }
+        if let net = IPv4Network(text) { return net }
+        if let iface = IPv4Interface(text) {
+            r.report(node, path, "expected a network address with the host bits clear, like \(example); got \(DocumentReader.describe(node))",
+                     hint: "did you mean \(iface.network)?")
+        } else if let address = IPv4Address(text) {
+            r.report(node, path, "expected an IPv4 network with a prefix length, like \(example); got \(DocumentReader.describe(node))",
+                     hint: "add the prefix length, e.g. \(address)/24")
+        } else {
+            r.report(node, path, "expected an IPv4 network in CIDR notation, like \(example); got \(DocumentReader.describe(node))",
+                     hint: "write four numbers 0-255 separated by dots, a slash and a prefix length 0-32")
+        }
+        return nil
+    }
+
+    static func interface(_ node: Node, _ path: String, _ r: DocumentReader) -> IPv4Interface? {
+        let expected = "an IPv4 address with a prefix length, like 192.168.50.11/24"
+        guard let text = r.string(node, path, expected: expected) else { return nil }
+        if let iface = IPv4Interface(text) { return iface }
+        if let address = IPv4Address(text) {
+            r.report(node, path, "expected \(expected); got \(DocumentReader.describe(node))",
+                     hint: "add the prefix length of the node's LAN, e.g. \(address)/24")
+        } else {
+            r.report(node, path, "expected \(expected); got \(DocumentReader.describe(node))",
+                     hint: "write four numbers 0-255 separated by dots, a slash and a prefix length 0-32")
+        }
+        return nil
+    }
+}

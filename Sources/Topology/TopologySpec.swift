@@ -1,0 +1,131 @@
+/// The typed, validated result of reading a topology file: podwire's own `kind: Topology`
+/// document (cluster networking, nodes, scenario, capture) plus the Kubernetes objects that
+/// follow it. Everything here is resolved: defaults applied, pod CIDRs assigned, targets
+/// checked to exist. Later stages (Kube, Traffic, Capture) read these values and never YAML.
+///
+/// Order is meaningful and stable everywhere: nodes, pods, steps and labels keep the order
+/// of the file (no `Dictionary` iteration reaches these values).
+
+import Engine
+import Wire
+
+/// A whole topology file.
+public struct TopologySpec: Sendable {
+    /// `metadata.name` of the Topology document; prefixes output names such as pcap files.
+    public var name: String
+    /// Seed of the simulation's random streams (`spec.seed`, default 1).
+    public var seed: UInt64
+    /// How long the simulation runs (`spec.duration`, default: end of the last step + 1s).
+    public var duration: SimDuration
+    public var cluster: ClusterSpec
+    public var nodes: [NodeSpec]
+    /// Steps in file order (not sorted by `at`).
+    public var scenario: [ScenarioStep]
+    public var capture: CaptureSpec
+    /// `v1 Pod` documents, in file order.
+    public var pods: [PodSpec]
+    /// `apps/v1 Deployment` documents, in file order.
+    public var deployments: [DeploymentSpec]
+    /// The file name as given to `TopologyFile.load`/`parse`, used in later diagnostics.
+    public var fileName: String
+
+    public init(name: String, seed: UInt64, duration: SimDuration, cluster: ClusterSpec, nodes: [NodeSpec],
+                scenario: [ScenarioStep], capture: CaptureSpec, pods: [PodSpec], deployments: [DeploymentSpec],
+                fileName: String) {
+        self.name = name
+        self.seed = seed
+        self.duration = duration
+        self.cluster = cluster
+        self.nodes = nodes
+        self.scenario = scenario
+        self.capture = capture
+        self.pods = pods
+        self.deployments = deployments
+        self.fileName = fileName
+    }
+}
+
+/// The CNI plugin that wires pods to their node. Only the `bridge` plugin is modelled now;
+/// `flannel-vxlan` and `flannel-host-gw` are recognised and refused with a clear error.
+public enum CNIKind: String, Sendable, CaseIterable {
+    case bridge
+}
+
+/// `spec.cluster`: cluster-wide networking, in kind's and kubeadm's vocabulary.
+public struct ClusterSpec: Sendable {
+    /// Cluster CIDR that node pod CIDRs are carved from (default 10.244.0.0/16).
+    public var podSubnet: IPv4Network
+    /// Prefix length of each node's pod CIDR (kube-controller-manager `--node-cidr-mask-size`, default 24).
+    public var nodeCIDRMaskSize: Int
+    /// ClusterIP range (default 10.96.0.0/12).
+    public var serviceSubnet: IPv4Network
+    public var cni: CNIKind
+    /// MTU of node NICs, bridges and veths (576…9000, default 1500).
+    public var mtu: Int
+
+    public init(podSubnet: IPv4Network, nodeCIDRMaskSize: Int, serviceSubnet: IPv4Network, cni: CNIKind, mtu: Int) {
+        self.podSubnet = podSubnet
+        self.nodeCIDRMaskSize = nodeCIDRMaskSize
+        self.serviceSubnet = serviceSubnet
+        self.cni = cni
+        self.mtu = mtu
+    }
+}
+
+/// One entry of `spec.nodes`.
+public struct NodeSpec: Sendable {
+    /// DNS-1123 label, unique in the topology.
+    public var name: String
+    /// A hardware profile name from `NodeProfile.names` (e.g. `raspberry-pi-4b`).
+    public var profile: String
+    /// The node's LAN address with its prefix length ("192.168.50.11/24").
+    public var address: IPv4Interface
+    /// The node's pod CIDR: as written, or the node's index-th `/nodeCIDRMaskSize` block of
+    /// `podSubnet` (index = position in `spec.nodes`), as kube-controller-manager's range
+    /// allocator would hand them out on an empty cluster.
+    public var podCIDR: IPv4Network
+    /// Labels in file order, ending with `kubernetes.io/hostname: <name>` unless written.
+    public var labels: [(key: String, value: String)]
+
+    public init(name: String, profile: String, address: IPv4Interface, podCIDR: IPv4Network,
+                labels: [(key: String, value: String)]) {
+        self.name = name
+        self.profile = profile
+        self.address = address
+        self.podCIDR = podCIDR
+        self.labels = labels
+    }
+}
+
+/// `spec.capture`: which devices to record, mirroring tcpdump's options.
+public struct CaptureSpec: Sendable {
+    /// Glob patterns over device names (default `["*"]`).
+    public var interfaces: [String]
+    /// Bytes kept per packet (64…262144, default 262144 like tcpdump).
+    public var snaplen: Int
+    /// A BPF expression in tcpdump syntax, compiled later by libpcap; "" keeps everything.
+    public var filter: String
+
+    public init(interfaces: [String], snaplen: Int, filter: String) {
+        self.interfaces = interfaces
+        self.snaplen = snaplen
+        self.filter = filter
+    }
+}
+
+/// Where an object starts in the topology file (1-based line and column), so that later
+/// stages can point their own errors at the manifest.
+public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    /// "file:line:column".
+    public var description: String { "\(file):\(line):\(column)" }
+}
