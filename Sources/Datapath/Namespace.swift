@@ -21,6 +21,10 @@ public struct StageDelays: Sendable, Equatable {
     public var veth = SimDuration.nanoseconds(300)
     /// Bridge port receive → egress port transmit (FDB lookup + forward): 600 ns.
     public var bridge = SimDuration.nanoseconds(600)
+    /// Each further copy when the bridge floods: `br_flood` clones and transmits port by
+    /// port, so copy k leaves k × this after the first. Estimate: 100 ns (an skb clone plus
+    /// a veth xmit call), not a measurement.
+    public var bridgeFloodCopy = SimDuration.nanoseconds(100)
     /// IPv4 receive → transmit on a routed hop (route lookup + forward): 800 ns.
     public var ipForward = SimDuration.nanoseconds(800)
     /// Socket send → first transmit (UDP/IP output path). Estimate: 1000 ns, as nic_tx.
@@ -34,7 +38,7 @@ public struct StageDelays: Sendable, Equatable {
     public func scaled(by factor: Double) -> StageDelays {
         func s(_ d: SimDuration) -> SimDuration { .nanoseconds(Int64((Double(d.nanoseconds) * factor).rounded())) }
         var r = self
-        r.veth = s(veth); r.bridge = s(bridge); r.ipForward = s(ipForward)
+        r.veth = s(veth); r.bridge = s(bridge); r.bridgeFloodCopy = s(bridgeFloodCopy); r.ipForward = s(ipForward)
         r.localOutput = s(localOutput); r.loopback = s(loopback)
         return r
     }

@@ -113,6 +113,8 @@ public final class PacketPool {
 
     @inline(never) private func grow() {
         let chunk = UnsafeMutableRawPointer.allocate(byteCount: PacketPool.chunkSlots * slotSize, alignment: 64)
+        // Zeroed, so bytes an application leaves unwritten are the same in every run.
+        chunk.initializeMemory(as: UInt8.self, repeating: 0, count: PacketPool.chunkSlots * slotSize)
         let first = Int32(chunks.count << PacketPool.chunkShift)
         chunks.append(chunk)
         head.append(contentsOf: repeatElement(0, count: PacketPool.chunkSlots))

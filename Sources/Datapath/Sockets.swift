@@ -7,10 +7,12 @@ import Wire
 
 public struct AppID: Hashable, Sendable {
     public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
 }
 
 public struct SocketID: Hashable, Sendable {
     public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
 }
 
 /// A datagram as a UDP socket receives it. `payload` is valid only during the call.

@@ -126,7 +126,8 @@ extension World {
     /// then `br_pass_frame_up` if asked.
     func bridgeFlood(_ b: BridgeID, ingress: DeviceID, _ p: PacketHandle, passUp: Bool) {
         let bridge = bridges[Int(b.rawValue)]
-        let delay = namespaces[devices[bridge.device.index].namespace.index].delays.bridge
+        let delays = namespaces[devices[bridge.device.index].namespace.index].delays
+        var delay = delays.bridge
         var targets = 0
         for port in bridge.ports where bridgeShouldDeliver(port, ingress: ingress) { targets += 1 }
         var remaining = targets + (passUp ? 1 : 0)
@@ -138,6 +139,7 @@ extension World {
             remaining -= 1
             let copy = remaining == 0 ? p : clonePacket(p)
             schedule(.transmit(port, copy), after: delay)
+            delay += delays.bridgeFloodCopy
         }
         if passUp { bridgePassUp(b, p) }
     }

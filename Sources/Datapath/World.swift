@@ -33,6 +33,8 @@ public struct PacketAccounting: Sendable, Equatable {
     /// Drops, indexed by `DropReason.rawValue`.
     public var droppedByReason = [UInt64](repeating: 0, count: DropReason.allCases.count)
 
+    public init() {}
+
     public var dropped: UInt64 { droppedByReason.reduce(0, +) }
     public var created: UInt64 { originated + cloned }
     public func dropped(_ r: DropReason) -> UInt64 { droppedByReason[Int(r.rawValue)] }

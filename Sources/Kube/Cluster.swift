@@ -31,6 +31,8 @@ public final class Cluster {
     public let world: World
     public private(set) var nodes: [Node] = []
     public private(set) var pods: [Pod] = []
+    /// Deployments in creation order, with their replicas' pod names.
+    public private(set) var deployments: [(name: String, namespace: String, replicas: [String])] = []
     private var names: SeededGenerator
 
     public init(_ configuration: ClusterConfiguration, nodes definitions: [NodeDefinition]) {
@@ -43,6 +45,11 @@ public final class Cluster {
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
     public func pod(named name: String, namespace: String = "default") -> Pod? {
         pods.first { $0.definition.name == name && $0.definition.namespace == namespace }
+    }
+
+    /// The pod names of a Deployment's replicas, in creation order.
+    public func deploymentReplicas(name: String, namespace: String = "default") -> [String] {
+        deployments.first { $0.name == name && $0.namespace == namespace }?.replicas ?? []
     }
 
     private func addNode(_ d: NodeDefinition) {
@@ -105,6 +112,7 @@ public final class Cluster {
             d.labels = template.labels + [Label("pod-template-hash", hash)]
             made.append(addPod(d))
         }
+        deployments.append((name, namespace, made.map(\.name)))
         return made
     }
 

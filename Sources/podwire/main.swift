@@ -1,1 +1,3 @@
-print("podwire")
+import PodwireKit
+
+PodwireCommand.main()

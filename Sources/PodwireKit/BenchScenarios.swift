@@ -1,0 +1,127 @@
+import Capture
+import Datapath
+import Engine
+import Foundation
+import Kube
+import Wire
+
+/// The fixed scenarios behind `podwire bench` and the Benchmarks/ package, so both measure
+/// the same work. No wall clock here: callers time them.
+///
+/// **Bridged UDP** (issue 2): one Raspberry Pi 4 node, pods `client` and `server` on cni0;
+/// the client sends 1400-byte UDP payloads (1442-byte frames) to the server's port 5201, one
+/// datagram per microsecond of simulated time (an app timer per datagram, as iperf3 paces),
+/// through client eth0 → host veth → bridge → host veth → server eth0 → UDP socket, with full
+/// IPv4 and UDP checksums computed on send and verified on receive.
+public final class BridgedUDPScenario {
+    public let cluster: Cluster
+    public let capture: PcapCapture?
+    let sender: BlastSender
+    let receiver: CountingReceiver
+
+    public static let payloadLength = 1400
+
+    /// `captureDirectory`: where every hop's pcap goes when `capture` is on.
+    public init(capture: Bool, captureDirectory: String? = nil) {
+        let node = NodeDefinition(name: "pi-1", profile: NodeProfile.named("raspberry-pi-4b")!,
+                                  address: IPv4Interface("192.168.50.11/24")!, podCIDR: IPv4Network("10.244.0.0/24")!)
+        cluster = Cluster(ClusterConfiguration(seed: 1), nodes: [node])
+        let client = cluster.addPod(PodDefinition(name: "client", nodeName: "pi-1"))
+        let server = cluster.addPod(PodDefinition(name: "server", nodeName: "pi-1"))
+        let world = cluster.world
+        receiver = CountingReceiver()
+        let rid = world.register(receiver)
+        _ = try! world.openUDP(in: server.netns!, port: 5201, app: rid)
+        sender = BlastSender(destination: server.ip!, port: 5201, length: BridgedUDPScenario.payloadLength)
+        sender.app = world.register(sender)
+        sender.socket = try! world.openUDP(in: client.netns!, port: nil, app: sender.app)
+        if capture {
+            let dir = captureDirectory ?? BridgedUDPScenario.defaultCaptureDirectory()
+            self.capture = try! PcapCapture(interfaces: ClusterBuilder.captureInterfaces(cluster),
+                                            options: CaptureOptions(directory: dir))
+            world.addObserver(self.capture!)
+        } else {
+            self.capture = nil
+        }
+    }
+
+    /// tmpfs when the machine has one (/dev/shm), else the temporary directory: the bench
+    /// measures podwire, not the disk. `podwire bench --capture-dir` overrides it.
+    public static func defaultCaptureDirectory() -> String {
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        return base + "/podwire-bench-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// Sends `packets` more datagrams and runs until the server has received all of them.
+    /// Returns the total delivered so far.
+    @discardableResult
+    public func deliver(packets: Int) -> Int {
+        let world = cluster.world
+        let target = receiver.received + packets
+        sender.remaining += packets
+        sender.kick(world)
+        while receiver.received < target {
+            world.run(until: world.now + .microseconds(Int64(max(packets, 16))))
+        }
+        return receiver.received
+    }
+
+    public var delivered: Int { receiver.received }
+    public var events: UInt64 { cluster.world.scheduler.eventsProcessed }
+    public var conservationHolds: Bool { cluster.world.conservationHolds() }
+
+    /// Closes the pcaps and removes the capture folder.
+    public func tearDown() {
+        if let capture {
+            _ = try? capture.finish()
+            try? FileManager.default.removeItem(atPath: capture.options.directory)
+        }
+    }
+}
+
+/// Sends one datagram per microsecond while `remaining > 0`.
+final class BlastSender: NetworkApplication {
+    let destination: IPv4Address
+    let port: UInt16
+    let length: Int
+    var app = AppID(rawValue: -1)
+    var socket = SocketID(rawValue: -1)
+    var remaining = 0
+    var sequence: UInt32 = 0
+    private var armed = false
+
+    init(destination: IPv4Address, port: UInt16, length: Int) {
+        self.destination = destination
+        self.port = port
+        self.length = length
+    }
+
+    func kick(_ world: World) {
+        if !armed && remaining > 0 {
+            armed = true
+            world.scheduleTimer(app, tag: 0, after: .zero)
+        }
+    }
+
+    func timerFired(_ world: World, tag: UInt64) {
+        armed = false
+        guard remaining > 0 else { return }
+        remaining -= 1
+        sequence &+= 1
+        let seq = sequence
+        try? world.sendUDP(socket, to: destination, port: port, payloadLength: length) { payload in
+            payload.storeBytes(of: seq.bigEndian, toByteOffset: 8, as: UInt32.self)
+        }
+        if remaining > 0 {
+            armed = true
+            world.scheduleTimer(app, tag: 0, after: .microseconds(1))
+        }
+    }
+}
+
+final class CountingReceiver: NetworkApplication {
+    var received = 0
+    func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
+        received += 1
+    }
+}

@@ -1,0 +1,71 @@
+import Capture
+import Datapath
+import Kube
+import Topology
+import Wire
+
+/// Turns a validated `Topology` into a `Cluster`: nodes in file order, then pods and
+/// Deployments in the order their documents appear (so host-local IPAM hands out .2, .3 …
+/// as a user reading the file expects).
+///
+/// This lives above Kube and Topology (instead of Topology depending on Kube as STYLE.md's
+/// diagram draws it) so that Kube stays buildable from code alone — benchmarks and tests
+/// build clusters without YAML — and the two modules could be written in parallel.
+enum ClusterBuilder {
+    static func build(_ t: TopologySpec, seed: UInt64) -> Cluster {
+        let nodes = t.nodes.map { n in
+            NodeDefinition(name: n.name, profile: NodeProfile.named(n.profile)!, address: n.address, podCIDR: n.podCIDR,
+                           labels: n.labels.map { Label($0.key, $0.value) })
+        }
+        let cluster = Cluster(ClusterConfiguration(podSubnet: t.cluster.podSubnet, serviceSubnet: t.cluster.serviceSubnet,
+                                                   mtu: t.cluster.mtu, seed: seed), nodes: nodes)
+        enum Item { case pod(PodSpec), deployment(DeploymentSpec) }
+        var items: [(SourceLocation, Item)] = t.pods.map { ($0.location, .pod($0)) }
+            + t.deployments.map { ($0.location, .deployment($0)) }
+        items.sort { ($0.0.line, $0.0.column) < ($1.0.line, $1.0.column) }
+        for (_, item) in items {
+            switch item {
+            case .pod(let p):
+                cluster.addPod(definition(p.template, name: p.name, namespace: p.namespace))
+            case .deployment(let d):
+                cluster.addDeployment(name: d.name, namespace: d.namespace, replicas: d.replicas,
+                                      template: definition(d.template, name: d.name, namespace: d.namespace))
+            }
+        }
+        return cluster
+    }
+
+    static func definition(_ t: PodTemplate, name: String, namespace: String) -> PodDefinition {
+        PodDefinition(name: name, namespace: namespace, labels: t.labels.map { Label($0.key, $0.value) },
+                      nodeName: t.nodeName, nodeSelector: t.nodeSelector.map { Label($0.key, $0.value) },
+                      containers: t.containers.map { c in
+                          Container(name: c.name, image: c.image, ports: c.ports.map {
+                              ContainerPort(name: $0.name, containerPort: $0.containerPort, protocol: $0.protocol)
+                          })
+                      })
+    }
+
+    /// Capture descriptions of every device: node interfaces as `<node>-<iface>`, pod
+    /// interfaces as `<node>-<pod>-<iface>` (pods outside `default` as `<node>-<ns>.<pod>-<iface>`).
+    static func captureInterfaces(_ cluster: Cluster) -> [CaptureInterface] {
+        let w = cluster.world
+        var out: [CaptureInterface] = []
+        for ns in w.namespaces {
+            let pod = cluster.pods.first { $0.netns == ns.id }
+            let namespaceLabel: String
+            if let pod, pod.definition.namespace != "default" {
+                namespaceLabel = "\(pod.definition.namespace).\(pod.name)"
+            } else {
+                namespaceLabel = ns.name
+            }
+            for d in ns.devices {
+                let dev = w.device(d)
+                let stem = ns.kind == .pod ? "\(ns.node)-\(namespaceLabel)-\(dev.name)" : "\(ns.node)-\(dev.name)"
+                out.append(CaptureInterface(device: d, fileStem: stem, node: ns.node, namespace: namespaceLabel,
+                                                interface: dev.name, mac: dev.mac.description,
+                                                ipv4: dev.addresses.map(\.description)))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,177 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Topology
+import Traffic
+
+/// The `podwire` command line. The wall clock is read only here (progress, bench timing),
+/// never below.
+public struct PodwireCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "podwire",
+        abstract: "A packet-level emulator of Kubernetes pod networking on Raspberry-Pi-sized nodes.",
+        discussion: """
+            Replays a topology file (a podwire Topology document followed by plain Kubernetes \
+            manifests), moves every frame through emulated veths, bridges and IP stacks, and \
+            writes a pcap of every interface.
+            """,
+        subcommands: [RunCommand.self, ValidateCommand.self, BenchCommand.self]
+    )
+    public init() {}
+}
+
+/// Parses a duration option like "2s" or "500ms".
+struct DurationArgument: ExpressibleByArgument {
+    var value: SimDuration
+    init?(argument: String) {
+        guard let d = TopologyFile.parseDuration(argument) else { return nil }
+        value = d
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Replay a topology file and write a pcap of every interface.")
+
+    @Argument(help: "The topology file (YAML stream).") var file: String
+    @Option(name: .long, help: "Output folder (default: pcaps/<metadata.name>).") var out: String?
+    @Option(name: .long, help: "Seed for every random choice (default: spec.seed).") var seed: UInt64?
+    @Option(name: .long, help: "Simulated time to run, e.g. 2s (default: spec.duration).") var duration: DurationArgument?
+    @Flag(name: .long, help: "Print the summary as JSON instead of a table.") var json = false
+
+    func run() throws {
+        let topology = try loadTopology(file)
+        var options = RunOptions(outputDirectory: out, seed: seed, duration: duration?.value)
+        let progress = ProgressLine()
+        if progress.enabled { options.progress = { now, end in progress.update(now, end) } }
+        let report: RunReport
+        do {
+            report = try Replay.run(topology, options: options)
+        } catch {
+            progress.clear()
+            FileHandle.standardError.write(Data("podwire: \(error.description)\n".utf8))
+            throw ExitCode(error.exitCode)
+        }
+        progress.clear()
+        let jsonText = report.json().text()
+        if let dir = report.captureDirectory {
+            let path = dir + "/summary.json"
+            guard FileManager.default.createFile(atPath: path, contents: Data(jsonText.utf8)) else {
+                FileHandle.standardError.write(Data("podwire: cannot write \(path)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        print(json ? jsonText : report.text(), terminator: "")
+        if !report.conservationHolds {
+            FileHandle.standardError.write(Data("podwire: packet conservation does not hold — this is a podwire bug\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate", abstract: "Check a topology file and report every problem with file:line:column.")
+
+    @Argument(help: "The topology file (YAML stream).") var file: String
+
+    func run() throws {
+        let t = try loadTopology(file)
+        print("\(file): ok — \(t.nodes.count) node(s), \(t.pods.count) pod(s), \(t.deployments.count) deployment(s), "
+              + "\(t.scenario.count) scenario step(s), \(t.duration) simulated")
+    }
+}
+
+/// Loads a topology, printing every error and exiting with status 2 on bad input.
+func loadTopology(_ file: String) throws -> TopologySpec {
+    do {
+        return try TopologyFile.load(path: file)
+    } catch {
+        FileHandle.standardError.write(Data((error.description + "\n").utf8))
+        let n = error.errors.count
+        FileHandle.standardError.write(Data("podwire: \(n) error\(n == 1 ? "" : "s") in \(file)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+/// "t=0.420s / 2s" on stderr, redrawn at most 5 times a second, only when stderr is a
+/// terminal and the run has taken more than a second of wall time.
+final class ProgressLine: @unchecked Sendable {
+    let enabled = isatty(STDERR_FILENO) == 1
+    private let started = ContinuousClock.now
+    private var lastDraw: ContinuousClock.Instant?
+    private var drawn = false
+
+    func update(_ now: SimTime, _ end: SimTime) {
+        let t = ContinuousClock.now
+        guard t - started > .seconds(1) else { return }
+        if let last = lastDraw, t - last < .milliseconds(200) { return }
+        lastDraw = t
+        drawn = true
+        let pct = end.nanoseconds > 0 ? Int(100 * now.nanoseconds / end.nanoseconds) : 100
+        FileHandle.standardError.write(Data("\r\u{1B}[Kpodwire: t=\(SimDuration(nanoseconds: now.nanoseconds)) / \(SimDuration(nanoseconds: end.nanoseconds)) (\(pct)%)".utf8))
+    }
+
+    func clear() {
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure podwire's own speed: engine events/s and bridged UDP packets/s with capture off and on.",
+        discussion: """
+            Runs the same scenarios as the Benchmarks/ package (PodwireKit/BenchScenarios.swift). \
+            mallocs_per_packet is null here: only the Benchmarks/ package can count allocations \
+            (make benchmarks).
+            """)
+
+    @Flag(name: .long, help: "Print one JSON line.") var json = false
+    @Option(name: .long, help: "Events for the engine hold model.") var events = 20_000_000
+    @Option(name: .long, help: "Datagrams for the bridged scenario with capture off.") var packets = 2_000_000
+    @Option(name: .long, help: "Datagrams for the bridged scenario with capture on.") var capturedPackets = 500_000
+    @Option(name: .long, help: "Folder for the capture-on pcaps (default: /dev/shm if present, else the temp folder).")
+    var captureDir: String?
+
+    func run() throws {
+        let clock = ContinuousClock()
+        // Engine: ns-3's hold model, 100k pending events.
+        var model = HoldModel(pendingEvents: 100_000, seed: 1)
+        _ = model.run(events: 1_000_000)
+        var checksum: UInt64 = 0
+        let engineTime = clock.measure { checksum = model.run(events: events) }
+        let engineRate = Double(events) / engineTime.seconds
+
+        func bridged(capture: Bool, packets: Int) -> Double {
+            let s = BridgedUDPScenario(capture: capture, captureDirectory: captureDir.map { $0 + "/podwire-bench" })
+            s.deliver(packets: 20_000)
+            let t = clock.measure { s.deliver(packets: packets) }
+            precondition(s.conservationHolds, "packet conservation failed in the bench scenario")
+            s.tearDown()
+            return Double(packets) / t.seconds
+        }
+        let off = bridged(capture: false, packets: packets)
+        let on = bridged(capture: true, packets: capturedPackets)
+        if json {
+            print(JSONValue.object([
+                ("engine_events_per_s", .int(Int64(engineRate))),
+                ("bridge_pkts_per_s_pcap_off", .int(Int64(off))),
+                ("bridge_pkts_per_s_pcap_on", .int(Int64(on))),
+                ("mallocs_per_packet", .null),
+            ]).compactText())
+        } else {
+            print("engine hold model (100k pending):      \(Int(engineRate)) events/s  (checksum \(checksum & 0xFFFF))")
+            print("bridged UDP 1400 B, capture off:       \(Int(off)) delivered packets/s")
+            print("bridged UDP 1400 B, every hop captured: \(Int(on)) delivered packets/s")
+            print("mallocs per packet: see `make benchmarks` (ordo-one/benchmark counts them)")
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+}

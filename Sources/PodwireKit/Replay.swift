@@ -1,0 +1,105 @@
+import Capture
+import Datapath
+import Engine
+import Kube
+import Topology
+import Traffic
+import Wire
+
+/// `podwire run`: topology → cluster → scenario → capture → run → report.
+public struct RunOptions: Sendable {
+    /// Output folder; nil = `pcaps/<metadata.name>`.
+    public var outputDirectory: String?
+    public var seed: UInt64?
+    public var duration: SimDuration?
+    /// Write pcaps and index.json (off for benchmarks and some tests).
+    public var capture = true
+    /// Called now and then with (simulated now, simulated end) so the CLI can draw progress.
+    public var progress: (@Sendable (SimTime, SimTime) -> Void)?
+    public init(outputDirectory: String? = nil, seed: UInt64? = nil, duration: SimDuration? = nil, capture: Bool = true) {
+        self.outputDirectory = outputDirectory
+        self.seed = seed
+        self.duration = duration
+        self.capture = capture
+    }
+}
+
+/// A run that could not complete, with a message meant for the user.
+public struct RunError: Error, CustomStringConvertible {
+    public var description: String
+    /// Non-zero exit status: 2 for bad input (topology, filter), 1 otherwise.
+    public var exitCode: Int32
+}
+
+public enum Replay {
+    public static func run(_ topology: TopologySpec, options: RunOptions) throws(RunError) -> RunReport {
+        let seed = options.seed ?? topology.seed
+        let duration = options.duration ?? topology.duration
+        let cluster = ClusterBuilder.build(topology, seed: seed)
+        let world = cluster.world
+        let outDir = options.outputDirectory ?? "pcaps/\(topology.name)"
+
+        var capture: PcapCapture?
+        if options.capture {
+            let interfaces = ClusterBuilder.captureInterfaces(cluster)
+            var opts = CaptureOptions(directory: outDir)
+            opts.interfaceGlobs = topology.capture.interfaces
+            opts.snaplen = topology.capture.snaplen
+            opts.filter = topology.capture.filter
+            do {
+                let c = try PcapCapture(interfaces: interfaces, options: opts)
+                world.addObserver(c)
+                capture = c
+            } catch {
+                throw RunError(description: "\(topology.fileName): spec.capture: \(error)", exitCode: 2)
+            }
+        }
+
+        let traffic = ScenarioRunner(cluster: cluster, topology: topology)
+        traffic.start()
+
+        let end = SimTime.zero + duration
+        if let progress = options.progress {
+            let slice = SimDuration.milliseconds(10)
+            var t = SimTime.zero
+            while t < end {
+                t = min(t + slice, end)
+                world.run(until: t)
+                progress(t, end)
+            }
+        } else {
+            world.run(until: end)
+        }
+
+        var report = RunReport(topology: topology.name, file: topology.fileName, seed: seed, duration: duration,
+                               events: world.scheduler.eventsProcessed)
+        report.pods = cluster.pods.map { p in
+            RunReport.PodRow(name: p.name, namespace: p.definition.namespace, node: p.nodeName ?? "<none>",
+                             phase: p.phase == .running ? "Running" : "Pending (\(p.reason ?? ""))",
+                             ip: p.ip?.description ?? "<none>", hostVeth: p.hostVethName ?? "<none>", message: p.message)
+        }
+        report.flows = traffic.results()
+        for ns in world.namespaces {
+            for d in ns.devices {
+                let dev = world.device(d)
+                report.interfaces.append(RunReport.InterfaceRow(node: ns.node, namespace: ns.name, interface: dev.name,
+                                                                mac: dev.mac.description,
+                                                                addresses: dev.addresses.map(\.description),
+                                                                counters: dev.counters))
+            }
+        }
+        report.accounting = world.accounting
+        report.inFlight = world.packetsInFlight()
+        report.conservationHolds = world.conservationHolds()
+        if let capture {
+            do {
+                let files = try capture.finish(extra: ["topology": topology.name, "seed": String(seed)])
+                report.captureDirectory = outDir
+                report.captureFiles = files.map { (file: String($0.path.split(separator: "/").last ?? ""), packets: $0.packets) }
+            } catch {
+                throw RunError(description: "writing captures: \(error)", exitCode: 1)
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,176 @@
+import Datapath
+import Engine
+import Kube
+import Traffic
+
+/// What a run produced, in the order a reader wants it: pods and their IPs, flow results,
+/// per-interface counters, drops by reason, packet conservation, and where the captures are.
+/// Rendered as a text table (stdout) and as JSON (`--json`, summary.json) with the same
+/// content. Nothing here depends on the wall clock, so the same file and seed give the same
+/// bytes.
+public struct RunReport {
+    public struct PodRow {
+        public var name: String
+        public var namespace: String
+        public var node: String
+        public var phase: String
+        public var ip: String
+        public var hostVeth: String
+        public var message: String?
+    }
+    public struct InterfaceRow {
+        public var node: String
+        public var namespace: String
+        public var interface: String
+        public var mac: String
+        public var addresses: [String]
+        public var counters: DeviceCounters
+    }
+    public struct Flow {
+        /// "iperf3" or "ping".
+        public var kind: String
+        /// One line naming the flow: "iperf3 pod/client → pod/web-0:5201 …".
+        public var title: String
+        /// Human lines (iperf3 / ping style).
+        public var text: [String]
+        /// The flow's JSON (iperf3 -J or ping shaped).
+        public var json: JSONValue
+    }
+
+    public var topology: String
+    public var file: String
+    public var seed: UInt64
+    public var duration: SimDuration
+    public var events: UInt64
+    public var pods: [PodRow] = []
+    public var flows: [Flow] = []
+    public var interfaces: [InterfaceRow] = []
+    public var accounting = PacketAccounting()
+    public var inFlight: UInt64 = 0
+    public var conservationHolds = false
+    public var captureDirectory: String?
+    public var captureFiles: [(file: String, packets: Int)] = []
+
+    // MARK: Text
+
+    public func text() -> String {
+        var out: [String] = []
+        out.append("podwire: \(topology) (\(file)), seed \(seed), \(duration) simulated, \(events) events")
+        out.append("")
+        out.append("PODS")
+        out += table([["NAME", "NODE", "STATUS", "IP", "HOST VETH"]] + pods.map {
+            [$0.namespace == "default" ? $0.name : "\($0.namespace)/\($0.name)", $0.node, $0.phase, $0.ip, $0.hostVeth]
+        })
+        for p in pods where p.message != nil {
+            out.append("  \(p.name): \(p.message!)")
+        }
+        out.append("")
+        out.append("FLOWS")
+        if flows.isEmpty { out.append("  (no scenario steps)") }
+        for f in flows {
+            out.append("  \(f.title)")
+            out += f.text.map { "    " + $0 }
+        }
+        out.append("")
+        out.append("INTERFACES (ip -s link)")
+        out += table([["NODE", "NETNS", "IFACE", "RX pkts", "RX bytes", "RX drop", "TX pkts", "TX bytes", "TX drop"]]
+            + interfaces.map { i in
+                [i.node, i.namespace, i.interface, "\(i.counters.rxPackets)", "\(i.counters.rxBytes)",
+                 "\(i.counters.rxDropped)", "\(i.counters.txPackets)", "\(i.counters.txBytes)", "\(i.counters.txDropped)"]
+            }, rightAlignFrom: 3)
+        out.append("")
+        out.append("DROPS BY REASON")
+        let drops = DropReason.allCases.filter { accounting.dropped($0) > 0 }
+        if drops.isEmpty { out.append("  none") }
+        for r in drops {
+            out.append("  \(pad(String(accounting.dropped(r)), 9, right: true))  \(r.kernelName)  (\(r.description))")
+        }
+        out.append("")
+        out.append("PACKET CONSERVATION")
+        out.append("  created \(accounting.created) (sent \(accounting.originated) + bridge flood copies \(accounting.cloned))"
+            + " = delivered \(accounting.delivered) + dropped \(accounting.dropped) + in flight at end \(inFlight)"
+            + (conservationHolds ? "  ✓" : "  ✗ MISMATCH"))
+        if let dir = captureDirectory {
+            out.append("")
+            let total = captureFiles.reduce(0) { $0 + $1.packets }
+            out.append("CAPTURES: \(captureFiles.count) pcap files, \(total) packets, in \(dir)/ (index.json lists them)")
+            if let busiest = captureFiles.max(by: { ($0.packets, $1.file) < ($1.packets, $0.file) }) {
+                out.append("  tcpdump -nn -e -r \(dir)/\(busiest.file)")
+                out.append("  tshark -r \(dir)/\(busiest.file)")
+            }
+            out.append("  wireshark \(dir)/*.pcap     (or: mergecap -w all.pcapng \(dir)/*.pcap)")
+            out.append("  timestamps are nanosecond pcap; simulated t=0 is 2026-01-01T00:00:00Z")
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: JSON
+
+    public func json() -> JSONValue {
+        let podsJSON: [JSONValue] = pods.map { p in
+            .object([("name", .string(p.name)), ("namespace", .string(p.namespace)), ("node", .string(p.node)),
+                     ("phase", .string(p.phase)), ("ip", .string(p.ip)), ("host_veth", .string(p.hostVeth)),
+                     ("message", p.message.map { .string($0) } ?? .null)])
+        }
+        let flowsJSON: [JSONValue] = flows.map {
+            .object([("kind", .string($0.kind)), ("title", .string($0.title)), ("result", $0.json)])
+        }
+        let interfacesJSON: [JSONValue] = interfaces.map { i in
+            let c = i.counters
+            let rx: JSONValue = .object([("bytes", .int(c.rxBytes)), ("packets", .int(c.rxPackets)), ("dropped", .int(c.rxDropped))])
+            let tx: JSONValue = .object([("bytes", .int(c.txBytes)), ("packets", .int(c.txPackets)), ("dropped", .int(c.txDropped))])
+            let addrs: [JSONValue] = i.addresses.map { .string($0) }
+            return .object([("node", .string(i.node)), ("namespace", .string(i.namespace)), ("ifname", .string(i.interface)),
+                            ("address", .string(i.mac)), ("addr_info", .array(addrs)),
+                            ("stats64", .object([("rx", rx), ("tx", tx)]))])
+        }
+        let dropsJSON: [JSONValue] = DropReason.allCases.filter { accounting.dropped($0) > 0 }.map { r in
+            .object([("reason", .string(r.kernelName)), ("description", .string(r.description)),
+                     ("packets", .int(accounting.dropped(r)))])
+        }
+        let conservation: JSONValue = .object([
+            ("created", .int(accounting.created)), ("originated", .int(accounting.originated)),
+            ("flood_copies", .int(accounting.cloned)), ("delivered", .int(accounting.delivered)),
+            ("dropped", .int(accounting.dropped)), ("in_flight", .int(inFlight)),
+            ("holds", .bool(conservationHolds)),
+        ])
+        var captureJSON: JSONValue = .null
+        if let dir = captureDirectory {
+            let files: [JSONValue] = captureFiles.map { .object([("file", .string($0.file)), ("packets", .int($0.packets))]) }
+            captureJSON = .object([("directory", .string(dir)), ("files", .array(files))])
+        }
+        return .object([
+            ("topology", .string(topology)),
+            ("file", .string(file)),
+            ("seed", .int(seed)),
+            ("duration", .string(duration.description)),
+            ("events", .int(events)),
+            ("pods", .array(podsJSON)),
+            ("flows", .array(flowsJSON)),
+            ("interfaces", .array(interfacesJSON)),
+            ("drops", .array(dropsJSON)),
+            ("conservation", conservation),
+            ("capture", captureJSON),
+        ])
+    }
+
+    // MARK: Table helpers
+
+    private func pad(_ s: String, _ w: Int, right: Bool = false) -> String {
+        let n = s.count
+        if n >= w { return s }
+        return right ? String(repeating: " ", count: w - n) + s : s + String(repeating: " ", count: w - n)
+    }
+
+    private func table(_ rows: [[String]], rightAlignFrom: Int = Int.max) -> [String] {
+        guard let first = rows.first else { return [] }
+        var widths = [Int](repeating: 0, count: first.count)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        return rows.map { r in
+            var line = "  " + r.enumerated().map { i, c in pad(c, widths[i], right: i >= rightAlignFrom) }
+                .joined(separator: "  ")
+            while line.hasSuffix(" ") { line.removeLast() }
+            return line
+        }
+    }
+}

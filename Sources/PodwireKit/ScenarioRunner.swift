@@ -1,0 +1,151 @@
+import Datapath
+import Engine
+import Kube
+import Topology
+import Traffic
+import Wire
+
+/// Turns the scenario's steps into Traffic applications at their start times. A step whose
+/// endpoint cannot run (a Pending pod) does not stop the run: its result says why.
+final class ScenarioRunner {
+    let cluster: Cluster
+    let topology: TopologySpec
+    let traffic: TrafficRun
+    private var problems: [(index: Int, title: String, message: String)] = []
+    private var titles: [String] = []
+    private var iperfServers: [(ns: NamespaceID, port: UInt16, server: Iperf3Server)] = []
+    private var echoServers: [(ns: NamespaceID, port: UInt16, server: UDPEchoServer)] = []
+
+    init(cluster: Cluster, topology: TopologySpec) {
+        self.cluster = cluster
+        self.topology = topology
+        traffic = TrafficRun(world: cluster.world)
+    }
+
+    /// Where a target lives and the address others reach it at.
+    struct Endpoint {
+        var netns: NamespaceID
+        var address: IPv4Address
+    }
+
+    func resolve(_ t: Target) -> Result<Endpoint, RunFailure> {
+        switch t {
+        case .node(let name):
+            guard let n = cluster.node(named: name) else { return .failure(RunFailure("node \(name) does not exist")) }
+            return .success(Endpoint(netns: n.netns, address: n.definition.address.address))
+        case .pod(let name):
+            guard let p = cluster.pods.first(where: { $0.name == name }) else {
+                return .failure(RunFailure("pod \(name) does not exist"))
+            }
+            return endpoint(of: p, label: "pod/\(name)")
+        case .deployment(let name):
+            guard let first = cluster.deploymentReplicas(name: name).first,
+                  let p = cluster.pods.first(where: { $0.name == first }) else {
+                return .failure(RunFailure("deployment \(name) has no replicas"))
+            }
+            return endpoint(of: p, label: "deploy/\(name) (\(p.name))")
+        }
+    }
+
+    private func endpoint(of p: Pod, label: String) -> Result<Endpoint, RunFailure> {
+        guard p.phase == .running, let ns = p.netns, let ip = p.ip else {
+            return .failure(RunFailure("\(label) is \(p.phase.rawValue): \(p.message ?? "no sandbox")"))
+        }
+        return .success(Endpoint(netns: ns, address: ip))
+    }
+
+    struct RunFailure: Error {
+        var message: String
+        init(_ m: String) { message = m }
+    }
+
+    func start() {
+        for (i, step) in topology.scenario.enumerated() {
+            let at = SimTime.zero + step.at
+            switch step.action {
+            case .iperf3(let s):
+                let title = "iperf3 -u \(s.client) → \(s.server):\(s.port) -b \(s.bitrate) -l \(s.length) -t \(s.time) (at \(step.at))"
+                titles.append(title)
+                do {
+                    let client = try resolve(s.client).get(), server = try resolve(s.server).get()
+                    let srv = try iperfServer(server.netns, port: s.port, name: "\(s.server):\(s.port)")
+                    try traffic.addIperf3Client(
+                        name: title, in: client.netns,
+                        configuration: Iperf3ClientConfiguration(server: server.address, port: s.port, bitrate: UInt64(s.bitrate),
+                                                                 length: s.length, time: s.time, start: at),
+                        server: srv)
+                } catch {
+                    problems.append((i, title, "\(error)"))
+                }
+            case .ping(let s):
+                let title = "ping -c \(s.count) -i \(s.interval) -s \(s.size) \(s.from) → \(s.to) (at \(step.at))"
+                titles.append(title)
+                do {
+                    let from = try resolve(s.from).get(), to = try resolve(s.to).get()
+                    try traffic.addPing(name: title, in: from.netns,
+                                        configuration: PingConfiguration(destination: to.address, count: s.count,
+                                                                         interval: s.interval, size: s.size, start: at))
+                } catch {
+                    problems.append((i, title, "\(error)"))
+                }
+            case .udp(let s):
+                let title = "udp \(s.client) → \(s.server):\(s.port), \(s.count) × \(s.length) B every \(s.interval)"
+                    + (s.echo ? ", echoed" : "") + " (at \(step.at))"
+                titles.append(title)
+                do {
+                    let client = try resolve(s.client).get(), server = try resolve(s.server).get()
+                    let srv = s.echo ? try echoServer(server.netns, port: s.port, name: "\(s.server):\(s.port)") : nil
+                    try traffic.addUDPEchoClient(
+                        name: title, in: client.netns,
+                        configuration: UDPEchoConfiguration(server: server.address, port: s.port, count: s.count,
+                                                            interval: s.interval, length: s.length, start: at),
+                        server: srv)
+                } catch {
+                    problems.append((i, title, "\(error)"))
+                }
+            }
+        }
+    }
+
+    private func iperfServer(_ ns: NamespaceID, port: UInt16, name: String) throws -> Iperf3Server {
+        if let s = iperfServers.first(where: { $0.ns == ns && $0.port == port }) { return s.server }
+        let s = try traffic.addIperf3Server(name: name, in: ns, port: port)
+        iperfServers.append((ns, port, s))
+        return s
+    }
+
+    private func echoServer(_ ns: NamespaceID, port: UInt16, name: String) throws -> UDPEchoServer {
+        if let s = echoServers.first(where: { $0.ns == ns && $0.port == port }) { return s.server }
+        let s = try traffic.addUDPEchoServer(name: name, in: ns, port: port)
+        echoServers.append((ns, port, s))
+        return s
+    }
+
+    /// Flow results in scenario order; steps that could not start say why.
+    func results() -> [RunReport.Flow] {
+        var reports = traffic.reports()[...]
+        var out: [RunReport.Flow] = []
+        for (i, title) in titles.enumerated() {
+            let kind: String
+            switch topology.scenario[i].action {
+            case .iperf3: kind = "iperf3"
+            case .ping: kind = "ping"
+            case .udp: kind = "udp"
+            }
+            if let p = problems.first(where: { $0.index == i }) {
+                out.append(RunReport.Flow(kind: kind, title: title, text: ["not started: \(p.message)"],
+                                          json: .object([("error", .string(p.message))])))
+            } else if let r = reports.popFirst() {
+                out.append(RunReport.Flow(kind: kind, title: title,
+                                          text: r.text.split(separator: "\n", omittingEmptySubsequences: false)
+                                              .map(String.init).filter { !$0.isEmpty },
+                                          json: r.json))
+            }
+        }
+        return out
+    }
+}
+
+extension ScenarioRunner.RunFailure: CustomStringConvertible {
+    var description: String { message }
+}

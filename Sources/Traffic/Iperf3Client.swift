@@ -1,0 +1,255 @@
+import Datapath
+import Engine
+import Wire
+
+/// `iperf3 -u -c SERVER -p PORT -b BITRATE -l LENGTH -t TIME`: paced UDP datagrams from an
+/// ephemeral port.
+///
+/// * **Pacing.** Datagram n (n = 0, 1, …) leaves at `start + ⌊n × length × 8 × 10⁹ / bitrate⌋` ns,
+///   computed from n each time in 128-bit integers, so rounding never accumulates.
+///   `bitrate` is iperf3's `-b`: bits per second of UDP payload.
+/// * **Count.** Every n whose send time is strictly before `start + time` is sent:
+///   `count = ⌈time × bitrate / (length × 8)⌉` (100 Mbit/s, 1400 B, 100 ms → ⌈892.86⌉ = 893).
+///   iperf3 also sends its first datagram at once and stops when its end timer fires.
+/// * **Payload.** `Iperf3DatagramHeader` (send time, sequence from 1), then filler from a
+///   buffer filled once at start from a seeded stream (iperf3 fills its buffer with random
+///   bytes). Each send is one copy of that buffer plus the 12-byte header, written in place
+///   into the packet; nothing is allocated per datagram.
+/// * **Errors.** A failed send still uses its sequence number (iperf3 increments
+///   `packet_count` before writing), so the server sees a gap; errors are counted by kind.
+///   ICMP errors coming back (e.g. port unreachable) are counted by type/code; iperf3 would
+///   abort on the resulting ECONNREFUSED, podwire keeps sending so the loss stays visible.
+
+public struct Iperf3ClientConfiguration: Sendable, Hashable {
+    public var server: IPv4Address
+    /// `-p`: iperf3's default port.
+    public var port: UInt16
+    /// `-b`, bits per second of UDP payload (iperf3's UDP default: 1 Mbit/s).
+    public var bitrate: UInt64
+    /// `-l`, UDP payload bytes per datagram (header included).
+    public var length: Int
+    /// `-t`.
+    public var time: SimDuration
+    /// When the test starts (simulated time).
+    public var start: SimTime
+
+    public init(server: IPv4Address, port: UInt16 = 5201, bitrate: UInt64 = 1_000_000, length: Int = 1460,
+                time: SimDuration = .seconds(10), start: SimTime = .zero) {
+        self.server = server
+        self.port = port
+        self.bitrate = bitrate
+        self.length = length
+        self.time = time
+        self.start = start
+    }
+
+    /// 1 Tbit/s: bounds the 128-bit pacing arithmetic.
+    public static let maximumBitrate: UInt64 = 1_000_000_000_000
+
+    /// The largest UDP payload over IPv4 (65535 − 20 − 8).
+    public static let maximumLength = 65_507
+
+    /// Datagrams the test sends: ⌈time × bitrate / (length × 8)⌉.
+    public var datagramCount: UInt64 {
+        let perDatagram = UInt64(length) * 8 * 1_000_000_000   // bit·ns per datagram
+        let p = UInt64(time.nanoseconds).multipliedFullWidth(by: bitrate)
+        let (q, r) = perDatagram.dividingFullWidth((p.high, p.low))
+        return r == 0 ? q : q + 1
+    }
+
+    /// Offset from `start` of datagram `n` (0-based): ⌊n × length × 8 × 10⁹ / bitrate⌋ ns.
+    @inline(__always)
+    public func sendOffset(_ n: UInt64) -> SimDuration {
+        let p = n.multipliedFullWidth(by: UInt64(length) * 8 * 1_000_000_000)
+        let (q, _) = bitrate.dividingFullWidth((p.high, p.low))
+        return .nanoseconds(Int64(q))
+    }
+
+    /// Why a configuration cannot run, as iperf3 would refuse it.
+    public func validate() throws(Iperf3ConfigurationError) {
+        guard bitrate > 0 else { throw .unlimitedBitrate }
+        guard bitrate <= Self.maximumBitrate else { throw .bitrateTooHigh(bitrate) }
+        guard length >= Iperf3DatagramHeader.length else { throw .lengthTooSmall(length) }
+        guard length <= Self.maximumLength else { throw .lengthTooLarge(length) }
+        guard time.nanoseconds > 0 else { throw .nonPositiveTime(time) }
+        // Keeps every send offset (and the 128-bit quotients above) within Int64.
+        guard time.nanoseconds <= 1_000_000 * 1_000_000_000 else { throw .timeTooLong(time) }
+    }
+}
+
+public enum Iperf3ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `-b 0` (unlimited) needs a model of socket back-pressure, which podwire lacks.
+    case unlimitedBitrate
+    case bitrateTooHigh(UInt64)
+    /// iperf3: "block size too small" (the header needs 12 bytes).
+    case lengthTooSmall(Int)
+    case lengthTooLarge(Int)
+    case nonPositiveTime(SimDuration)
+    case timeTooLong(SimDuration)
+    case socket(SocketOpenError)
+
+    public var description: String {
+        switch self {
+        case .unlimitedBitrate: "bitrate 0 (unlimited) is not supported: give -b"
+        case .bitrateTooHigh(let b): "bitrate \(b) bit/s exceeds 1 Tbit/s"
+        case .lengthTooSmall(let l): "datagram length \(l) is smaller than the 12-byte iperf3 header"
+        case .lengthTooLarge(let l): "datagram length \(l) exceeds the IPv4 UDP maximum 65507"
+        case .nonPositiveTime(let t): "test time \(t) must be positive"
+        case .timeTooLong(let t): "test time \(t) exceeds 1000000 s"
+        case .socket(let e): "cannot open socket: \(e)"
+        }
+    }
+}
+
+/// Failed sends by `SendError` kind.
+public struct SendErrorCounts: Sendable, Equatable {
+    public var networkUnreachable: UInt64 = 0
+    public var messageTooLong: UInt64 = 0
+    public var hostUnreachable: UInt64 = 0
+    public init() {}
+    public var total: UInt64 { networkUnreachable + messageTooLong + hostUnreachable }
+
+    @inline(__always) public mutating func count(_ e: SendError) {
+        switch e {
+        case .networkUnreachable: networkUnreachable += 1
+        case .messageTooLong: messageTooLong += 1
+        case .hostUnreachable: hostUnreachable += 1
+        }
+    }
+
+    public var json: JSONValue {
+        .object([("network_unreachable", .int(networkUnreachable)), ("message_too_long", .int(messageTooLong)),
+                 ("host_unreachable", .int(hostUnreachable))])
+    }
+}
+
+/// ICMP messages counted by (type, code), kept sorted so reports are ordered.
+public struct ICMPMessageCounts: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var type: UInt8
+        public var code: UInt8
+        public var count: UInt64
+    }
+    public private(set) var entries: [Entry] = []
+    public init() {}
+    public var total: UInt64 { entries.reduce(0) { $0 + $1.count } }
+
+    public func count(type: ICMPv4Type, code: UInt8) -> UInt64 {
+        entries.first { $0.type == type.rawValue && $0.code == code }?.count ?? 0
+    }
+
+    public mutating func add(type: ICMPv4Type, code: UInt8) {
+        for i in entries.indices where entries[i].type == type.rawValue && entries[i].code == code {
+            entries[i].count += 1
+            return
+        }
+        let at = entries.firstIndex { ($0.type, $0.code) > (type.rawValue, code) } ?? entries.count
+        entries.insert(Entry(type: type.rawValue, code: code, count: 1), at: at)
+    }
+
+    public var json: JSONValue {
+        .array(entries.map { .object([("type", .int($0.type)), ("code", .int($0.code)), ("count", .int($0.count))]) })
+    }
+}
+
+public final class Iperf3Client: NetworkApplication {
+    public let name: String
+    public let namespace: NamespaceID
+    public let configuration: Iperf3ClientConfiguration
+    /// Set once, in `init` (after `self` exists, so the world can hold it).
+    private var handles: (app: AppID, socket: SocketID)?
+    public var app: AppID { handles!.app }
+    public var socket: SocketID { handles!.socket }
+    /// The ephemeral port the kernel picked.
+    public private(set) var localPort: UInt16 = 0
+    /// Datagrams due in the test (`configuration.datagramCount`).
+    public let plannedDatagrams: UInt64
+    /// Sequence numbers used: datagrams attempted (iperf3's sender `packet_count`).
+    public private(set) var datagrams: UInt64 = 0
+    /// Datagrams the socket accepted, and their payload bytes (iperf3's `bytes_sent`).
+    public private(set) var datagramsSent: UInt64 = 0
+    public private(set) var bytesSent: UInt64 = 0
+    public private(set) var sendErrors = SendErrorCounts()
+    /// ICMP errors delivered to the socket (port unreachable …).
+    public private(set) var icmpErrors = ICMPMessageCounts()
+    /// Simulated time of the first and last attempted send.
+    public private(set) var firstSend: SimTime?
+    public private(set) var lastSend: SimTime?
+
+    /// The filler: `length` seeded random bytes, made once.
+    private let filler: UnsafeMutableRawBufferPointer
+
+    /// Opens the socket and schedules the first datagram at `configuration.start` (or now, if
+    /// that has passed). The filler comes from the world's stream "iperf3/NAME".
+    public init(name: String, world: World, namespace: NamespaceID,
+                configuration: Iperf3ClientConfiguration) throws(Iperf3ConfigurationError) {
+        try configuration.validate()
+        self.name = name
+        self.namespace = namespace
+        self.configuration = configuration
+        plannedDatagrams = configuration.datagramCount
+        filler = .allocate(byteCount: configuration.length, alignment: 8)
+        var random = world.random.stream("iperf3/\(name)")
+        var i = 0
+        while i < filler.count {
+            var word = random.next()
+            withUnsafeBytes(of: &word) { w in
+                for b in w where i < filler.count { filler[i] = b; i += 1 }
+            }
+        }
+        let app = world.register(self)
+        do throws(SocketOpenError) {
+            handles = (app, try world.openUDP(in: namespace, port: nil, app: app))
+        } catch {
+            throw .socket(error)
+        }
+        localPort = world.localPort(of: socket)
+        let delay = configuration.start - world.now
+        world.scheduleTimer(app, tag: 0, after: delay.nanoseconds > 0 ? delay : .zero)
+    }
+
+    deinit { filler.deallocate() }
+
+    /// The source address the client's datagrams carry (the route's preferred source).
+    public func sourceAddress(in world: World) -> IPv4Address? {
+        guard let r = world.outputRoute(namespace, to: configuration.server) else { return nil }
+        return world.sourceAddress(for: r, ns: namespace)
+    }
+
+    /// Sends every datagram due by now, then arms the timer for the next one. `tag` is the
+    /// index of the datagram the timer was set for.
+    public func timerFired(_ world: World, tag: UInt64) {
+        let start = configuration.start
+        while datagrams < plannedDatagrams {
+            let due = start + configuration.sendOffset(datagrams)
+            if due > world.now {
+                world.scheduleTimer(app, tag: datagrams, after: due - world.now)
+                return
+            }
+            send(world)
+        }
+    }
+
+    @inline(__always) private func send(_ world: World) {
+        datagrams += 1
+        let header = Iperf3DatagramHeader(sendTime: world.now, sequence: UInt32(truncatingIfNeeded: datagrams))
+        let length = configuration.length
+        let filler = UnsafeRawBufferPointer(self.filler)
+        if firstSend == nil { firstSend = world.now }
+        lastSend = world.now
+        do throws(SendError) {
+            try world.sendUDP(socket, to: configuration.server, port: configuration.port, payloadLength: length) { b in
+                b.copyMemory(from: filler)
+                header.emit(into: b)
+            }
+            datagramsSent += 1
+            bytesSent += UInt64(length)
+        } catch {
+            sendErrors.count(error)
+        }
+    }
+
+    public func icmpReceived(_ world: World, socket: SocketID, message: ReceivedICMP) {
+        icmpErrors.add(type: message.type, code: message.code)
+    }
+}

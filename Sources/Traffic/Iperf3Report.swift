@@ -1,0 +1,161 @@
+import Datapath
+import Engine
+import Wire
+
+/// The result of one iperf3 UDP test, and its JSON in the shape of `iperf3 -u -J`
+/// (shared/reference/ecosystem.md §4.1): `start.connected[]`, `start.connecting_to`,
+/// `start.test_start`, then `end.sum` (UDP: `start`, `end`, `seconds`, `bytes`,
+/// `bits_per_second`, `jitter_ms`, `lost_packets`, `packets`, `lost_percent`,
+/// `out_of_order`, `sender`), `end.sum_sent` and `end.sum_received` (downstream parsers read
+/// `end.sum_received.bits_per_second` and `end.sum.lost_percent`), plus a `podwire` object.
+///
+/// Conventions, as iperf3 on the client side:
+/// * `sum.bytes`/`sum.bits_per_second` are the sender's; `sum.packets` is the sender's
+///   datagram count (sequence numbers used); `lost_packets`, `jitter_ms`, `out_of_order`
+///   are the server's (see `Iperf3StreamStatistics` for the rules); `lost_percent` =
+///   100 × lost_packets / packets. Tail loss is invisible to that rule, as in iperf3:
+///   `podwire.unreceived_packets` (sent − received) shows it.
+/// * Both sender and receiver intervals are the configured test time (`-t`), measured
+///   from the test start; `podwire` gives the first and last arrival.
+/// * `podwire.one_way_delay_us`: arrival − send time in the header, from an HdrHistogram.
+///   The header carries microseconds, so the delay is exact when sends fall on whole
+///   microseconds (any start on a whole µs with a pacing interval of whole µs).
+///
+/// Numbers are written from integers (`DecimalText`): the document is byte-identical
+/// across runs of one scenario.
+public struct Iperf3Report: Sendable, Equatable {
+    public var name: String
+    public var configuration: Iperf3ClientConfiguration
+    public var clientAddress: IPv4Address
+    public var clientPort: UInt16
+    public var socket: Int32
+    /// Datagrams attempted: sequence numbers used (iperf3's `packets`).
+    public var packets: UInt64
+    public var datagramsSent: UInt64
+    public var bytesSent: UInt64
+    public var sendErrors: SendErrorCounts
+    public var icmpErrors: ICMPMessageCounts
+    /// Receive side (zero when no datagram reached the server).
+    public var packetsReceived: UInt64
+    public var bytesReceived: UInt64
+    public var lostPackets: UInt64
+    public var outOfOrder: UInt64
+    public var highestSequence: UInt64
+    public var jitterNanoseconds: Double
+    public var firstArrival: SimTime?
+    public var lastArrival: SimTime?
+    public var latency: LatencyPercentiles?
+
+    /// Joins the client's counters with the server's stream for this client (matched by the
+    /// client's source address and port). `server` nil or a server that never heard from
+    /// the client gives a report with nothing received.
+    public init(client: Iperf3Client, server: Iperf3Server?, world: World) {
+        name = client.name
+        configuration = client.configuration
+        clientAddress = client.sourceAddress(in: world) ?? .any
+        clientPort = client.localPort
+        socket = client.socket.rawValue
+        packets = client.datagrams
+        datagramsSent = client.datagramsSent
+        bytesSent = client.bytesSent
+        sendErrors = client.sendErrors
+        icmpErrors = client.icmpErrors
+        let s = server?.stream(from: clientAddress, port: clientPort)
+        packetsReceived = s?.packets ?? 0
+        bytesReceived = s?.bytes ?? 0
+        lostPackets = s?.lost ?? 0
+        outOfOrder = s?.outOfOrder ?? 0
+        highestSequence = s?.highestSequence ?? 0
+        jitterNanoseconds = s?.jitterNanoseconds ?? 0
+        firstArrival = s?.firstArrival
+        lastArrival = s?.lastArrival
+        latency = s?.latency.percentiles
+    }
+
+    /// Sent datagrams the server never received (tail loss included).
+    public var unreceivedPackets: UInt64 { packets > packetsReceived ? packets - packetsReceived : 0 }
+
+    /// iperf3's `lost_percent`: 100 × lost / packets (0 when nothing was sent).
+    public var lostPercent: Double { packets == 0 ? 0 : 100 * Double(lostPackets) / Double(packets) }
+
+    private var seconds: JSONValue { .number(DecimalText.fixed(configuration.time.nanoseconds, fractionDigits: 9)) }
+
+    private func bitsPerSecond(_ bytes: UInt64) -> JSONValue {
+        .number(DecimalText.ratio(bytes, times: 8_000_000_000, over: UInt64(configuration.time.nanoseconds),
+                                  fractionDigits: 3))
+    }
+
+    private static func time(_ t: SimTime?) -> JSONValue {
+        guard let t else { return .null }
+        return .number(DecimalText.fixed(t.nanoseconds, fractionDigits: 9))
+    }
+
+    public var json: JSONValue {
+        let c = configuration
+        let zero = JSONValue.int(0)
+        let start: JSONValue = .object([
+            ("connected", .array([.object([
+                ("socket", .int(socket)),
+                ("local_host", .string(clientAddress.description)), ("local_port", .int(clientPort)),
+                ("remote_host", .string(c.server.description)), ("remote_port", .int(c.port)),
+            ])])),
+            ("version", .string("podwire iperf3-udp")),
+            ("connecting_to", .object([("host", .string(c.server.description)), ("port", .int(c.port))])),
+            ("target_bitrate", .int(c.bitrate)),
+            ("test_start", .object([
+                ("protocol", .string("UDP")), ("num_streams", .int(1)), ("blksize", .int(c.length)),
+                ("omit", zero), ("duration", seconds), ("bytes", zero), ("blocks", zero), ("reverse", zero),
+                ("tos", zero), ("target_bitrate", .int(c.bitrate)),
+            ])),
+        ])
+        let sum: JSONValue = .object([
+            ("start", zero), ("end", seconds), ("seconds", seconds),
+            ("bytes", .int(bytesSent)), ("bits_per_second", bitsPerSecond(bytesSent)),
+            ("jitter_ms", .number(DecimalText.double(jitterNanoseconds / 1e6, fractionDigits: 6))),
+            ("lost_packets", .int(lostPackets)), ("packets", .int(packets)),
+            ("lost_percent", .number(DecimalText.ratio(lostPackets, times: 100, over: packets, fractionDigits: 6))),
+            ("out_of_order", .int(outOfOrder)), ("sender", .bool(true)),
+        ])
+        func side(_ bytes: UInt64) -> JSONValue {
+            .object([("start", zero), ("end", seconds), ("seconds", seconds), ("bytes", .int(bytes)),
+                     ("bits_per_second", bitsPerSecond(bytes)), ("sender", .bool(true))])
+        }
+        let podwire: JSONValue = .object([
+            ("name", .string(name)),
+            ("start_time", Self.time(c.start)),
+            ("datagrams_planned", .int(c.datagramCount)),
+            ("datagrams_sent", .int(datagramsSent)),
+            ("send_errors", sendErrors.json),
+            ("icmp_errors", icmpErrors.json),
+            ("packets_received", .int(packetsReceived)),
+            ("bytes_received", .int(bytesReceived)),
+            ("unreceived_packets", .int(unreceivedPackets)),
+            ("highest_sequence", .int(highestSequence)),
+            ("first_arrival", Self.time(firstArrival)),
+            ("last_arrival", Self.time(lastArrival)),
+            ("one_way_delay_us", latency?.jsonMicroseconds ?? .null),
+        ])
+        return .object([
+            ("start", start),
+            ("end", .object([("sum", sum), ("sum_sent", side(bytesSent)), ("sum_received", side(bytesReceived))])),
+            ("podwire", podwire),
+        ])
+    }
+
+    /// The JSON document (two-space indented, final newline).
+    public var jsonText: String { json.text() }
+
+    /// One line for a terminal: "NAME: 10.244.0.2:40000 -> 10.244.0.3:5201 893/893 datagrams, …".
+    public var summary: String {
+        var s = "\(name): \(clientAddress):\(clientPort) -> \(configuration.server):\(configuration.port)"
+        s += " received \(packetsReceived)/\(packets) datagrams, lost \(lostPackets)"
+        s += " (\(DecimalText.ratio(lostPackets, times: 100, over: packets, fractionDigits: 2))%)"
+        s += ", out-of-order \(outOfOrder), jitter \(DecimalText.double(jitterNanoseconds / 1e6, fractionDigits: 3)) ms"
+        if let l = latency {
+            s += ", one-way p50/p99/max \(DecimalText.fixed(l.p50, fractionDigits: 3))/"
+            s += "\(DecimalText.fixed(l.p99, fractionDigits: 3))/\(DecimalText.fixed(l.max, fractionDigits: 3)) us"
+        }
+        if sendErrors.total > 0 { s += ", send errors \(sendErrors.total)" }
+        return s
+    }
+}

@@ -1,0 +1,145 @@
+import Datapath
+import Engine
+import Wire
+
+/// A bounded UDP request/echo exchange, like the kernel reference's `udp_tool.py`: the
+/// client sends `count` datagrams from one socket, `interval` apart, each beginning
+/// `podwire|seq=N|` and padded with '.'; the server sends every datagram straight back from
+/// its port. The client records each echo's round-trip time.
+
+public struct UDPEchoConfiguration: Sendable, Equatable {
+    public var server: IPv4Address
+    public var port: UInt16
+    public var count: Int
+    public var interval: SimDuration
+    public var length: Int
+    /// When the first datagram leaves.
+    public var start: SimTime
+
+    public init(server: IPv4Address, port: UInt16 = 8080, count: Int = 3, interval: SimDuration = .milliseconds(50),
+                length: Int = 64, start: SimTime = .zero) {
+        self.server = server
+        self.port = port
+        self.count = count
+        self.interval = interval
+        self.length = length
+        self.start = start
+    }
+}
+
+/// Echoes every datagram back to its sender.
+public final class UDPEchoServer: NetworkApplication {
+    public let name: String
+    public let port: UInt16
+    public private(set) var echoed = 0
+
+    public init(name: String, world: World, namespace: NamespaceID, port: UInt16) throws(SocketOpenError) {
+        self.name = name
+        self.port = port
+        _ = try world.openUDP(in: namespace, port: port, app: world.register(self))
+    }
+
+    public func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
+        echoed += 1
+        try? world.sendUDP(socket, to: datagram.source, port: datagram.sourcePort,
+                           payloadLength: datagram.payload.count) { $0.copyMemory(from: datagram.payload) }
+    }
+}
+
+public final class UDPEchoClient: NetworkApplication {
+    public let name: String
+    public let configuration: UDPEchoConfiguration
+    public private(set) var sent = 0
+    public private(set) var sendErrors: [SendError] = []
+    /// Round-trip time of each echo, by sequence (1-based), nil until it came back.
+    public private(set) var roundTrips: [SimDuration?]
+    public private(set) var icmpErrors: [(type: UInt8, code: UInt8)] = []
+    public private(set) var localPort: UInt16 = 0
+    private var sendTimes: [SimTime]
+    private var app = AppID(rawValue: -1)
+    private var socket = SocketID(rawValue: -1)
+
+    public init(name: String, world: World, namespace: NamespaceID, configuration: UDPEchoConfiguration) throws(SocketOpenError) {
+        self.name = name
+        self.configuration = configuration
+        roundTrips = Array(repeating: nil, count: configuration.count)
+        sendTimes = Array(repeating: .zero, count: configuration.count)
+        app = world.register(self)
+        socket = try world.openUDP(in: namespace, port: nil, app: app)
+        localPort = world.localPort(of: socket)
+        world.scheduleTimer(app, tag: 0, after: configuration.start - world.now)
+    }
+
+    public var received: Int { roundTrips.count { $0 != nil } }
+
+    public func timerFired(_ world: World, tag: UInt64) {
+        let seq = sent + 1
+        let head = Array("podwire|seq=\(seq)|".utf8)
+        sendTimes[sent] = world.now
+        do throws(SendError) {
+            try world.sendUDP(socket, to: configuration.server, port: configuration.port,
+                              payloadLength: configuration.length) { p in
+                for i in 0..<p.count { p[i] = i < head.count ? head[i] : UInt8(ascii: ".") }
+            }
+        } catch {
+            sendErrors.append(error)
+        }
+        sent += 1
+        if sent < configuration.count {
+            world.scheduleTimer(app, tag: 0, after: configuration.interval)
+        }
+    }
+
+    public func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
+        // The sequence number follows "podwire|seq=".
+        let prefix = Array("podwire|seq=".utf8)
+        let p = datagram.payload
+        guard p.count > prefix.count, p.prefix(prefix.count).elementsEqual(prefix) else { return }
+        var seq = 0
+        for b in p.dropFirst(prefix.count) {
+            guard b >= 0x30 && b <= 0x39 else { break }
+            seq = seq * 10 + Int(b - 0x30)
+        }
+        guard seq >= 1, seq <= sent, roundTrips[seq - 1] == nil else { return }
+        roundTrips[seq - 1] = world.now - sendTimes[seq - 1]
+    }
+
+    public func icmpReceived(_ world: World, socket: SocketID, message: ReceivedICMP) {
+        icmpErrors.append((message.type.rawValue, message.code))
+    }
+}
+
+public struct UDPEchoReport: Sendable, Equatable {
+    public var name: String
+    public var json: JSONValue
+    public var summary: String
+
+    public init(client c: UDPEchoClient, server: UDPEchoServer?) {
+        name = c.name
+        let rtts = c.roundTrips.compactMap { $0?.nanoseconds }
+        func us(_ ns: Int64) -> JSONValue { .number(DecimalText.fixed(ns, fractionDigits: 3)) }
+        let minRTT = rtts.min(), maxRTT = rtts.max()
+        let avgRTT = rtts.isEmpty ? nil : rtts.reduce(0, +) / Int64(rtts.count)
+        json = .object([
+            ("name", .string(c.name)),
+            ("server", .string("\(c.configuration.server):\(c.configuration.port)")),
+            ("sent", .int(c.sent)),
+            ("received", .int(c.received)),
+            ("echoed_by_server", server.map { .int($0.echoed) } ?? .null),
+            ("send_errors", .array(c.sendErrors.map { .string($0.description) })),
+            ("icmp_errors", .array(c.icmpErrors.map { .string("type \($0.type) code \($0.code)") })),
+            ("rtt_us", rtts.isEmpty ? .null : .object([
+                ("min", us(minRTT!)), ("avg", us(avgRTT!)), ("max", us(maxRTT!)),
+            ])),
+            ("rtt_us_each", .array(c.roundTrips.map { $0.map { us($0.nanoseconds) } ?? .null })),
+        ])
+        var s = "\(c.sent) datagrams of \(c.configuration.length) B sent, \(c.received) echoed"
+        if let minRTT, let maxRTT, let avgRTT {
+            s += ", rtt min/avg/max = \(DecimalText.fixed(minRTT, fractionDigits: 6))/"
+                + "\(DecimalText.fixed(avgRTT, fractionDigits: 6))/\(DecimalText.fixed(maxRTT, fractionDigits: 6)) ms"
+        }
+        if !c.icmpErrors.isEmpty { s += ", \(c.icmpErrors.count) ICMP error(s)" }
+        if !c.sendErrors.isEmpty { s += ", \(c.sendErrors.count) send error(s): \(c.sendErrors[0])" }
+        summary = s
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// "must show" 6: bad input gets a clear error (file:line:column, what, how to fix), a
+/// non-zero exit and no crash — through the real command line.
+@Suite struct CommandLineTests {
+    static let base = """
+        apiVersion: podwire/v1alpha1
+        kind: Topology
+        metadata: {name: t}
+        spec:
+          nodes:
+            - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: client}
+        spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}
+
+        """
+
+    struct Case: CustomTestStringConvertible, Sendable {
+        var name: String
+        var yaml: String
+        var expect: [String]
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "wrong type", yaml: base.replacingOccurrences(of: "metadata: {name: t}", with: "metadata: {name: t}\nspec0: 1")
+             , expect: [":4:1:", "unknown field", "did you mean `spec`"]),
+        Case(name: "mtu not a number", yaml: base.replacingOccurrences(of: "  nodes:", with: "  cluster: {mtu: abc}\n  nodes:"),
+             expect: [":5:18:", "spec.cluster.mtu", "between 576 and 9000"]),
+        Case(name: "unknown field with did-you-mean", yaml: base.replacingOccurrences(of: "containers:", with: "contianers:"),
+             expect: [":11:", "contianers", "did you mean `containers`"]),
+        Case(name: "duplicate node names", yaml: base.replacingOccurrences(of: "    - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}",
+             with: "    - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}\n    - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.12/24}"),
+             expect: [":7:", "pi-1"]),
+        Case(name: "overlapping CIDRs", yaml: base.replacingOccurrences(of: "  nodes:", with: "  cluster: {podSubnet: 10.96.0.0/16}\n  nodes:"),
+             expect: [":5:", "overlap"]),
+        Case(name: "pod on a missing node", yaml: base.replacingOccurrences(of: "nodeName: pi-1", with: "nodeName: pi-9"),
+             expect: [":11:", "pi-9", "pi-1"]),
+        Case(name: "Service manifest", yaml: base + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
+             expect: [":14:", "Service is not supported yet"]),
+        Case(name: "truncated YAML", yaml: String(base.prefix(150)) + "\n  - {name: [",
+             expect: ["t.yaml:"]),
+    ]
+
+    @Test(arguments: cases) func badInputGivesAClearErrorAndExitStatus2(_ c: Case) throws {
+        let dir = E2E.tempDir("bad")
+        let file = dir + "/t.yaml"
+        try c.yaml.write(toFile: file, atomically: true, encoding: .utf8)
+        for command in ["validate", "run"] {
+            let r = try E2E.run(E2E.podwire, [command, file, "--out", dir + "/out"].filter { command == "run" || !$0.hasPrefix("--out") && !$0.hasSuffix("/out") })
+            #expect(r.status == 2, "\(c.name) (\(command)): exit \(r.status)\n\(r.stderr)")
+            for e in c.expect {
+                #expect(r.stderr.contains(e), "\(c.name): \(String(reflecting: e)) not in:\n\(r.stderr)")
+            }
+            #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/out/index.json"))
+        }
+    }
+
+    @Test func exhaustedPodCIDRLeavesThePodPendingAndTheRunGoesOn() throws {
+        let dir = E2E.tempDir("cidr")
+        let file = dir + "/t.yaml"
+        let yaml = Self.base.replacingOccurrences(of: "  nodes:", with: "  cluster: {nodeCIDRMaskSize: 30}\n  nodes:")
+            + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: second}\nspec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}\n"
+        try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try E2E.run(E2E.podwire, ["run", file, "--out", dir + "/out", "--duration", "100ms"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Pending (ContainerCreating)"))
+        #expect(r.stdout.contains("no IP addresses available in range set: 10.244.0.1-10.244.0.2"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/out/index.json"))
+    }
+
+    @Test func validateAcceptsTheShippedTopologyAndHelpWorks() throws {
+        let r = try E2E.run(E2E.podwire, ["validate", "topologies/single-node.yaml"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("ok"))
+        let h = try E2E.run(E2E.podwire, ["--help"])
+        #expect(h.status == 0 && h.stdout.contains("run") && h.stdout.contains("bench"))
+    }
+
+    @Test func missingFileIsAnErrorNotACrash() throws {
+        let r = try E2E.run(E2E.podwire, ["run", "/nonexistent/x.yaml"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("/nonexistent/x.yaml"))
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// Written by one reader thread, read after `DispatchGroup.wait()`.
+final class DataBox: @unchecked Sendable {
+    var data = Data()
+}
+
+/// Runs the built `podwire` executable and external tools (tshark, tcpdump, python3), the way
+/// a user would. `make test` installs the tools; a missing one fails the test with a message
+/// saying so (never a silent skip).
+enum E2E {
+    static let repo: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static let shared = repo.deletingLastPathComponent().appendingPathComponent("shared")
+    static let signaturePy = shared.appendingPathComponent("reference/kernel-ref/signature.py").path
+    static let kernelPcaps = shared.appendingPathComponent("reference/kernel-ref/pcaps").path
+    static let kernelCases = shared.appendingPathComponent("reference/kernel-ref/out/cases.tsv").path
+
+    /// The podwire binary `swift build` put next to the test bundle (or $PODWIRE_BIN).
+    static var podwire: String {
+        if let p = ProcessInfo.processInfo.environment["PODWIRE_BIN"] { return p }
+        let bundleDir = Bundle.main.bundleURL.deletingLastPathComponent()
+        for dir in [bundleDir, repo.appendingPathComponent(".build/debug")] {
+            let p = dir.appendingPathComponent("podwire").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return repo.appendingPathComponent(".build/debug/podwire").path
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ args: [String], cwd: String? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: cwd ?? repo.path)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        // Read both pipes to the end before waiting, so a chatty child cannot block.
+        let errBox = DataBox()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    /// Absolute path of a tool on PATH; records a failure naming the install step if missing.
+    static func tool(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let p = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        Issue.record("\(name) is not installed: run `make test` (it installs tshark and tcpdump with apt-get)")
+        return nil
+    }
+
+    static func tempDir(_ label: String) -> String {
+        let d = NSTemporaryDirectory() + "podwire-test-\(label)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    static func pcaps(in dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".pcap") }.sorted()
+    }
+
+    static func json(_ path: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    }
+
+    static func jsonLines(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// Runs the default topology once per seed and caches the output folder.
+    nonisolated(unsafe) static var cache: [String: String] = [:]
+    static let lock = NSLock()
+    static func defaultRun(seed: Int = 1, label: String = "a") throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = "\(seed)-\(label)"
+        if let d = cache[key] { return d }
+        let dir = tempDir("run-\(key)")
+        let r = try run(podwire, ["run", "topologies/single-node.yaml", "--out", dir, "--seed", "\(seed)"])
+        #expect(r.status == 0, "podwire run failed: \(r.stderr)")
+        cache[key] = dir
+        return dir
+    }
+}
