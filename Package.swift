@@ -4,6 +4,11 @@
 // → Kube → Datapath → {Wire, Engine}.  See README.md and ../shared/STYLE.md.
 import PackageDescription
 
+/// Swift checks exclusive access to class properties at run time; on podwire's per-packet
+/// path those checks took ~40% of the time (perf: swift_beginAccess, AccessSet::insert,
+/// __tls_get_addr). Debug builds — every test — keep them; release builds turn them off.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "podwire",
     platforms: [.macOS(.v13)],
@@ -26,17 +31,17 @@ let package = Package(
     ],
     targets: [
         // Leaf layers: no dependencies.
-        .target(name: "Wire"),
-        .target(name: "Engine"),
+        .target(name: "Wire", swiftSettings: hotPath),
+        .target(name: "Engine", swiftSettings: hotPath),
         // Linux's stages: namespaces, devices, bridge, routing, neighbours, sockets.
-        .target(name: "Datapath", dependencies: ["Wire", "Engine"]),
+        .target(name: "Datapath", dependencies: ["Wire", "Engine"], swiftSettings: hotPath),
         // Kubernetes objects, IPAM, CNI plugins, scheduler; builds a Datapath world.
-        .target(name: "Kube", dependencies: ["Datapath", "Wire", "Engine"]),
+        .target(name: "Kube", dependencies: ["Datapath", "Wire", "Engine"], swiftSettings: hotPath),
         // iperf3-style UDP and ping applications running on Datapath sockets.
         .target(name: "Traffic", dependencies: [
             "Datapath", "Wire", "Engine",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
-        ]),
+        ], swiftSettings: hotPath),
         // YAML stream → typed, validated configuration (errors carry file:line:col).
         .target(name: "Topology", dependencies: [
             "Wire", "Engine",
@@ -45,12 +50,12 @@ let package = Package(
         ]),
         // libpcap, through the system library; every C call lives in Capture.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
-        .target(name: "Capture", dependencies: ["CPcap", "Datapath", "Engine"]),
+        .target(name: "Capture", dependencies: ["CPcap", "Datapath", "Engine"], swiftSettings: hotPath),
         // The commands' logic (run, validate, bench), testable without a process.
         .target(name: "PodwireKit", dependencies: [
             "Topology", "Kube", "Traffic", "Capture", "Datapath", "Wire", "Engine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: hotPath),
         .executableTarget(name: "podwire", dependencies: ["PodwireKit"]),
 
         .testTarget(name: "WireTests", dependencies: ["Wire"]),

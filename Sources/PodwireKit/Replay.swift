@@ -1,6 +1,7 @@
 import Capture
 import Datapath
 import Engine
+import Foundation
 import Kube
 import Topology
 import Traffic
@@ -32,6 +33,30 @@ public struct RunError: Error, CustomStringConvertible {
 }
 
 public enum Replay {
+    /// The marker that says a folder is podwire's output, so its pcaps may be replaced.
+    static let marker = ".podwire"
+
+    /// Capture replaces the `*.pcap` files of its folder. Never do that to captures podwire
+    /// did not write: a folder with pcaps but neither our marker nor an index.json is refused.
+    static func claimOutputDirectory(_ dir: String) throws(RunError) {
+        let fm = FileManager.default
+        if let contents = try? fm.contentsOfDirectory(atPath: dir),
+           contents.contains(where: { $0.hasSuffix(".pcap") }),
+           !contents.contains(marker), !contents.contains("index.json") {
+            throw RunError(description: "\(dir) holds pcap files that podwire did not write; "
+                + "choose another folder with --out, or empty this one", exitCode: 2)
+        }
+        do {
+            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw RunError(description: "cannot create the output folder \(dir): \(error.localizedDescription)", exitCode: 1)
+        }
+        guard fm.createFile(atPath: dir + "/" + marker,
+                            contents: Data("This folder is podwire's output; its pcaps are replaced on the next run.\n".utf8)) else {
+            throw RunError(description: "cannot write to the output folder \(dir)", exitCode: 1)
+        }
+    }
+
     public static func run(_ topology: TopologySpec, options: RunOptions) throws(RunError) -> RunReport {
         let seed = options.seed ?? topology.seed
         let duration = options.duration ?? topology.duration
@@ -41,6 +66,7 @@ public enum Replay {
 
         var capture: PcapCapture?
         if options.capture {
+            try claimOutputDirectory(outDir)
             let interfaces = ClusterBuilder.captureInterfaces(cluster)
             var opts = CaptureOptions(directory: outDir)
             opts.interfaceGlobs = topology.capture.interfaces

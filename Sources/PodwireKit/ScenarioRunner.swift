@@ -64,13 +64,13 @@ final class ScenarioRunner {
             let at = SimTime.zero + step.at
             switch step.action {
             case .iperf3(let s):
-                let title = "iperf3 -u \(s.client) → \(s.server):\(s.port) -b \(s.bitrate) -l \(s.length) -t \(s.time) (at \(step.at))"
+                let title = "iperf3 -u \(s.client) → \(s.server):\(s.port) -b \(Self.rate(s.bitrate)) -l \(s.length) -t \(s.time) (at \(step.at))"
                 titles.append(title)
                 do {
                     let client = try resolve(s.client).get(), server = try resolve(s.server).get()
                     let srv = try iperfServer(server.netns, port: s.port, name: "\(s.server):\(s.port)")
                     try traffic.addIperf3Client(
-                        name: title, in: client.netns,
+                        name: "flow \(i + 1)", in: client.netns,
                         configuration: Iperf3ClientConfiguration(server: server.address, port: s.port, bitrate: UInt64(s.bitrate),
                                                                  length: s.length, time: s.time, start: at),
                         server: srv)
@@ -82,7 +82,7 @@ final class ScenarioRunner {
                 titles.append(title)
                 do {
                     let from = try resolve(s.from).get(), to = try resolve(s.to).get()
-                    try traffic.addPing(name: title, in: from.netns,
+                    try traffic.addPing(name: "flow \(i + 1)", in: from.netns,
                                         configuration: PingConfiguration(destination: to.address, count: s.count,
                                                                          interval: s.interval, size: s.size, start: at))
                 } catch {
@@ -96,7 +96,7 @@ final class ScenarioRunner {
                     let client = try resolve(s.client).get(), server = try resolve(s.server).get()
                     let srv = s.echo ? try echoServer(server.netns, port: s.port, name: "\(s.server):\(s.port)") : nil
                     try traffic.addUDPEchoClient(
-                        name: title, in: client.netns,
+                        name: "flow \(i + 1)", in: client.netns,
                         configuration: UDPEchoConfiguration(server: server.address, port: s.port, count: s.count,
                                                             interval: s.interval, length: s.length, start: at),
                         server: srv)
@@ -105,6 +105,14 @@ final class ScenarioRunner {
                 }
             }
         }
+    }
+
+    /// iperf3's way of writing a rate: 100M, 1.5G, 64K, 900.
+    static func rate(_ bps: Int64) -> String {
+        for (scale, unit) in [(Int64(1_000_000_000), "G"), (1_000_000, "M"), (1_000, "K")] where bps >= scale {
+            return bps % scale == 0 ? "\(bps / scale)\(unit)" : "\(Double(bps) / Double(scale))\(unit)"
+        }
+        return "\(bps)"
     }
 
     private func iperfServer(_ ns: NamespaceID, port: UInt16, name: String) throws -> Iperf3Server {

@@ -88,3 +88,23 @@ import Testing
         #expect(r.stderr.contains("/nonexistent/x.yaml"))
     }
 }
+
+@Suite struct OutputFolderTests {
+    /// Nothing already written is lost: captures podwire did not write are never replaced.
+    @Test func refusesAFolderWithSomeoneElsesPcaps() throws {
+        let dir = E2E.tempDir("foreign")
+        let foreign = dir + "/mine.pcap"
+        try Data("not podwire's".utf8).write(to: URL(fileURLWithPath: foreign))
+        let r = try E2E.run(E2E.podwire, ["run", "topologies/single-node.yaml", "--out", dir, "--duration", "10ms"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("did not write"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == Data("not podwire's".utf8))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/index.json"))
+        // Its own folder it may replace, run after run.
+        let own = E2E.tempDir("own")
+        for _ in 0..<2 {
+            let ok = try E2E.run(E2E.podwire, ["run", "topologies/single-node.yaml", "--out", own, "--duration", "10ms"])
+            #expect(ok.status == 0, "\(ok.stderr)")
+        }
+    }
+}
