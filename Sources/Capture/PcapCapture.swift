@@ -28,6 +28,9 @@ public final class PcapCapture: HopObserver {
     private let table: UnsafeMutableBufferPointer<Slot>
     private var outcome: Result<[CapturedFile], CaptureError>?
 
+    /// Writes the files' bytes on a second thread (see `BackgroundWriter`).
+    private var writer: BackgroundWriter?
+
     private struct Slot {
         var dumper: PcapDumperRef?
         var packets: Int
@@ -59,9 +62,11 @@ public final class PcapCapture: HopObserver {
         }
         var files: [PcapDumpFile] = []
         let bufferSize = LibPcap.dumpBufferSize(fileCount: selected.count)
+        let writer = BackgroundWriter()
+        self.writer = writer
         for interface in selected {
             files.append(try PcapDumpFile(path: Self.join(directory, interface.fileName), handle: handle,
-                                          bufferSize: bufferSize))
+                                          bufferSize: bufferSize, writer: writer))
         }
         self.files = files
 
@@ -77,6 +82,7 @@ public final class PcapCapture: HopObserver {
         // Without finish() the files are flushed and closed but no index.json is written:
         // the run did not say it was complete.
         for file in files { file.close() }
+        writer?.shutdown()
         table.deallocate()
     }
 
