@@ -60,9 +60,11 @@ let package = Package(
 
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Engine"]),
+        // Fixtures shared by the Datapath and Traffic tests (a bridged node built on Datapath).
+        .target(name: "DatapathTestSupport", dependencies: ["Datapath", "Wire", "Engine"], path: "Tests/DatapathTestSupport"),
+        .testTarget(name: "DatapathTests", dependencies: ["Datapath", "Wire", "Engine", "DatapathTestSupport"]),
         .testTarget(name: "KubeTests", dependencies: ["Kube", "Datapath", "Wire", "Engine", "Traffic"]),
-        .testTarget(name: "TrafficTests", dependencies: ["Traffic", "Datapath", "Wire", "Engine"]),
+        .testTarget(name: "TrafficTests", dependencies: ["Traffic", "Datapath", "Wire", "Engine", "DatapathTestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Wire", "Engine"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "CPcap", "Datapath", "Engine"]),
         .testTarget(name: "PodwireKitTests", dependencies: ["PodwireKit", "Topology", "Kube", "Datapath", "Capture"]),

@@ -1,5 +1,6 @@
 /// The iperf3 client in a one-node bridged world: count, pacing, payload, errors.
 import Datapath
+import DatapathTestSupport
 import Engine
 import Testing
 import Wire

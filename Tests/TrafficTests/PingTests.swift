@@ -1,5 +1,6 @@
 /// Ping in a one-node bridged world: replies, payload, unreachable, linger, determinism.
 import Datapath
+import DatapathTestSupport
 import Engine
 import Testing
 import Wire

@@ -1,5 +1,6 @@
 /// The scenario registry: order of reports, whole-run JSON.
 import Datapath
+import DatapathTestSupport
 import Engine
 import Testing
 import Wire
