@@ -108,3 +108,50 @@ import Testing
         }
     }
 }
+
+@Suite struct CaptureOptionsThroughTheCLITests {
+    static func topology(capture: String) -> String {
+        (try? String(contentsOfFile: E2E.repo.path + "/topologies/single-node.yaml", encoding: .utf8))!
+            .replacingOccurrences(of: "    interfaces: [\"*\"]          # glob patterns over device names; \"*\" = every device\n", with: "")
+            .replacingOccurrences(of: "  capture:                     # like tcpdump's options\n", with: "  capture: \(capture)\n")
+            .replacingOccurrences(of: "    snaplen: 262144            # bytes kept per packet (tcpdump's default)\n", with: "")
+            .replacingOccurrences(of: "    filter: \"\"                 # a BPF expression in tcpdump syntax, e.g. \"udp port 5201\"\n", with: "")
+    }
+
+    /// Interface globs select the files; the BPF filter (compiled by libpcap) selects frames.
+    @Test func globsAndFilterSelectWhatIsWritten() throws {
+        let dir = E2E.tempDir("filter")
+        try Self.topology(capture: "{interfaces: [\"client/eth0\", \"cni0\"], filter: \"arp\"}")
+            .write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+        let r = try E2E.run(E2E.podwire, ["run", dir + "/t.yaml", "--out", dir + "/out"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(E2E.pcaps(in: dir + "/out") == ["pi-1-client-eth0.pcap", "pi-1-cni0.pcap"])
+        guard let tshark = E2E.tool("tshark") else { return }
+        for f in E2E.pcaps(in: dir + "/out") {
+            let t = try E2E.run(tshark, ["-r", dir + "/out/" + f, "-T", "fields", "-e", "frame.protocols"])
+            let lines = t.stdout.split(separator: "\n")
+            #expect(!lines.isEmpty)
+            #expect(lines.allSatisfy { $0 == "eth:ethertype:arp" }, "\(f): \(lines.prefix(3))")
+        }
+    }
+
+    @Test func aBadFilterIsAClearErrorAndWritesNothing() throws {
+        let dir = E2E.tempDir("badfilter")
+        try Self.topology(capture: "{filter: \"udp port\"}").write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+        let r = try E2E.run(E2E.podwire, ["run", dir + "/t.yaml", "--out", dir + "/out"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("spec.capture") && r.stderr.contains("udp port"), "\(r.stderr)")
+        #expect(E2E.pcaps(in: dir + "/out").isEmpty)
+    }
+
+    @Test func jsonSummaryOnStdoutMatchesSummaryJSON() throws {
+        let dir = E2E.tempDir("json")
+        let r = try E2E.run(E2E.podwire, ["run", "topologies/single-node.yaml", "--out", dir, "--json", "--duration", "300ms"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let file = try String(contentsOfFile: dir + "/summary.json", encoding: .utf8)
+        #expect(r.stdout == file)
+        let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(j?["duration"] as? String == "300ms")
+        #expect((j?["flows"] as? [[String: Any]])?.count == 4)
+    }
+}
