@@ -58,7 +58,7 @@ let package = Package(
         ], swiftSettings: hotPath),
         .executableTarget(name: "podwire", dependencies: ["PodwireKit"]),
 
-        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Engine"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         // Fixtures shared by the Datapath and Traffic tests (a bridged node built on Datapath).
         .target(name: "DatapathTestSupport", dependencies: ["Datapath", "Wire", "Engine"], path: "Tests/DatapathTestSupport"),

@@ -2,6 +2,7 @@
 /// every cut of the default file and 200 seeded random mutations either parse or give
 /// errors with real positions.
 
+import Engine
 import Testing
 @testable import Topology
 
@@ -104,7 +105,7 @@ import Testing
     /// 200 seeded mutations (delete a line, duplicate a line, change a character).
     @Test func randomMutationsNeverCrash() throws {
         let lines = try Fixtures.defaultFileText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        var rng = SplitMix64(seed: 0x5EED_0F_70_9010)
+        var rng = SeededGenerator(seed: 0x5EED_0F_70_9010)
         let replacements: [Character] = Array(":-{}[],#&*!|>'\"% \t0123456789abcxyz/.\u{0}")
         var outcomes = (parsed: 0, failed: 0)
         for round in 0..<200 {
@@ -137,18 +138,5 @@ import Testing
         }
         #expect(outcomes.parsed + outcomes.failed == 200)
         #expect(outcomes.failed > 0)
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fixed, seeded generator for the tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

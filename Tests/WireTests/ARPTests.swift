@@ -1,5 +1,6 @@
 /// Tests of ARP.swift on the case (a) exchange: parse every field, emit the exact bytes,
 /// reject non-Ethernet/IPv4 ARP, and survive truncated or garbage input.
+import Engine
 import Testing
 import Wire
 
@@ -79,7 +80,7 @@ import Wire
     }
 
     @Test func garbageNeverTraps() {
-        var rng = SplitMix64(seed: 826)
+        var rng = SeededGenerator(seed: 826)
         var parsed = 0
         for i in 0..<20_000 {
             var b = [UInt8].random(count: Int.random(in: 0...40, using: &rng), using: &rng)

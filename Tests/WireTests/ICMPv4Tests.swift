@@ -1,5 +1,6 @@
 /// Tests of ICMPv4.swift on the echo pair of case (e), the port unreachable of case i1 and
 /// the frag-needed of case f3: fields, exact emission with the checksum, quoted headers.
+import Engine
 import Testing
 import Wire
 
@@ -97,7 +98,7 @@ import Wire
     }
 
     @Test func oddLengthMessageChecksum() {
-        var rng = SplitMix64(seed: 792)
+        var rng = SeededGenerator(seed: 792)
         for n in 8...120 {
             var m = [UInt8].random(count: n, using: &rng)
             let h = ICMPv4Header(type: .echoRequest, code: 0, restOfHeader: 0x0001_0002)

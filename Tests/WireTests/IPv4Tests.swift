@@ -1,6 +1,7 @@
 /// Tests of IPv4.swift on real headers from the reference captures: every field, exact
 /// re-emission with the kernel's checksum, options, fragments, malformed headers, and the
 /// forwarding-path TTL decrement.
+import Engine
 import Testing
 import Wire
 
@@ -253,7 +254,7 @@ import Wire
     }
 
     @Test func decrementTTLPropertyIncludingCarryEdges() {
-        var rng = SplitMix64(seed: 0x7717)
+        var rng = SeededGenerator(seed: 0x7717)
         var edges = 0
         for i in 0..<20_000 {
             var h = [UInt8].random(count: 20, using: &rng)

@@ -1,5 +1,7 @@
 /// Helpers shared by the Wire tests: parsing arrays into `Result`s, emitting into fresh
-/// arrays, a seeded generator, and a naive RFC 1071 reference sum to check the fast one.
+/// arrays, random bytes from Engine's seeded generator, and a naive RFC 1071 reference sum to
+/// check the fast one.
+import Engine
 import Wire
 
 /// Runs a parser over `bytes`, turning the typed error into a `Result`.
@@ -25,21 +27,8 @@ extension Result {
     }
 }
 
-/// SplitMix64: a fixed-seed generator so property tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension Array where Element == UInt8 {
-    static func random(count: Int, using rng: inout SplitMix64) -> [UInt8] {
+    static func random(count: Int, using rng: inout SeededGenerator) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
     }
 

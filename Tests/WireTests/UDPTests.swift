@@ -1,6 +1,7 @@
 /// Tests of UDP.swift: header parse/emit on the case (a) datagram, the RFC 768 checksum on
 /// the kernel's fully checksummed f2 datagram and against a naive reference, the kernel's
 /// "partial" checksums (REFERENCE.md §4.6), and malformed lengths.
+import Engine
 import Testing
 import Wire
 
@@ -75,7 +76,7 @@ import Wire
     }
 
     @Test func checksumMatchesNaiveForOddAndEvenLengths() {
-        var rng = SplitMix64(seed: 768)
+        var rng = SeededGenerator(seed: 768)
         for n in Array(8...80) + [1401, 1407, 1408, 1409, 1472, 2008, 2009] {
             var d = [UInt8].random(count: n, using: &rng)
             d.setU16(UInt16(n), at: 4)
