@@ -1,3 +1,4 @@
+import Engine
 import Wire
 
 /// Network devices. A device belongs to one namespace; what it does with a frame depends on
@@ -32,6 +33,28 @@ public struct DeviceCounters: Sendable, Equatable {
     public init() {}
 }
 
+/// A cable's properties on a device's transmit side (a node's eth0 to the LAN switch):
+/// frames wait in a FIFO of at most `txqueuelen` frames, take frame bits / `rate` to
+/// serialise, then `propagationDelay` to arrive. A full queue drops (`queueFull`).
+public struct LinkShape: Sendable, Equatable {
+    /// Line rate in bits per second.
+    public var rate: Int64
+    public var propagationDelay: SimDuration
+    /// `txqueuelen` (Linux default 1000 frames).
+    public var txqueuelen: Int
+    public init(rate: Int64, propagationDelay: SimDuration = .microseconds(1), txqueuelen: Int = 1000) {
+        self.rate = rate
+        self.propagationDelay = propagationDelay
+        self.txqueuelen = txqueuelen
+    }
+
+    /// Time on the wire for a frame of `length` bytes: the frame plus Ethernet's 24 bytes of
+    /// preamble, FCS and inter-frame gap that a capture never shows (IEEE 802.3).
+    @inline(__always) public func serialization(of length: Int) -> SimDuration {
+        .nanoseconds(Int64(max(length, 60) + 24) * 8 * 1_000_000_000 / rate)
+    }
+}
+
 public struct Device: Sendable {
     public let id: DeviceID
     public let namespace: NamespaceID
@@ -48,6 +71,13 @@ public struct Device: Sendable {
     /// Bridge port hairpin mode (`bridge link set dev X hairpin on`).
     public var hairpin = false
     public var counters = DeviceCounters()
+    /// Set on a device with a shaped cable (veth standing for a NIC and its cable).
+    public var link: LinkShape?
+    /// When the frame now on the wire finishes, and the start times of the frames queued
+    /// behind it (for txqueuelen).
+    var wireFreeAt = SimTime.zero
+    var queuedStarts: [SimTime] = []
+    var queueHead = 0
 
     init(id: DeviceID, namespace: NamespaceID, name: String, mac: MACAddress, mtu: Int, kind: DeviceKind) {
         self.id = id

@@ -20,6 +20,10 @@ extension World {
             drop(p, .mtuExceeded, ns: ns, device: dev)
             return
         }
+        if d.link != nil {
+            enqueueOnWire(dev, p)
+            return
+        }
         devices[dev.index].counters.txPackets += 1
         devices[dev.index].counters.txBytes += UInt64(len)
         hop(.deviceTx, ns, dev, p)
@@ -34,6 +38,50 @@ extension World {
             devices[dev.index].counters.txDropped += 1
             drop(p, .noCarrier, ns: ns, device: dev)
         }
+    }
+
+    /// The qdisc of a shaped device: the frame starts when the wire is free, unless
+    /// `txqueuelen` frames already wait (then it is dropped, as pfifo_fast does).
+    func enqueueOnWire(_ dev: DeviceID, _ p: PacketHandle) {
+        let link = devices[dev.index].link!
+        let start = max(now, devices[dev.index].wireFreeAt)
+        // Frames whose start time has passed are on the wire or gone: drop them from the queue.
+        while devices[dev.index].queueHead < devices[dev.index].queuedStarts.count,
+              devices[dev.index].queuedStarts[devices[dev.index].queueHead] <= now {
+            devices[dev.index].queueHead += 1
+        }
+        if devices[dev.index].queueHead == devices[dev.index].queuedStarts.count {
+            devices[dev.index].queuedStarts.removeAll(keepingCapacity: true)
+            devices[dev.index].queueHead = 0
+        }
+        let waiting = devices[dev.index].queuedStarts.count - devices[dev.index].queueHead
+        if start > now && waiting >= link.txqueuelen {
+            devices[dev.index].counters.txDropped += 1
+            drop(p, .queueFull, ns: devices[dev.index].namespace, device: dev)
+            return
+        }
+        devices[dev.index].wireFreeAt = start + link.serialization(of: pool.length(p))
+        if start > now {
+            devices[dev.index].queuedStarts.append(start)
+            schedule(.wireStart(dev, p), after: start - now)
+        } else {
+            wireStart(dev, p)
+        }
+    }
+
+    /// `dev_hard_start_xmit` on a shaped device: the tap sees the frame as it goes onto the
+    /// wire; it arrives at the peer after serialisation and propagation.
+    func wireStart(_ dev: DeviceID, _ p: PacketHandle) {
+        let d = devices[dev.index]
+        let link = d.link!
+        devices[dev.index].counters.txPackets += 1
+        devices[dev.index].counters.txBytes += UInt64(pool.length(p))
+        hop(.deviceTx, d.namespace, dev, p)
+        guard case .veth(let peer) = d.kind else {
+            drop(p, .noCarrier, ns: d.namespace, device: dev)
+            return
+        }
+        schedule(.receive(peer, p), after: link.serialization(of: pool.length(p)) + link.propagationDelay)
     }
 
     /// A frame arrives at `dev`.

@@ -15,6 +15,8 @@ public enum WorldEvent: Sendable {
     case receive(DeviceID, PacketHandle)
     /// A device transmits a frame (after the stage that produced it took its time).
     case transmit(DeviceID, PacketHandle)
+    /// A queued frame starts onto a shaped cable.
+    case wireStart(DeviceID, PacketHandle)
     /// A neighbour entry's timer (retransmit, delay, probe).
     case neighbourTimer(NamespaceID, Int32, UInt32)
     /// An application's timer.
@@ -129,6 +131,9 @@ public final class World {
         case .transmit(let d, let p):
             packetEvents -= 1
             deviceTransmit(d, p)
+        case .wireStart(let d, let p):
+            packetEvents -= 1
+            wireStart(d, p)
         case .neighbourTimer(let ns, let i, let g): neighbourTimer(ns, i, g)
         case .appTimer(let a, let tag): applications[Int(a.rawValue)].timerFired(self, tag: tag)
         }
@@ -229,6 +234,11 @@ public final class World {
     /// `ip route add …` in `ns`.
     public func addRoute(_ route: Route, in ns: NamespaceID) {
         namespaces[ns.index].routes.add(route)
+    }
+
+    /// Gives `dev` (a veth end standing for a NIC) a cable with a line rate, delay and queue.
+    public func setLink(_ link: LinkShape?, of dev: DeviceID) {
+        devices[dev.index].link = link
     }
 
     public func setMTU(_ mtu: Int, of dev: DeviceID) {
