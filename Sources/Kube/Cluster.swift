@@ -17,12 +17,37 @@ public struct ClusterConfiguration: Sendable {
     public var serviceSubnet: IPv4Network
     public var mtu: Int
     public var seed: UInt64
+    public var network: PodNetwork
+    /// Propagation delay of every LAN cable (node or host ↔ switch port).
+    public var lanDelay: SimDuration
     public init(podSubnet: IPv4Network = IPv4Network("10.244.0.0/16")!,
-                serviceSubnet: IPv4Network = IPv4Network("10.96.0.0/12")!, mtu: Int = 1500, seed: UInt64 = 1) {
+                serviceSubnet: IPv4Network = IPv4Network("10.96.0.0/12")!, mtu: Int = 1500, seed: UInt64 = 1,
+                network: PodNetwork = .bridge, lanDelay: SimDuration = .microseconds(1)) {
         self.podSubnet = podSubnet
         self.serviceSubnet = serviceSubnet
         self.mtu = mtu
         self.seed = seed
+        self.network = network
+        self.lanDelay = lanDelay
+    }
+}
+
+/// How pods on different nodes reach each other.
+public enum PodNetwork: String, Sendable {
+    /// The CNI bridge plugin alone: pods reach pods on their own node only.
+    case bridge
+    /// flannel's host-gw backend: every node routes each other node's pod CIDR via that
+    /// node's LAN address (`10.244.M.0/24 via <node M> dev eth0`), no encapsulation.
+    case flannelHostGW = "flannel-host-gw"
+}
+
+/// A plain host on the LAN with no Kubernetes role (kernel-ref's "ext").
+public struct HostDefinition: Sendable {
+    public var name: String
+    public var address: IPv4Interface
+    public init(name: String, address: IPv4Interface) {
+        self.name = name
+        self.address = address
     }
 }
 
@@ -31,15 +56,67 @@ public final class Cluster {
     public let world: World
     public private(set) var nodes: [Node] = []
     public private(set) var pods: [Pod] = []
+    /// External hosts: (definition, namespace, eth0).
+    public private(set) var hosts: [(definition: HostDefinition, netns: NamespaceID, eth0: DeviceID)] = []
+    /// The LAN switch (namespace "lan", bridge "br-lan"), when there are two machines or more.
+    public private(set) var lan: (netns: NamespaceID, bridge: BridgeID)?
     /// Deployments in creation order, with their replicas' pod names.
     public private(set) var deployments: [(name: String, namespace: String, replicas: [String])] = []
     private var names: SeededGenerator
 
-    public init(_ configuration: ClusterConfiguration, nodes definitions: [NodeDefinition]) {
+    public init(_ configuration: ClusterConfiguration, nodes definitions: [NodeDefinition],
+                hosts hostDefinitions: [HostDefinition] = []) {
         self.configuration = configuration
-        world = World(seed: configuration.seed, maxFrame: configuration.mtu + EthernetHeader.length)
+        world = World(seed: configuration.seed, maxFrame: max(configuration.mtu, 1500) + EthernetHeader.length)
         names = world.random.stream("kube/names")
+        if definitions.count + hostDefinitions.count >= 2 {
+            // The underlay switch, as kernel-ref builds it: a bridge without an address in a
+            // namespace of its own, one port per machine.
+            let ns = world.addNamespace(name: "lan", kind: .host, node: "lan")
+            let (bridge, _) = world.addBridge(ns, name: "br-lan", mac: MACAddress(0x02, 0x50, 0xFF, 0, 0, 1), mtu: 1500)
+            lan = (ns, bridge)
+        }
         for d in definitions { addNode(d) }
+        for h in hostDefinitions { addHost(h) }
+        if configuration.network == .flannelHostGW { addHostGatewayRoutes() }
+    }
+
+    /// A machine's eth0: plugged into the LAN switch when there is one (a shaped veth to a
+    /// switch port `lan-<machine>`), else a NIC without carrier.
+    private func plugIntoLAN(_ ns: NamespaceID, machine: String, mac: MACAddress, portIndex: Int, rate: Int64) -> DeviceID {
+        guard let lan else { return world.addPhysical(ns, name: "eth0", mac: mac, mtu: 1500) }
+        let (eth0, port) = world.addVethPair(ns, "eth0", mac1: mac, lan.netns, "lan-\(machine)",
+                                             mac2: MACAddress(0x02, 0x50, 0xFE, 0, UInt8(truncatingIfNeeded: portIndex >> 8),
+                                                              UInt8(truncatingIfNeeded: portIndex)), mtu: 1500)
+        world.attach(port, to: lan.bridge, hairpin: false)
+        let shape = LinkShape(rate: rate, propagationDelay: configuration.lanDelay)
+        world.setLink(shape, of: eth0)
+        world.setLink(shape, of: port)
+        return eth0
+    }
+
+    /// An external host (kernel-ref's "ext"): eth0 with an address on the LAN, nothing else.
+    private func addHost(_ h: HostDefinition) {
+        let k = hosts.count
+        let ns = world.addNamespace(name: h.name, kind: .host, node: h.name)
+        let eth0 = plugIntoLAN(ns, machine: h.name, mac: MACAddress(0x02, 0x50, 0, 0, 0x01, UInt8(truncatingIfNeeded: k)),
+                               portIndex: nodes.count + k, rate: 1_000_000_000)
+        world.addAddress(h.address, to: eth0)
+        hosts.append((h, ns, eth0))
+    }
+
+    /// flannel host-gw: on every node, `<pod CIDR of M> via <LAN address of M> dev eth0`.
+    private func addHostGatewayRoutes() {
+        for n in nodes {
+            for m in nodes where m !== n {
+                world.addRoute(Route(destination: m.definition.podCIDR, gateway: m.definition.address.address,
+                                     device: n.eth0), in: n.netns)
+            }
+        }
+    }
+
+    public func host(named name: String) -> (definition: HostDefinition, netns: NamespaceID, eth0: DeviceID)? {
+        hosts.first { $0.definition.name == name }
     }
 
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
@@ -58,10 +135,10 @@ public final class Cluster {
         let netns = world.namespace(ns)
         netns.forwarding = true
         netns.delays = d.profile.stageDelays
-        // eth0: the node's LAN interface. The underlay switch arrives with the multi-node
-        // issue; until then eth0 has an address and routes but no carrier.
-        let eth0 = world.addPhysical(ns, name: "eth0", mac: MACAddress(0x02, 0x50, 0, 0, UInt8(truncatingIfNeeded: k >> 8),
-                                                                        UInt8(truncatingIfNeeded: 0x11 + k)), mtu: 1500)
+        // eth0: the node's LAN interface, on the switch when there is one.
+        let eth0 = plugIntoLAN(ns, machine: d.name, mac: MACAddress(0x02, 0x50, 0, 0, UInt8(truncatingIfNeeded: k >> 8),
+                                                                     UInt8(truncatingIfNeeded: 0x11 + k)),
+                               portIndex: k, rate: d.profile.lineRate)
         world.addAddress(d.address, to: eth0)
         // A real node has a default gateway on its LAN: the subnet's first host, onlink.
         world.addRoute(Route(destination: IPv4Network("0.0.0.0/0")!, gateway: d.address.network.address(at: 1),

@@ -17,8 +17,14 @@ enum ClusterBuilder {
             NodeDefinition(name: n.name, profile: NodeProfile.named(n.profile)!, address: n.address, podCIDR: n.podCIDR,
                            labels: n.labels.map { Label($0.key, $0.value) })
         }
+        let network: PodNetwork
+        switch t.cluster.cni {
+        case .bridge: network = .bridge
+        case .flannelHostGW: network = .flannelHostGW
+        }
         let cluster = Cluster(ClusterConfiguration(podSubnet: t.cluster.podSubnet, serviceSubnet: t.cluster.serviceSubnet,
-                                                   mtu: t.cluster.mtu, seed: seed), nodes: nodes)
+                                                   mtu: t.cluster.mtu, seed: seed, network: network),
+                              nodes: nodes, hosts: t.hosts.map { HostDefinition(name: $0.name, address: $0.address) })
         enum Item { case pod(PodSpec), deployment(DeploymentSpec) }
         var items: [(SourceLocation, Item)] = t.pods.map { ($0.location, .pod($0)) }
             + t.deployments.map { ($0.location, .deployment($0)) }

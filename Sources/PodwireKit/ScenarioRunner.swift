@@ -38,6 +38,9 @@ final class ScenarioRunner {
                 return .failure(RunFailure("pod \(name) does not exist"))
             }
             return endpoint(of: p, label: "pod/\(name)")
+        case .host(let name):
+            guard let h = cluster.host(named: name) else { return .failure(RunFailure("host \(name) does not exist")) }
+            return .success(Endpoint(netns: h.netns, address: h.definition.address.address))
         case .deployment(let name):
             guard let first = cluster.deploymentReplicas(name: name).first,
                   let p = cluster.pods.first(where: { $0.name == first }) else {

@@ -11,12 +11,15 @@ public enum Target: Sendable, Equatable, CustomStringConvertible {
     case node(String)
     /// `deploy/NAME` (or `deployment/NAME`): that Deployment's first replica.
     case deployment(String)
+    /// `host/NAME`: a machine from `spec.hosts` (on the LAN, no Kubernetes role).
+    case host(String)
 
     public var description: String {
         switch self {
         case .pod(let name): "pod/\(name)"
         case .node(let name): "node/\(name)"
         case .deployment(let name): "deploy/\(name)"
+        case .host(let name): "host/\(name)"
         }
     }
 }

@@ -26,6 +26,14 @@ struct TopologyDraft {
     var nodesLocation: SourceLocation
     var steps: [StepDraft] = []
     var capture: CaptureSpec? = CaptureSpec(interfaces: ["*"], snaplen: 262_144, filter: "")
+    var hosts: [HostDraft] = []
+}
+
+struct HostDraft {
+    var location: SourceLocation
+    var path: String
+    var name: Located<String>?
+    var address: Located<IPv4Interface>?
 }
 
 struct ClusterDraft {
@@ -34,6 +42,8 @@ struct ClusterDraft {
     var nodeCIDRMaskSize: Located<Int>?
     var serviceSubnet: Located<IPv4Network>?
     var cni: CNIKind? = .bridge
+    /// Where `cni` was written, if it was (several nodes need it spelt out).
+    var cniLocation: SourceLocation?
     var mtu: Int? = 1500
 }
 
@@ -75,11 +85,12 @@ enum TopologyDocument {
     static let defaultPodSubnet = IPv4Network("10.244.0.0/16")!
     static let defaultServiceSubnet = IPv4Network("10.96.0.0/12")!
     static let defaultNodeCIDRMaskSize = 24
-    static let futureCNIs = ["flannel-vxlan", "flannel-host-gw"]
+    static let futureCNIs = ["flannel-vxlan"]
 
     static let documentSchema = FieldSchema(what: "the Topology document", modelled: ["apiVersion", "kind", "metadata", "spec"])
     static let metadataSchema = FieldSchema(what: "the Topology metadata", modelled: ["name"], ignored: ["labels", "annotations"])
-    static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "nodes", "scenario", "capture"])
+    static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "nodes", "hosts", "scenario", "capture"])
+    static let hostSchema = FieldSchema(what: "a host", modelled: ["name", "address"])
     static let clusterSchema = FieldSchema(what: "spec.cluster", modelled: ["podSubnet", "nodeCIDRMaskSize", "serviceSubnet", "cni", "mtu"])
     static let nodeSchema = FieldSchema(what: "a node", modelled: ["name", "profile", "address", "podCIDR", "labels"])
     static let stepSchema = FieldSchema(what: "a scenario step", modelled: ["at", "iperf3", "ping", "udp"])
@@ -132,6 +143,35 @@ enum TopologyDocument {
                 }
             }
         }
+        if let v = spec["hosts"], let items = r.sequence(v, spec.path("hosts"), expected: "a list of hosts",
+                                                          hint: "start each host with `- `, e.g. `- {name: ext, address: 192.168.50.100/24}`") {
+            for (i, item) in items.enumerated() {
+                let path = "\(spec.path("hosts"))[\(i)]"
+                var host = HostDraft(location: r.location(of: item), path: path)
+                if let f = r.fields(item, path, hostSchema, expected: "a host (a mapping with name and address)") {
+                    if let n = r.required(f, "name", expected: "the host's name", hint: "add `name: ext`"),
+                       let name = r.string(n, f.path("name")) {
+                        if NameSyntax.isDNS1123Label(name) {
+                            host.name = Located(value: name, location: r.location(of: n))
+                        } else {
+                            r.report(n, f.path("name"), "expected a DNS-1123 label (lowercase letters, digits and '-'); got \(DocumentReader.describe(n))",
+                                     hint: "use a name such as `ext`")
+                        }
+                    }
+                    if let n = r.required(f, "address", expected: "the host's LAN address with prefix length",
+                                          hint: "add `address: 192.168.50.100/24`"),
+                       let text = r.string(n, f.path("address")) {
+                        if let a = IPv4Interface(text) {
+                            host.address = Located(value: a, location: r.location(of: n))
+                        } else {
+                            r.report(n, f.path("address"), "expected an IPv4 address with a prefix length, like 192.168.50.100/24; got \(DocumentReader.describe(n))",
+                                     hint: "write the host's LAN address with its prefix length")
+                        }
+                    }
+                }
+                draft.hosts.append(host)
+            }
+        }
         if let v = spec["scenario"], let items = r.sequence(v, spec.path("scenario"), expected: "a list of steps",
                                                              hint: "start each step with `- at: 0s`") {
             for (i, item) in items.enumerated() {
@@ -171,13 +211,14 @@ enum TopologyDocument {
             if let text = r.string(n, cluster.path("cni")) {
                 if let kind = CNIKind(rawValue: text) {
                     draft.cluster.cni = kind
+                    draft.cluster.cniLocation = r.location(of: n)
                 } else if futureCNIs.contains(text) {
-                    r.report(n, cluster.path("cni"), "cni \(text) is not supported yet; only `bridge` is (flannel arrives in a later release)",
-                             hint: "write `cni: bridge` for now")
+                    r.report(n, cluster.path("cni"), "cni \(text) is not supported yet; `bridge` and `flannel-host-gw` are (VXLAN arrives in a later release)",
+                             hint: "write `cni: flannel-host-gw` for now: the same pod network without encapsulation")
                 } else {
                     let known = CNIKind.allCases.map(\.rawValue) + futureCNIs
-                    r.report(n, cluster.path("cni"), "expected a CNI plugin name (`bridge`); got \(DocumentReader.describe(n))",
-                             hint: Suggestions.didYouMean(text, in: known) ?? "write `cni: bridge`")
+                    r.report(n, cluster.path("cni"), "expected a CNI plugin name (`bridge` or `flannel-host-gw`); got \(DocumentReader.describe(n))",
+                             hint: Suggestions.didYouMean(text, in: known) ?? "write `cni: bridge` or `cni: flannel-host-gw`")
                 }
             }
         }
@@ -354,13 +395,14 @@ enum TopologyDocument {
         case "pod", "pods", "po": result = .pod(name)
         case "node", "nodes", "no": result = .node(name)
         case "deploy", "deployment", "deployments": result = .deployment(name)
+        case "host", "hosts": result = .host(name)
         case "svc", "service", "services":
             r.report(node, path, "Service targets are not supported yet (they arrive with the services issue); got \(DocumentReader.describe(node))",
                      hint: "target a pod or a Deployment instead, e.g. `deploy/\(name)`")
             return nil
         default:
-            r.report(node, path, "expected a target of type pod, node or deploy; got \(DocumentReader.describe(node))",
-                     hint: Suggestions.didYouMean(type, in: ["pod", "node", "deploy"]).map { "\($0) (\(example))" } ?? example)
+            r.report(node, path, "expected a target of type pod, node, deploy or host; got \(DocumentReader.describe(node))",
+                     hint: Suggestions.didYouMean(type, in: ["pod", "node", "deploy", "host"]).map { "\($0) (\(example))" } ?? example)
             return nil
         }
         step.targets.append(TargetReference(target: result, location: r.location(of: node), path: path))

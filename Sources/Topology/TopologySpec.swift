@@ -28,10 +28,13 @@ public struct TopologySpec: Sendable {
     public var deployments: [DeploymentSpec]
     /// The file name as given to `TopologyFile.load`/`parse`, used in later diagnostics.
     public var fileName: String
+    /// Machines on the LAN with no Kubernetes role.
+    public var hosts: [HostSpec]
 
     public init(name: String, seed: UInt64, duration: SimDuration, cluster: ClusterSpec, nodes: [NodeSpec],
                 scenario: [ScenarioStep], capture: CaptureSpec, pods: [PodSpec], deployments: [DeploymentSpec],
-                fileName: String) {
+                fileName: String, hosts: [HostSpec] = []) {
+        self.hosts = hosts
         self.name = name
         self.seed = seed
         self.duration = duration
@@ -45,10 +48,24 @@ public struct TopologySpec: Sendable {
     }
 }
 
-/// The CNI plugin that wires pods to their node. Only the `bridge` plugin is modelled now;
-/// `flannel-vxlan` and `flannel-host-gw` are recognised and refused with a clear error.
+/// The CNI plugin that wires pods to their node, and how nodes reach each other's pods:
+/// `bridge` (the CNI bridge plugin alone) and `flannel-host-gw` (bridge plus flannel's
+/// host-gw routes) are modelled; `flannel-vxlan` is recognised and refused with a clear error.
 public enum CNIKind: String, Sendable, CaseIterable {
     case bridge
+    case flannelHostGW = "flannel-host-gw"
+}
+
+/// `spec.hosts[]`: a machine on the LAN with no Kubernetes role (kernel-ref's "ext").
+public struct HostSpec: Sendable {
+    public var name: String
+    public var address: IPv4Interface
+    public var location: SourceLocation
+    public init(name: String, address: IPv4Interface, location: SourceLocation) {
+        self.name = name
+        self.address = address
+        self.location = location
+    }
 }
 
 /// `spec.cluster`: cluster-wide networking, in kind's and kubeadm's vocabulary.

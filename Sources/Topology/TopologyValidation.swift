@@ -16,6 +16,7 @@ enum TopologyValidation {
         checkWorkloads(workloads, nodes: t.nodes, crossDocument: crossDocument, r)
         let steps = checkScenario(t, workloads: workloads, crossDocument: crossDocument, r)
         let duration = checkDuration(t, steps: steps, r)
+        let hosts = checkHosts(t, r)
 
         guard let name = t.name, let seed = t.seed, let clusterSpec = cluster.spec, let nodes, let steps,
               let duration, let capture = t.capture else { return nil }
@@ -29,8 +30,9 @@ enum TopologyValidation {
                                                                 template: template, location: w.location))
             }
         }
+        guard let hosts else { return nil }
         return TopologySpec(name: name, seed: seed, duration: duration, cluster: clusterSpec, nodes: nodes, scenario: steps,
-                        capture: capture, pods: pods, deployments: deployments, fileName: r.file)
+                        capture: capture, pods: pods, deployments: deployments, fileName: r.file, hosts: hosts)
     }
 
     // MARK: Cluster
@@ -216,6 +218,42 @@ enum TopologyValidation {
         }
     }
 
+    // MARK: Hosts
+
+    /// Host names are unique and are not node names; addresses are unique across nodes and
+    /// hosts. Also: several nodes need a pod network between them, spelt out.
+    private static func checkHosts(_ t: TopologyDraft, _ r: DocumentReader) -> [HostSpec]? {
+        if t.nodes.count > 1, t.cluster.cni == .bridge, t.cluster.cniLocation == nil {
+            r.report(at: t.cluster.location ?? t.nodesLocation, "spec.cluster.cni",
+                     "a cluster of \(t.nodes.count) nodes needs a pod network between nodes; set cni explicitly",
+                     hint: "write `cluster: {cni: flannel-host-gw}` (flannel-vxlan, the usual default, arrives in a later release), or `cni: bridge` for node-local pod networks only")
+        }
+        var out: [HostSpec] = []
+        var complete = true
+        var seen: [(String, Int)] = []
+        var addresses: [(IPv4Address, String)] = t.nodes.compactMap { n in
+            guard let a = n.address?.value.address, let name = n.name?.value else { return nil }
+            return (a, "node \(name)")
+        }
+        for h in t.hosts {
+            guard let name = h.name, let address = h.address else { complete = false; continue }
+            if t.nodes.contains(where: { $0.name?.value == name.value }) || seen.contains(where: { $0.0 == name.value }) {
+                r.report(at: name.location, h.path + ".name", "duplicate name \(name.value): nodes and hosts share one name space",
+                         hint: "give every machine its own name")
+                complete = false
+            }
+            seen.append((name.value, name.location.line))
+            if let other = addresses.first(where: { $0.0 == address.value.address }) {
+                r.report(at: address.location, h.path + ".address", "duplicate address \(address.value.address); \(other.1) already has it",
+                         hint: "give every machine its own LAN address")
+                complete = false
+            }
+            addresses.append((address.value.address, "host \(name.value)"))
+            out.append(HostSpec(name: name.value, address: address.value, location: h.location))
+        }
+        return complete ? out : nil
+    }
+
     // MARK: Scenario
 
     private static func checkScenario(_ t: TopologyDraft, workloads: [WorkloadDraft], crossDocument: Bool, _ r: DocumentReader) -> [ScenarioStep]? {
@@ -233,6 +271,14 @@ enum TopologyValidation {
                     if !t.nodes.contains(where: { $0.name == nil }), !nodeNames.contains(name) {
                         r.report(at: ref.location, ref.path, "target node/\(name) names no node; nodes: \(nodeNames.joined(separator: ", "))",
                                  hint: Suggestions.didYouMean(name, in: nodeNames) ?? "use one of the nodes in spec.nodes")
+                        complete = false
+                    }
+                case .host(let name):
+                    let hostNames = t.hosts.compactMap { $0.name?.value }
+                    if !t.hosts.contains(where: { $0.name == nil }), !hostNames.contains(name) {
+                        r.report(at: ref.location, ref.path, "target host/\(name) names no host in spec.hosts"
+                                 + (hostNames.isEmpty ? "" : "; hosts: \(hostNames.joined(separator: ", "))"),
+                                 hint: Suggestions.didYouMean(name, in: hostNames) ?? "add `hosts: [{name: \(name), address: 192.168.50.100/24}]` to spec")
                         complete = false
                     }
                 case .pod(let name):

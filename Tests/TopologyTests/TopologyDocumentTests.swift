@@ -2,6 +2,7 @@
 /// unsupported values. Each asserts the exact file:line:column, the path and key words.
 
 import Testing
+import Wire
 @testable import Topology
 
 @Suite struct TopologyDocumentTests {
@@ -80,11 +81,49 @@ import Testing
                     line: 5, column: 13, path: "spec.duration", ["unit `sec` is unknown", "did you mean `s`? Units are"])
     }
 
-    @Test func flannelIsNotSupportedYet() {
+    @Test func flannelVXLANIsNotSupportedYetButHostGWIs() throws {
         expectError(h + "  cluster: {cni: flannel-vxlan}\n" + Fixtures.oneNode,
-                    line: 5, column: 18, path: "spec.cluster.cni", ["flannel-vxlan is not supported yet", "cni: bridge"])
+                    line: 5, column: 18, path: "spec.cluster.cni", ["flannel-vxlan is not supported yet", "cni: flannel-host-gw"])
+        let t = try Fixtures.parse(h + "  cluster: {cni: flannel-host-gw}\n" + Fixtures.oneNode)
+        #expect(t.cluster.cni == .flannelHostGW)
         expectError(h + "  cluster: {cni: brigde}\n" + Fixtures.oneNode,
                     line: 5, column: 18, path: "spec.cluster.cni", ["did you mean `bridge`?"])
+    }
+
+    @Test func severalNodesNeedAnExplicitCNI() throws {
+        let nodes = """
+              nodes:
+                - {name: a, profile: raspberry-pi-4b, address: 192.168.1.2/24}
+                - {name: b, profile: raspberry-pi-4b, address: 192.168.1.3/24}
+            """
+        let errors = Fixtures.errors(h + nodes)
+        #expect(errors.contains { $0.path == "spec.cluster.cni" && $0.message.contains("2 nodes needs a pod network") })
+        #expect(errors.first { $0.path == "spec.cluster.cni" }?.hint?.contains("flannel-host-gw") == true)
+        #expect(try Fixtures.parse(h + "  cluster: {cni: bridge}\n" + nodes).cluster.cni == .bridge)
+    }
+
+    @Test func hostsAreMachinesWithoutAKubernetesRole() throws {
+        let t = try Fixtures.parse(h + Fixtures.oneNode + """
+
+              hosts:
+                - {name: ext, address: 192.168.50.100/24}
+              scenario:
+                - {at: 0s, ping: {from: host/ext, to: node/pi-1}}
+            """)
+        #expect(t.hosts.map(\.name) == ["ext"])
+        #expect(t.hosts.first?.address == IPv4Interface("192.168.50.100/24"))
+        guard case .ping(let p) = t.scenario[0].action else { Issue.record("expected ping"); return }
+        #expect(p.from == .host("ext"))
+        let bad = Fixtures.errors(h + Fixtures.oneNode + """
+
+              hosts:
+                - {name: pi-1, address: 192.168.50.11/24}
+              scenario:
+                - {at: 0s, ping: {from: host/nope, to: node/pi-1}}
+            """)
+        #expect(bad.contains { $0.path == "spec.hosts[0].name" && $0.message.contains("duplicate name pi-1") })
+        #expect(bad.contains { $0.path == "spec.hosts[0].address" && $0.message.contains("duplicate address 192.168.50.11") })
+        #expect(bad.contains { $0.message.contains("host/nope names no host") })
     }
 
     @Test func mtuOutOfRange() {

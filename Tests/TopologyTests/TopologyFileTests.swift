@@ -82,7 +82,10 @@ import Wire
     }
 
     @Test func defaultsAreApplied() throws {
+        // Several nodes must name their pod network (see severalNodesNeedAnExplicitCNI);
+        // everything else here is a default.
         let t = try Fixtures.parse(Fixtures.header + """
+              cluster: {cni: bridge}
               nodes:
                 - {name: a, profile: raspberry-pi-5, address: 192.168.1.2/24}
                 - {name: b, profile: raspberry-pi-3b, address: 192.168.1.3/24, labels: {disk: ssd}}
