@@ -17,6 +17,8 @@ public enum DeviceKind: Sendable, Equatable {
     /// A Linux bridge's own net device (e.g. cni0): what the host sends on it is forwarded
     /// by the bridge; what the bridge passes up arrives on it.
     case bridge(BridgeID)
+    /// A VXLAN tunnel endpoint (flannel.1); its settings are `World.vxlans[index]`.
+    case vxlan(Int32)
     /// An Ethernet NIC (a node's eth0). Its cable to a LAN switch arrives with the
     /// multi-node issue; until then it has no carrier and what it sends is dropped.
     case ethernet
@@ -53,6 +55,22 @@ public struct LinkShape: Sendable, Equatable {
     @inline(__always) public func serialization(of length: Int) -> SimDuration {
         .nanoseconds(Int64(max(length, 60) + 24) * 8 * 1_000_000_000 / rate)
     }
+}
+
+/// A VXLAN device's settings (`ip link add flannel.1 type vxlan id 1 local … dev eth0
+/// dstport 8472 nolearning`) and its forwarding database of permanent entries
+/// (`bridge fdb append <VTEP MAC> dev flannel.1 dst <node IP>`).
+public struct VXLANDevice: Sendable {
+    public let device: DeviceID
+    public let vni: UInt32
+    public let port: UInt16
+    /// The local underlay address (outer source).
+    public let local: IPv4Address
+    /// Whether the outer UDP checksum is computed (`udpcsum`; kernel-ref observed it on).
+    public var udpChecksum: Bool
+    /// Keys the flow hash behind the outer source port (Linux keys it per boot).
+    let hashKey: UInt64
+    var fdb: [UInt64: IPv4Address] = [:]
 }
 
 public struct Device: Sendable {

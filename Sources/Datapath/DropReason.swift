@@ -38,6 +38,12 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
     case unhandledProtocol
     /// Sent on a NIC with no link (no carrier).
     case noCarrier
+    /// VXLAN: no FDB entry (remote VTEP) for the inner destination MAC
+    /// (`SKB_DROP_REASON_VXLAN_NO_REMOTE`).
+    case vxlanNoRemote
+    /// VXLAN: header without the I flag, or a VNI no device here serves
+    /// (`SKB_DROP_REASON_VXLAN_VNI_NOT_FOUND` / `_INVALID_HDR`).
+    case vxlanBadHeader
 
     /// The kernel's name for the reason, as `pwru`/`dropwatch` print it.
     public var kernelName: String {
@@ -58,6 +64,8 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .socketReceiveBufferFull: "SKB_DROP_REASON_SOCKET_RCVBUFF"
         case .unhandledProtocol: "SKB_DROP_REASON_UNHANDLED_PROTO"
         case .noCarrier: "SKB_DROP_REASON_DEV_READY"
+        case .vxlanNoRemote: "SKB_DROP_REASON_VXLAN_NO_REMOTE"
+        case .vxlanBadHeader: "SKB_DROP_REASON_VXLAN_VNI_NOT_FOUND"
         }
     }
 
@@ -80,6 +88,8 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .socketReceiveBufferFull: "socket receive buffer full"
         case .unhandledProtocol: "unhandled EtherType or IP protocol"
         case .noCarrier: "no carrier on the NIC (not connected to a LAN)"
+        case .vxlanNoRemote: "VXLAN: no remote VTEP for the inner destination MAC"
+        case .vxlanBadHeader: "VXLAN: bad flags or unknown VNI"
         }
     }
 

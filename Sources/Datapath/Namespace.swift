@@ -29,6 +29,9 @@ public struct StageDelays: Sendable, Equatable {
     public var ipForward = SimDuration.nanoseconds(800)
     /// Socket send → first transmit (UDP/IP output path). Estimate: 1000 ns, as nic_tx.
     public var localOutput = SimDuration.nanoseconds(1000)
+    /// VXLAN encapsulation (FDB lookup, outer headers, outer route): 1500 ns, the estimate in
+    /// pi-profiles.md §7.1.
+    public var vxlanEncap = SimDuration.nanoseconds(1500)
     /// Loopback transmit → receive. Estimate: 300 ns, as veth.
     public var loopback = SimDuration.nanoseconds(300)
 
@@ -39,7 +42,7 @@ public struct StageDelays: Sendable, Equatable {
         func s(_ d: SimDuration) -> SimDuration { .nanoseconds(Int64((Double(d.nanoseconds) * factor).rounded())) }
         var r = self
         r.veth = s(veth); r.bridge = s(bridge); r.bridgeFloodCopy = s(bridgeFloodCopy); r.ipForward = s(ipForward)
-        r.localOutput = s(localOutput); r.loopback = s(loopback)
+        r.localOutput = s(localOutput); r.loopback = s(loopback); r.vxlanEncap = s(vxlanEncap)
         return r
     }
 }
@@ -61,6 +64,8 @@ public final class Namespace {
     public internal(set) var localAddresses: [IPv4Address] = []
     var udpPorts: [UInt16: SocketID] = [:]
     var echoSockets: [UInt16: SocketID] = [:]
+    /// UDP ports a VXLAN device of this namespace listens on → index in `World.vxlans`.
+    var vxlanPorts: [UInt16: Int32] = [:]
     /// IP ID for kernel-generated datagrams (ICMP), started at a random value.
     var ipID: UInt16
     var random: SeededGenerator

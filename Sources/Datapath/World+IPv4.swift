@@ -94,6 +94,10 @@ extension World {
             drop(p, .malformed, ns: ns, device: dev)
             return
         }
+        if let v = namespaces[ns.index].vxlanPorts[udp.destinationPort] {
+            vxlanDecapsulate(Int(v), p, ip, l4)
+            return
+        }
         guard let s = namespaces[ns.index].udpPorts[udp.destinationPort] else {
             if !isBroadcast(ip.destination, on: dev) {
                 sendICMPError(ns, about: p, type: .destinationUnreachable, code: ICMPv4UnreachableCode.port)

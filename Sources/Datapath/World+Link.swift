@@ -37,6 +37,8 @@ extension World {
         case .ethernet:
             devices[dev.index].counters.txDropped += 1
             drop(p, .noCarrier, ns: ns, device: dev)
+        case .vxlan(let i):
+            vxlanEncapsulate(Int(i), p)
         }
     }
 

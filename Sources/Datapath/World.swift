@@ -48,6 +48,7 @@ public final class World {
     public private(set) var namespaces: [Namespace] = []
     public internal(set) var devices: [Device] = []
     public internal(set) var bridges: [Bridge] = []
+    public internal(set) var vxlans: [VXLANDevice] = []
     var sockets: [Socket] = []
     var applications: [any NetworkApplication] = []
     public internal(set) var accounting = PacketAccounting()
@@ -197,6 +198,33 @@ public final class World {
     @discardableResult
     public func addPhysical(_ ns: NamespaceID, name: String, mac: MACAddress, mtu: Int) -> DeviceID {
         addDevice(ns: ns, name: name, mac: mac, mtu: mtu, kind: .ethernet)
+    }
+
+    /// `ip link add NAME type vxlan id VNI local LOCAL dstport PORT nolearning`; it listens on
+    /// UDP `port` in `ns` for decapsulation.
+    @discardableResult
+    public func addVXLAN(_ ns: NamespaceID, name: String, mac: MACAddress, mtu: Int, vni: UInt32, port: UInt16,
+                         local: IPv4Address, udpChecksum: Bool = true) -> DeviceID {
+        let index = Int32(vxlans.count)
+        let dev = addDevice(ns: ns, name: name, mac: mac, mtu: mtu, kind: .vxlan(index))
+        var key = namespaces[ns.index].random.stream("vxlan/\(name)/flow-hash")
+        vxlans.append(VXLANDevice(device: dev, vni: vni, port: port, local: local, udpChecksum: udpChecksum,
+                                  hashKey: key.next()))
+        namespaces[ns.index].vxlanPorts[port] = index
+        return dev
+    }
+
+    /// `bridge fdb append MAC dev VXLAN dst REMOTE` (permanent).
+    public func addVXLANForwardingEntry(_ dev: DeviceID, mac: MACAddress, remote: IPv4Address) {
+        guard case .vxlan(let i) = devices[dev.index].kind else { preconditionFailure("\(dev) is not a VXLAN device") }
+        vxlans[Int(i)].fdb[mac.rawValue] = remote
+    }
+
+    /// `ip neigh add ADDRESS lladdr MAC dev DEV nud permanent`.
+    public func addPermanentNeighbour(_ address: IPv4Address, mac: MACAddress, device dev: DeviceID) {
+        let ns = namespaces[devices[dev.index].namespace.index]
+        _ = ns.neighbours.insert(NeighbourEntry(address: address, device: dev, mac: mac, state: .permanent,
+                                                confirmed: .zero, used: .zero, reachableTime: .seconds(30)))
     }
 
     /// `ip link add NAME type bridge`.

@@ -39,6 +39,11 @@ public enum PodNetwork: String, Sendable {
     /// flannel's host-gw backend: every node routes each other node's pod CIDR via that
     /// node's LAN address (`10.244.M.0/24 via <node M> dev eth0`), no encapsulation.
     case flannelHostGW = "flannel-host-gw"
+    /// flannel's VXLAN backend (k8s-datapath.md §3): a `flannel.1` VTEP per node (VNI 1,
+    /// UDP 8472, `10.244.N.0/32`, MTU = underlay − 50) and, for every other node M, the
+    /// permanent neighbour, FDB entry and `onlink` route flanneld installs. Pods and cni0 get
+    /// the VTEP's MTU (1450 on a 1500-byte LAN).
+    case flannelVXLAN = "flannel-vxlan"
 }
 
 /// A plain host on the LAN with no Kubernetes role (kernel-ref's "ext").
@@ -79,6 +84,32 @@ public final class Cluster {
         for d in definitions { addNode(d) }
         for h in hostDefinitions { addHost(h) }
         if configuration.network == .flannelHostGW { addHostGatewayRoutes() }
+        if configuration.network == .flannelVXLAN { addVXLANOverlay() }
+    }
+
+    /// The VTEP MAC of node k: `02:f1:kk:00:00:00`, the kernel reference's plan (flannel
+    /// draws a random locally administered MAC).
+    static func vtepMAC(_ k: Int) -> MACAddress { MACAddress(0x02, 0xF1, UInt8(truncatingIfNeeded: k), 0, 0, 0) }
+
+    /// flanneld's vxlan backend: the device, then per remote node neighbour, FDB, route.
+    private func addVXLANOverlay() {
+        var vteps: [DeviceID] = []
+        for n in nodes {
+            let dev = world.addVXLAN(n.netns, name: "flannel.1", mac: Self.vtepMAC(n.index),
+                                     mtu: world.device(n.eth0).mtu - VXLANHeader.overhead, vni: 1,
+                                     port: VXLANHeader.linuxPort, local: n.definition.address.address)
+            world.addAddress(IPv4Interface(address: n.definition.podCIDR.network, prefixLength: 32), to: dev)
+            vteps.append(dev)
+        }
+        for n in nodes {
+            for m in nodes where m !== n {
+                let gateway = m.definition.podCIDR.network
+                world.addPermanentNeighbour(gateway, mac: Self.vtepMAC(m.index), device: vteps[n.index])
+                world.addVXLANForwardingEntry(vteps[n.index], mac: Self.vtepMAC(m.index), remote: m.definition.address.address)
+                world.addRoute(Route(destination: m.definition.podCIDR, gateway: gateway, device: vteps[n.index], onlink: true),
+                               in: n.netns)
+            }
+        }
     }
 
     /// A machine's eth0: plugged into the LAN switch when there is one (a shaped veth to a
@@ -120,6 +151,12 @@ public final class Cluster {
     }
 
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
+
+    /// The MTU of pod interfaces and cni0: the cluster MTU, less VXLAN's 50 bytes under
+    /// flannel-vxlan (flanneld's FLANNEL_MTU).
+    public var podMTU: Int {
+        configuration.network == .flannelVXLAN ? min(configuration.mtu, 1500) - VXLANHeader.overhead : configuration.mtu
+    }
     public func pod(named name: String, namespace: String = "default") -> Pod? {
         pods.first { $0.definition.name == name && $0.definition.namespace == namespace }
     }
@@ -146,7 +183,7 @@ public final class Cluster {
         // cni0 with the gateway address (bridge plugin isGateway).
         let nodeByte = UInt8(truncatingIfNeeded: k)
         let (bridge, cni0) = world.addBridge(ns, name: "cni0", mac: MACAddress(0x02, 0x44, nodeByte, 0, 0, 1),
-                                             mtu: configuration.mtu)
+                                             mtu: podMTU)
         world.addAddress(IPv4Interface(address: d.podCIDR.address(at: 1), prefixLength: d.podCIDR.prefixLength), to: cni0)
         nodes.append(Node(definition: d, index: k, netns: ns, eth0: eth0, cni0: cni0, bridge: bridge))
     }
@@ -271,7 +308,7 @@ enum BridgePlugin {
         world.namespace(ns).delays = node.definition.profile.stageDelays
         // Pod namespaces inherit ip_forward = 1 from the node (kernel-ref §1 "Sysctls").
         world.namespace(ns).forwarding = true
-        let mtu = cluster.configuration.mtu
+        let mtu = cluster.podMTU
         let (host, eth0) = world.addVethPair(
             node.netns, vethName, mac1: MACAddress(0x02, 0xEE, nodeByte, 0, UInt8(truncatingIfNeeded: hostPart >> 8),
                                                   UInt8(truncatingIfNeeded: hostPart)),

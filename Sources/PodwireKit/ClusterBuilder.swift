@@ -21,6 +21,7 @@ enum ClusterBuilder {
         switch t.cluster.cni {
         case .bridge: network = .bridge
         case .flannelHostGW: network = .flannelHostGW
+        case .flannelVXLAN: network = .flannelVXLAN
         }
         let cluster = Cluster(ClusterConfiguration(podSubnet: t.cluster.podSubnet, serviceSubnet: t.cluster.serviceSubnet,
                                                    mtu: t.cluster.mtu, seed: seed, network: network),

@@ -85,7 +85,7 @@ enum TopologyDocument {
     static let defaultPodSubnet = IPv4Network("10.244.0.0/16")!
     static let defaultServiceSubnet = IPv4Network("10.96.0.0/12")!
     static let defaultNodeCIDRMaskSize = 24
-    static let futureCNIs = ["flannel-vxlan"]
+    static let futureCNIs: [String] = []
 
     static let documentSchema = FieldSchema(what: "the Topology document", modelled: ["apiVersion", "kind", "metadata", "spec"])
     static let metadataSchema = FieldSchema(what: "the Topology metadata", modelled: ["name"], ignored: ["labels", "annotations"])
@@ -217,8 +217,8 @@ enum TopologyDocument {
                              hint: "write `cni: flannel-host-gw` for now: the same pod network without encapsulation")
                 } else {
                     let known = CNIKind.allCases.map(\.rawValue) + futureCNIs
-                    r.report(n, cluster.path("cni"), "expected a CNI plugin name (`bridge` or `flannel-host-gw`); got \(DocumentReader.describe(n))",
-                             hint: Suggestions.didYouMean(text, in: known) ?? "write `cni: bridge` or `cni: flannel-host-gw`")
+                    r.report(n, cluster.path("cni"), "expected a CNI plugin name (`bridge`, `flannel-vxlan` or `flannel-host-gw`); got \(DocumentReader.describe(n))",
+                             hint: Suggestions.didYouMean(text, in: known) ?? "write `cni: flannel-vxlan` (several nodes) or `cni: bridge` (one node)")
                 }
             }
         }

@@ -49,10 +49,11 @@ public struct TopologySpec: Sendable {
 }
 
 /// The CNI plugin that wires pods to their node, and how nodes reach each other's pods:
-/// `bridge` (the CNI bridge plugin alone) and `flannel-host-gw` (bridge plus flannel's
-/// host-gw routes) are modelled; `flannel-vxlan` is recognised and refused with a clear error.
+/// `bridge` (the CNI bridge plugin alone; the default for one node), `flannel-vxlan` (the
+/// default for several nodes) and `flannel-host-gw`.
 public enum CNIKind: String, Sendable, CaseIterable {
     case bridge
+    case flannelVXLAN = "flannel-vxlan"
     case flannelHostGW = "flannel-host-gw"
 }
 

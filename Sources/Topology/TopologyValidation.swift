@@ -63,7 +63,9 @@ enum TopologyValidation {
         }
         if let pods = result.podSubnet, let services = result.serviceSubnet, let mask = result.maskSize,
            let cni = c.cni, let mtu = c.mtu {
-            result.spec = ClusterSpec(podSubnet: pods, nodeCIDRMaskSize: mask, serviceSubnet: services, cni: cni, mtu: mtu)
+            // Unless written, the CNI is `bridge` for one node and flannel's VXLAN for several.
+            let effective: CNIKind = t.cluster.cniLocation == nil && t.nodes.count > 1 ? .flannelVXLAN : cni
+            result.spec = ClusterSpec(podSubnet: pods, nodeCIDRMaskSize: mask, serviceSubnet: services, cni: effective, mtu: mtu)
         }
         return result
     }
@@ -221,13 +223,8 @@ enum TopologyValidation {
     // MARK: Hosts
 
     /// Host names are unique and are not node names; addresses are unique across nodes and
-    /// hosts. Also: several nodes need a pod network between them, spelt out.
+    /// hosts.
     private static func checkHosts(_ t: TopologyDraft, _ r: DocumentReader) -> [HostSpec]? {
-        if t.nodes.count > 1, t.cluster.cni == .bridge, t.cluster.cniLocation == nil {
-            r.report(at: t.cluster.location ?? t.nodesLocation, "spec.cluster.cni",
-                     "a cluster of \(t.nodes.count) nodes needs a pod network between nodes; set cni explicitly",
-                     hint: "write `cluster: {cni: flannel-host-gw}` (flannel-vxlan, the usual default, arrives in a later release), or `cni: bridge` for node-local pod networks only")
-        }
         var out: [HostSpec] = []
         var complete = true
         var seen: [(String, Int)] = []

@@ -105,4 +105,30 @@ enum E2E {
         cache[key] = dir
         return dir
     }
+
+    struct Phase: Equatable {
+        var sig: String
+        var roles: [String]
+    }
+
+    /// Groups hop records by packet (ARP by sender/target/op, datagrams by payload hash) in
+    /// order of first appearance; each phase is its normalised signature and the sorted list
+    /// of capture points that saw it (a point that saw it twice appears twice).
+    static func phases(_ records: [[String: Any]], roles: [String: String]) -> [Phase] {
+        var order: [String] = []
+        var byKey: [String: Phase] = [:]
+        for r in records {
+            guard let file = r["file"] as? String, let role = roles[(file as NSString).lastPathComponent] else { continue }
+            var sig = (r["sig"] as? String ?? "").replacingOccurrences(of: "cs=partial", with: "cs=ok")
+            sig = sig.replacingOccurrences(of: "cs=lco", with: "cs=ok")
+            let payload = (r["payload"] as? [String: Any])?["sha1"] as? String ?? ""
+            let key = sig.contains("arp") ? sig : sig + "#" + payload
+            if byKey[key] == nil {
+                order.append(key)
+                byKey[key] = Phase(sig: sig, roles: [])
+            }
+            byKey[key]!.roles.append(role)
+        }
+        return order.map { var p = byKey[$0]!; p.roles.sort(); return p }
+    }
 }

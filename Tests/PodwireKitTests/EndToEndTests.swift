@@ -168,8 +168,8 @@ import Testing
             guard r["kind"] as? String == "pkt", let ts = r["ts"] as? Double else { return false }
             return ts < epoch + 0.19
         }
-        let kernelPhases = phases(k, roles: kernelRoles)
-        let ourPhases = phases(o, roles: ourRoles)
+        let kernelPhases = E2E.phases(k, roles: kernelRoles)
+        let ourPhases = E2E.phases(o, roles: ourRoles)
         // ARP request, ARP reply, then 3 × (datagram, echo).
         #expect(kernelPhases.count == 8)
         #expect(ourPhases.count == kernelPhases.count)
@@ -179,31 +179,5 @@ import Testing
         }
         // The podwire side really is TTL 64 end to end and never on cni0 for the datagrams.
         #expect(ourPhases.dropFirst(2).allSatisfy { $0.sig.contains("ttl64") && !$0.roles.contains("cni0") })
-    }
-
-    struct Phase: Equatable {
-        var sig: String
-        var roles: [String]
-    }
-
-    /// Groups hop records by packet (ARP by sender/target/op, datagrams by payload hash) in
-    /// order of first appearance; each phase is its normalised signature and the sorted list
-    /// of capture points that saw it (a point that saw it twice appears twice).
-    func phases(_ records: [[String: Any]], roles: [String: String]) -> [Phase] {
-        var order: [String] = []
-        var byKey: [String: Phase] = [:]
-        for r in records {
-            guard let file = r["file"] as? String, let role = roles[(file as NSString).lastPathComponent] else { continue }
-            var sig = (r["sig"] as? String ?? "").replacingOccurrences(of: "cs=partial", with: "cs=ok")
-            sig = sig.replacingOccurrences(of: "cs=lco", with: "cs=ok")
-            let payload = (r["payload"] as? [String: Any])?["sha1"] as? String ?? ""
-            let key = sig.contains("arp") ? sig : sig + "#" + payload
-            if byKey[key] == nil {
-                order.append(key)
-                byKey[key] = Phase(sig: sig, roles: [])
-            }
-            byKey[key]!.roles.append(role)
-        }
-        return order.map { var p = byKey[$0]!; p.roles.sort(); return p }
     }
 }

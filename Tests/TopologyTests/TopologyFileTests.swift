@@ -82,10 +82,7 @@ import Wire
     }
 
     @Test func defaultsAreApplied() throws {
-        // Several nodes must name their pod network (see severalNodesNeedAnExplicitCNI);
-        // everything else here is a default.
         let t = try Fixtures.parse(Fixtures.header + """
-              cluster: {cni: bridge}
               nodes:
                 - {name: a, profile: raspberry-pi-5, address: 192.168.1.2/24}
                 - {name: b, profile: raspberry-pi-3b, address: 192.168.1.3/24, labels: {disk: ssd}}
@@ -98,7 +95,7 @@ import Wire
         #expect(t.cluster.podSubnet.description == "10.244.0.0/16")
         #expect(t.cluster.serviceSubnet.description == "10.96.0.0/12")
         #expect(t.cluster.nodeCIDRMaskSize == 24)
-        #expect(t.cluster.cni == .bridge)
+        #expect(t.cluster.cni == .flannelVXLAN)   // the default for several nodes
         #expect(t.cluster.mtu == 1500)
         #expect(t.nodes.map(\.podCIDR.description) == ["10.244.0.0/24", "10.244.1.0/24", "10.244.9.0/24"])
         #expect(t.nodes[1].labels.map(\.key) == ["disk", "kubernetes.io/hostname"])

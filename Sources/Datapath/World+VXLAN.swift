@@ -1,0 +1,92 @@
+import Engine
+import Wire
+
+/// VXLAN (drivers/net/vxlan/vxlan_core.c as flannel configures it): `vxlan_xmit` pushes
+/// VXLAN, UDP and IPv4 headers into the frame's headroom — the inner frame is not copied — and
+/// sends the result like any local UDP datagram; the UDP socket on the VXLAN port strips them
+/// and hands the inner frame to the VXLAN device.
+extension World {
+    /// After the VXLAN device's transmit: FDB lookup of the inner destination MAC, then
+    /// outer IPv4 (TTL 64, DF clear, fresh ID) / UDP (source port from the inner flow's hash in
+    /// 32768–60999, destination the VXLAN port) / VXLAN (VNI), then IP output to the remote.
+    func vxlanEncapsulate(_ index: Int, _ p: PacketHandle) {
+        let v = vxlans[index]
+        let ns = devices[v.device.index].namespace
+        let inner = UnsafeRawBufferPointer(pool.bytes(p))
+        let dst = MACAddress(loading: inner.baseAddress!)
+        guard let remote = v.fdb[dst.rawValue] else {
+            devices[v.device.index].counters.txDropped += 1
+            drop(p, .vxlanNoRemote, ns: ns, device: v.device)
+            return
+        }
+        let sport = VXLANHeader.sourcePort(flowHash: innerFlowHash(inner, key: v.hashKey))
+        let innerLength = inner.count
+        VXLANHeader(vni: v.vni).emit(into: UnsafeMutableRawBufferPointer(start: pool.push(p, VXLANHeader.length),
+                                                                         count: VXLANHeader.length))
+        let udpLength = UDPHeader.length + VXLANHeader.length + innerLength
+        let udp = UnsafeMutableRawBufferPointer(start: pool.push(p, UDPHeader.length), count: udpLength)
+        UDPHeader(sourcePort: sport, destinationPort: v.port, length: UInt16(udpLength), checksum: 0).emit(into: udp)
+        if v.udpChecksum {
+            let c = UDPHeader.checksum(source: v.local, destination: remote, datagram: UnsafeRawBufferPointer(udp))
+            udp.storeBytes(of: c.bigEndian, toByteOffset: 6, as: UInt16.self)
+        }
+        let n = namespaces[ns.index]
+        let total = IPv4Header.minimumLength + udpLength
+        IPv4Header(tos: 0, totalLength: UInt16(total), identification: n.ipID, dontFragment: false, moreFragments: false,
+                   fragmentOffset: 0, ttl: World.defaultTTL, protocol: .udp, source: v.local, destination: remote)
+            .emit(into: UnsafeMutableRawBufferPointer(start: pool.push(p, IPv4Header.minimumLength),
+                                                      count: IPv4Header.minimumLength))
+        n.ipID &+= 1
+        guard let route = n.routes.lookup(remote) else {
+            drop(p, .noRoute, ns: ns, device: v.device)
+            return
+        }
+        neighbourOutput(ns, device: route.device, nextHop: route.gateway ?? remote, p, after: n.delays.vxlanEncap)
+    }
+
+    /// The inner flow's hash (Linux: `skb_get_hash`, keyed per boot): addresses, protocol and,
+    /// unless the packet is a non-first fragment, the ports — so one flow keeps one outer port.
+    func innerFlowHash(_ frame: UnsafeRawBufferPointer, key: UInt64) -> UInt32 {
+        var h = key ^ 0xCBF2_9CE4_8422_2325
+        @inline(__always) func mix(_ v: UInt64) {
+            h = (h ^ v) &* 0x0000_0100_0000_01B3
+            h ^= h >> 29
+        }
+        guard frame.count >= EthernetHeader.length + IPv4Header.minimumLength,
+              frame[12] == 0x08, frame[13] == 0x00 else {
+            // Not IPv4: Linux falls back to a hash of the MAC pair.
+            for i in 0..<min(12, frame.count) { mix(UInt64(frame[i])) }
+            return UInt32(truncatingIfNeeded: h ^ (h >> 32))
+        }
+        let ip = frame.baseAddress! + EthernetHeader.length
+        mix(UInt64(ip.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+        mix(UInt64(ip.loadUnaligned(fromByteOffset: 16, as: UInt32.self)))
+        let proto = frame[EthernetHeader.length + 9]
+        mix(UInt64(proto))
+        let ihl = Int(frame[EthernetHeader.length] & 0x0F) * 4
+        let fragmentOffset = UInt16(frame[EthernetHeader.length + 6] & 0x1F) << 8 | UInt16(frame[EthernetHeader.length + 7])
+        if (proto == 17 || proto == 6), fragmentOffset == 0, frame.count >= EthernetHeader.length + ihl + 4 {
+            mix(UInt64(ip.loadUnaligned(fromByteOffset: ihl, as: UInt32.self)))
+        }
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32))
+    }
+
+    /// The VXLAN port's UDP handler (`vxlan_rcv`): check the I flag and VNI, strip the outer
+    /// IPv4/UDP/VXLAN headers and receive the inner frame on the VXLAN device — at the same
+    /// instant, as the kernel reference shows (REFERENCE.md §3).
+    func vxlanDecapsulate(_ index: Int, _ p: PacketHandle, _ ip: IPv4Header, _ l4: UnsafeRawBufferPointer) {
+        let v = vxlans[index]
+        let ns = devices[v.device.index].namespace
+        guard l4.count >= UDPHeader.length + VXLANHeader.length + EthernetHeader.length,
+              let h = try? VXLANHeader(parsing: UnsafeRawBufferPointer(rebasing: l4[UDPHeader.length...])),
+              h.flags & VXLANHeader.validVNIFlag != 0, h.vni == v.vni else {
+            drop(p, .vxlanBadHeader, ns: ns, device: v.device)
+            return
+        }
+        pool.pull(p, ip.headerLength + UDPHeader.length + VXLANHeader.length)
+        devices[v.device.index].counters.rxPackets += 1
+        devices[v.device.index].counters.rxBytes += UInt64(pool.length(p))
+        hop(.deviceRx, ns, v.device, p)
+        netifReceive(v.device, p)
+    }
+}
