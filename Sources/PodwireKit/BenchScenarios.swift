@@ -8,6 +8,12 @@ import Wire
 /// The fixed scenarios behind `podwire bench` and the Benchmarks/ package, so both measure
 /// the same work. No wall clock here: callers time them.
 ///
+/// **Cross-node VXLAN** (issue 3, `init(crossNodeVXLAN:)`): two Pi 4 nodes on the LAN switch with
+/// flannel's VXLAN backend, client on pi-1 and server on pi-2; each datagram is routed by
+/// pi-1 onto flannel.1, encapsulated (+50 bytes, outer checksum), queued on the 1 Gbit/s
+/// eth0, switched, decapsulated on pi-2 and routed to the server: 13 capture points. One
+/// datagram per 13 µs of simulated time, the wire time of the 1514-byte outer frame.
+///
 /// **Bridged UDP** (issue 2): one Raspberry Pi 4 node, pods `client` and `server` on cni0;
 /// the client sends 1400-byte UDP payloads (1442-byte frames) to the server's port 5201, one
 /// datagram per microsecond of simulated time (an app timer per datagram, as iperf3 paces),
@@ -22,17 +28,25 @@ public final class BridgedUDPScenario {
     public static let payloadLength = 1400
 
     /// `captureDirectory`: where every hop's pcap goes when `capture` is on.
-    public init(capture: Bool, captureDirectory: String? = nil) {
-        let node = NodeDefinition(name: "pi-1", profile: NodeProfile.named("raspberry-pi-4b")!,
-                                  address: IPv4Interface("192.168.50.11/24")!, podCIDR: IPv4Network("10.244.0.0/24")!)
-        cluster = Cluster(ClusterConfiguration(seed: 1), nodes: [node])
+    public convenience init(capture: Bool, captureDirectory: String? = nil) {
+        self.init(capture: capture, captureDirectory: captureDirectory, crossNodeVXLAN: false)
+    }
+
+    public init(capture: Bool, captureDirectory: String? = nil, crossNodeVXLAN: Bool) {
+        let profile = NodeProfile.named("raspberry-pi-4b")!
+        let nodes = (0..<(crossNodeVXLAN ? 2 : 1)).map { i in
+            NodeDefinition(name: "pi-\(i + 1)", profile: profile, address: IPv4Interface("192.168.50.\(11 + i)/24")!,
+                           podCIDR: IPv4Network("10.244.\(i).0/24")!)
+        }
+        cluster = Cluster(ClusterConfiguration(seed: 1, network: crossNodeVXLAN ? .flannelVXLAN : .bridge), nodes: nodes)
         let client = cluster.addPod(PodDefinition(name: "client", nodeName: "pi-1"))
-        let server = cluster.addPod(PodDefinition(name: "server", nodeName: "pi-1"))
+        let server = cluster.addPod(PodDefinition(name: "server", nodeName: crossNodeVXLAN ? "pi-2" : "pi-1"))
         let world = cluster.world
         receiver = CountingReceiver()
         let rid = world.register(receiver)
         _ = try! world.openUDP(in: server.netns!, port: 5201, app: rid)
-        sender = BlastSender(destination: server.ip!, port: 5201, length: BridgedUDPScenario.payloadLength)
+        sender = BlastSender(destination: server.ip!, port: 5201, length: BridgedUDPScenario.payloadLength,
+                             interval: crossNodeVXLAN ? .microseconds(13) : .microseconds(1))
         sender.app = world.register(sender)
         sender.socket = try! world.openUDP(in: client.netns!, port: nil, app: sender.app)
         if capture {
@@ -60,8 +74,11 @@ public final class BridgedUDPScenario {
         let target = receiver.received + packets
         sender.remaining += packets
         sender.kick(world)
+        let step = SimDuration.nanoseconds(sender.interval.nanoseconds * Int64(max(packets, 16)))
         while receiver.received < target {
-            world.run(until: world.now + .microseconds(Int64(max(packets, 16))))
+            world.run(until: world.now + step)
+            // Everything sent and nothing left in flight: a datagram was lost; stop waiting.
+            if sender.remaining == 0 && world.scheduler.pendingCount == 0 { break }
         }
         return receiver.received
     }
@@ -79,21 +96,23 @@ public final class BridgedUDPScenario {
     }
 }
 
-/// Sends one datagram per microsecond while `remaining > 0`.
+/// Sends one datagram per `interval` while `remaining > 0`.
 final class BlastSender: NetworkApplication {
     let destination: IPv4Address
     let port: UInt16
     let length: Int
+    let interval: SimDuration
     var app = AppID(rawValue: -1)
     var socket = SocketID(rawValue: -1)
     var remaining = 0
     var sequence: UInt32 = 0
     private var armed = false
 
-    init(destination: IPv4Address, port: UInt16, length: Int) {
+    init(destination: IPv4Address, port: UInt16, length: Int, interval: SimDuration) {
         self.destination = destination
         self.port = port
         self.length = length
+        self.interval = interval
     }
 
     func kick(_ world: World) {
@@ -114,7 +133,7 @@ final class BlastSender: NetworkApplication {
         }
         if remaining > 0 {
             armed = true
-            world.scheduleTimer(app, tag: 0, after: .microseconds(1))
+            world.scheduleTimer(app, tag: 0, after: interval)
         }
     }
 }

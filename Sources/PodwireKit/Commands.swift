@@ -120,7 +120,7 @@ final class ProgressLine: @unchecked Sendable {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure podwire's own speed: engine events/s and bridged UDP packets/s with capture off and on.",
+        abstract: "Measure podwire's own speed: engine events/s, bridged and cross-node VXLAN UDP packets/s, capture off and on.",
         discussion: """
             Runs the same scenarios as the Benchmarks/ package (PodwireKit/BenchScenarios.swift). \
             mallocs_per_packet is null here: only the Benchmarks/ package can count allocations \
@@ -143,8 +143,9 @@ struct BenchCommand: ParsableCommand {
         let engineTime = clock.measure { checksum = model.run(events: events) }
         let engineRate = Double(events) / engineTime.seconds
 
-        func bridged(capture: Bool, packets: Int) -> Double {
-            let s = BridgedUDPScenario(capture: capture, captureDirectory: captureDir.map { $0 + "/podwire-bench" })
+        func bridged(capture: Bool, packets: Int, vxlan: Bool = false) -> Double {
+            let s = BridgedUDPScenario(capture: capture, captureDirectory: captureDir.map { $0 + "/podwire-bench" },
+                                       crossNodeVXLAN: vxlan)
             s.deliver(packets: 20_000)
             // With capture on, the time includes writing the last queued bytes and closing
             // every file (finish), not only handing them to the background writer.
@@ -158,17 +159,23 @@ struct BenchCommand: ParsableCommand {
         }
         let off = bridged(capture: false, packets: packets)
         let on = bridged(capture: true, packets: capturedPackets)
+        let vxlanOff = bridged(capture: false, packets: packets / 2, vxlan: true)
+        let vxlanOn = bridged(capture: true, packets: capturedPackets / 4, vxlan: true)
         if json {
             print(JSONValue.object([
                 ("engine_events_per_s", .int(Int64(engineRate))),
                 ("bridge_pkts_per_s_pcap_off", .int(Int64(off))),
                 ("bridge_pkts_per_s_pcap_on", .int(Int64(on))),
                 ("mallocs_per_packet", .null),
+                ("vxlan_pkts_per_s_pcap_off", .int(Int64(vxlanOff))),
+                ("vxlan_pkts_per_s_pcap_on", .int(Int64(vxlanOn))),
             ]).compactText())
         } else {
             print("engine hold model (100k pending):      \(Int(engineRate)) events/s  (checksum \(checksum & 0xFFFF))")
             print("bridged UDP 1400 B, capture off:       \(Int(off)) delivered packets/s")
             print("bridged UDP 1400 B, every hop captured: \(Int(on)) delivered packets/s")
+            print("cross-node VXLAN UDP 1400 B, capture off:       \(Int(vxlanOff)) delivered packets/s")
+            print("cross-node VXLAN UDP 1400 B, every hop captured: \(Int(vxlanOn)) delivered packets/s")
             print("mallocs per packet: see `make benchmarks` (ordo-one/benchmark counts them)")
         }
     }

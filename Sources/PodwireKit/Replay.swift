@@ -122,6 +122,10 @@ public enum Replay {
                 let files = try capture.finish(extra: ["topology": topology.name, "seed": String(seed)])
                 report.captureDirectory = outDir
                 report.captureFiles = files.map { (file: String($0.path.split(separator: "/").last ?? ""), packets: $0.packets) }
+                if !world.vxlans.isEmpty, let first = cluster.nodes.first {
+                    let name = "\(first.name)-eth0.pcap"
+                    if report.captureFiles.contains(where: { $0.file == name }) { report.vxlanUnderlayFile = name }
+                }
             } catch {
                 throw RunError(description: "writing captures: \(error)", exitCode: 1)
             }

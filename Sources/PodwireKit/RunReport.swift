@@ -50,6 +50,8 @@ public struct RunReport {
     public var conservationHolds = false
     public var captureDirectory: String?
     public var captureFiles: [(file: String, packets: Int)] = []
+    /// A node's eth0 capture when the run has VXLAN devices (to show how to decode 8472).
+    public var vxlanUnderlayFile: String?
 
     // MARK: Text
 
@@ -97,6 +99,11 @@ public struct RunReport {
             if let busiest = captureFiles.max(by: { ($0.packets, $1.file) < ($1.packets, $0.file) }) {
                 out.append("  tcpdump -nn -e -r \(dir)/\(busiest.file)")
                 out.append("  tshark -r \(dir)/\(busiest.file)")
+            }
+            if let underlay = vxlanUnderlayFile {
+                // Wireshark 4.0 and tcpdump 4.99 do not decode Linux's VXLAN port 8472 unaided.
+                out.append("  tshark -r \(dir)/\(underlay) -d udp.port==8472,vxlan     (flannel's VXLAN is on UDP 8472)")
+                out.append("  tcpdump -nn -e -T vxlan -r \(dir)/\(underlay)")
             }
             out.append("  wireshark \(dir)/*.pcap     (or: mergecap -w all.pcapng \(dir)/*.pcap)")
             out.append("  timestamps are nanosecond pcap; simulated t=0 is 2026-01-01T00:00:00Z")

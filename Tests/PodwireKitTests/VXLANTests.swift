@@ -5,6 +5,7 @@ import Testing
 /// the same datapath, built with flannel's VXLAN backend, compared hop by hop.
 @Suite(.serialized) struct VXLANTests {
     nonisolated(unsafe) static var output: String?
+    nonisolated(unsafe) static var summaryText = ""
     nonisolated(unsafe) static var ours: [[String: Any]]?
     nonisolated(unsafe) static var kernel: [[String: Any]]?
 
@@ -13,6 +14,7 @@ import Testing
         let dir = E2E.tempDir("vxlan")
         let r = try E2E.run(E2E.podwire, ["run", "topologies/two-node-vxlan.yaml", "--out", dir])
         #expect(r.status == 0, "\(r.stderr)")
+        summaryText = r.stdout
         output = dir
         return dir
     }
@@ -134,6 +136,8 @@ import Testing
                                          "-T", "fields", "-e", "frame.number"])
             #expect(t.status == 0 && t.stdout.isEmpty, "\(f): \(t.stdout.prefix(300)) \(t.stderr.prefix(300))")
         }
+        #expect(Self.summaryText.contains("tshark -r \(dir)/pi-1-eth0.pcap -d udp.port==8472,vxlan"))
+        #expect(Self.summaryText.contains("tcpdump -nn -e -T vxlan -r"))
         let v = try E2E.run(tshark, ["-r", dir + "/pi-1-eth0.pcap", "-d", "udp.port==8472,vxlan", "-Y", "vxlan.vni == 1",
                                      "-T", "fields", "-e", "frame.number"])
         #expect(!v.stdout.isEmpty, "tshark did not decode VXLAN on pi-1's eth0")

@@ -9,7 +9,7 @@ let packetsPerIteration = 1_000
 
 /// One warmed-up world per bridged benchmark, built once in `setup` (not per iteration), so
 /// every measured iteration is steady state: ARP resolved, pool, queues and files at size.
-nonisolated(unsafe) var bridged: [BridgedUDPScenario?] = [nil, nil]
+nonisolated(unsafe) var bridged: [BridgedUDPScenario?] = [nil, nil, nil]
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -31,6 +31,25 @@ let benchmarks: @Sendable () -> Void = {
     // client → cni0 → server, 1400-byte UDP payloads, every hop through veth and bridge.
     // One iteration = `packetsPerIteration` datagrams delivered: throughput × 1000 is
     // delivered packets/s, and Malloc (total) ÷ 1000 is mallocs per packet.
+    // pod → pod across nodes over flannel VXLAN (encapsulation into headroom, LAN switch,
+    // decapsulation), capture off: the path must allocate nothing either.
+    Benchmark(
+        "Cross-node VXLAN UDP 1400 B, capture off (\(packetsPerIteration) datagrams)",
+        configuration: .init(maxIterations: 500),
+        closure: { benchmark in
+            let scenario = bridged[2]!
+            for _ in benchmark.scaledIterations {
+                blackHole(scenario.deliver(packets: packetsPerIteration))
+            }
+        },
+        setup: {
+            let scenario = BridgedUDPScenario(capture: false, crossNodeVXLAN: true)
+            scenario.deliver(packets: 20_000)
+            bridged[2] = scenario
+        },
+        teardown: { bridged[2] = nil }
+    )
+
     for capture in [false, true] {
         let slot = capture ? 1 : 0
         Benchmark(
