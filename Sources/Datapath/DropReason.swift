@@ -41,6 +41,9 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
     /// VXLAN: no FDB entry (remote VTEP) for the inner destination MAC
     /// (`SKB_DROP_REASON_VXLAN_NO_REMOTE`).
     case vxlanNoRemote
+    /// IPv4 reassembly gave up: not every fragment arrived within `ipfrag_time` (30 s)
+    /// (`SKB_DROP_REASON_FRAG_REASM_TIMEOUT`).
+    case reassemblyTimeout
     /// VXLAN: header without the I flag, or a VNI no device here serves
     /// (`SKB_DROP_REASON_VXLAN_VNI_NOT_FOUND` / `_INVALID_HDR`).
     case vxlanBadHeader
@@ -64,6 +67,7 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .socketReceiveBufferFull: "SKB_DROP_REASON_SOCKET_RCVBUFF"
         case .unhandledProtocol: "SKB_DROP_REASON_UNHANDLED_PROTO"
         case .noCarrier: "SKB_DROP_REASON_DEV_READY"
+        case .reassemblyTimeout: "SKB_DROP_REASON_FRAG_REASM_TIMEOUT"
         case .vxlanNoRemote: "SKB_DROP_REASON_VXLAN_NO_REMOTE"
         case .vxlanBadHeader: "SKB_DROP_REASON_VXLAN_VNI_NOT_FOUND"
         }
@@ -88,6 +92,7 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .socketReceiveBufferFull: "socket receive buffer full"
         case .unhandledProtocol: "unhandled EtherType or IP protocol"
         case .noCarrier: "no carrier on the NIC (not connected to a LAN)"
+        case .reassemblyTimeout: "IPv4 reassembly timed out (a fragment never came)"
         case .vxlanNoRemote: "VXLAN: no remote VTEP for the inner destination MAC"
         case .vxlanBadHeader: "VXLAN: bad flags or unknown VNI"
         }

@@ -64,6 +64,9 @@ public final class Namespace {
     public internal(set) var localAddresses: [IPv4Address] = []
     var udpPorts: [UInt16: SocketID] = [:]
     var echoSockets: [UInt16: SocketID] = [:]
+    /// IPv4 reassembly queues (`ipq`), by slot; `reassemblyIndex` finds a queue by its key.
+    var reassemblies: [Reassembly?] = []
+    var reassemblyIndex: [ReassemblyKey: Int32] = [:]
     /// UDP ports a VXLAN device of this namespace listens on → index in `World.vxlans`.
     var vxlanPorts: [UInt16: Int32] = [:]
     /// IP ID for kernel-generated datagrams (ICMP), started at a random value.
@@ -83,4 +86,23 @@ public final class Namespace {
         for l in localAddresses where l == a { return true }
         return a.isLoopback
     }
+}
+
+/// What identifies the fragments of one datagram (RFC 791: source, destination, protocol, ID).
+struct ReassemblyKey: Hashable {
+    let source: UInt32
+    let destination: UInt32
+    let identification: UInt16
+    let proto: UInt8
+}
+
+/// One datagram being reassembled: the fragments so far (kept as packets until complete).
+struct Reassembly {
+    let key: ReassemblyKey
+    var fragments: [(offset: Int, length: Int, packet: PacketHandle)] = []
+    /// Payload length, known once the last fragment (MF clear) arrived.
+    var totalLength: Int?
+    var received = 0
+    var generation: UInt32 = 0
+    let device: DeviceID
 }

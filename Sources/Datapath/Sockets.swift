@@ -42,8 +42,8 @@ public struct ReceivedICMP {
 public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// ENETUNREACH: no route.
     case networkUnreachable
-    /// EMSGSIZE: larger than the egress MTU. (IPv4 fragmentation arrives with the
-    /// multi-node issue; until then every oversize datagram fails this way.)
+    /// EMSGSIZE: larger than the path MTU on an `IP_PMTUDISC_DO` socket (or than 65,535
+    /// bytes); ping sockets also fail this way, as podwire does not fragment ICMP yet.
     case messageTooLong(mtu: Int)
     /// EHOSTUNREACH: the neighbour entry is FAILED.
     case hostUnreachable
@@ -51,7 +51,7 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .networkUnreachable: "ENETUNREACH (no route)"
-        case .messageTooLong(let mtu): "EMSGSIZE (datagram larger than MTU \(mtu); fragmentation not modelled yet)"
+        case .messageTooLong(let mtu): "EMSGSIZE (datagram larger than the path MTU \(mtu) on a don't-fragment socket)"
         case .hostUnreachable: "EHOSTUNREACH"
         }
     }
@@ -86,6 +86,9 @@ struct Socket {
     /// `inet->inet_id`: IP ID of the socket's DF datagrams, from a random start.
     var ipID: UInt16
     var ttl: UInt8 = 64
+    /// `IP_PMTUDISC_DO`: too big is EMSGSIZE, and the IP ID is 0 (REFERENCE.md §4.2). The
+    /// default, `IP_PMTUDISC_WANT`, sets DF on datagrams that fit and fragments the others.
+    var dontFragment = false
 }
 
 extension World {
@@ -134,11 +137,18 @@ extension World {
     }
 
     public func localPort(of s: SocketID) -> UInt16 { sockets[Int(s.rawValue)].port }
+
+    /// `setsockopt(IP_MTU_DISCOVER, IP_PMTUDISC_DO)` (true) or the default `IP_PMTUDISC_WANT`.
+    public func setDontFragment(_ s: SocketID, _ on: Bool) {
+        sockets[Int(s.rawValue)].dontFragment = on
+    }
     public func namespace(of s: SocketID) -> NamespaceID { sockets[Int(s.rawValue)].namespace }
 
     /// `sendto()` on a UDP socket: builds IPv4 + UDP in a fresh packet, lets `fill` write the
-    /// payload in place, computes the UDP checksum and hands it to IP output. DF is set, as
-    /// for Linux's default `IP_PMTUDISC_WANT` socket (REFERENCE.md §4.2).
+    /// payload in place, computes the UDP checksum and hands it to IP output. A datagram that
+    /// fits the path MTU has DF set (both PMTU modes); a bigger one fails with EMSGSIZE on an
+    /// `IP_PMTUDISC_DO` socket and is fragmented locally otherwise (`ip_fragment`: DF clear,
+    /// one IP ID, pieces of (MTU − 20) & ~7 bytes — REFERENCE.md §5.6 f1/f2).
     public func sendUDP(_ s: SocketID, to destination: IPv4Address, port: UInt16, payloadLength: Int,
                         fill: (UnsafeMutableRawBufferPointer) -> Void) throws(SendError) {
         let sock = sockets[Int(s.rawValue)]
@@ -146,7 +156,11 @@ extension World {
         guard let route = outputRoute(ns, to: destination) else { throw .networkUnreachable }
         let mtu = devices[route.device.index].mtu
         let total = IPv4Header.minimumLength + UDPHeader.length + payloadLength
-        guard total <= mtu else { throw .messageTooLong(mtu: mtu) }
+        if total > mtu {
+            guard !sock.dontFragment, total <= 65_535 else { throw .messageTooLong(mtu: mtu) }
+            sendFragmentedUDP(s, route: route, to: destination, port: port, payloadLength: payloadLength, fill: fill)
+            return
+        }
         let source = sourceAddress(for: route, ns: ns)
         let p = newPacket()
         pool.setLength(p, total)
@@ -158,12 +172,32 @@ extension World {
         udp.emit(into: udpBytes)
         udp.checksum = UDPHeader.checksum(source: source, destination: destination, datagram: UnsafeRawBufferPointer(udpBytes))
         udp.emit(into: udpBytes)
-        let ip = IPv4Header(tos: 0, totalLength: UInt16(total), identification: sockets[Int(s.rawValue)].ipID,
+        let ip = IPv4Header(tos: 0, totalLength: UInt16(total),
+                            identification: sock.dontFragment ? 0 : sockets[Int(s.rawValue)].ipID,
                             dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: sock.ttl,
                             protocol: .udp, source: source, destination: destination)
-        sockets[Int(s.rawValue)].ipID &+= 1
+        if !sock.dontFragment { sockets[Int(s.rawValue)].ipID &+= 1 }
         ip.emit(into: b)
         ipOutputLocal(ns, route: route, p)
+    }
+
+    /// Builds the whole UDP datagram in the scratch buffer, then sends it as fragments.
+    @inline(never)
+    private func sendFragmentedUDP(_ s: SocketID, route: Route, to destination: IPv4Address, port: UInt16,
+                                   payloadLength: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        let sock = sockets[Int(s.rawValue)]
+        let source = sourceAddress(for: route, ns: sock.namespace)
+        let udpLength = UDPHeader.length + payloadLength
+        let datagram = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<udpLength])
+        fill(UnsafeMutableRawBufferPointer(rebasing: datagram[UDPHeader.length...]))
+        var udp = UDPHeader(sourcePort: sock.port, destinationPort: port, length: UInt16(udpLength), checksum: 0)
+        udp.emit(into: datagram)
+        udp.checksum = UDPHeader.checksum(source: source, destination: destination, datagram: UnsafeRawBufferPointer(datagram))
+        udp.emit(into: datagram)
+        let id = sockets[Int(s.rawValue)].ipID
+        sockets[Int(s.rawValue)].ipID &+= 1
+        ipFragmentLocal(sock.namespace, route: route, source: source, destination: destination, identification: id,
+                        ttl: sock.ttl, protocol: .udp, payload: UnsafeRawBufferPointer(datagram))
     }
 
     /// Sends an ICMP echo request from a ping socket: `payloadLength` bytes written by

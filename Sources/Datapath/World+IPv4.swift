@@ -74,8 +74,7 @@ extension World {
     func ipLocalDeliver(_ dev: DeviceID, _ p: PacketHandle, _ ip: IPv4Header) {
         let ns = devices[dev.index].namespace
         if ip.isFragment {
-            // Reassembly arrives with the multi-node issue.
-            drop(p, .unhandledProtocol, ns: ns, device: dev)
+            ipDefragment(dev, p, ip)
             return
         }
         let bytes = UnsafeRawBufferPointer(pool.bytes(p))

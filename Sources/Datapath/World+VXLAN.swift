@@ -45,7 +45,7 @@ extension World {
     }
 
     /// The inner flow's hash (Linux: `skb_get_hash`, keyed per boot): addresses, protocol and,
-    /// unless the packet is a non-first fragment, the ports — so one flow keeps one outer port.
+    /// unless the packet is a fragment, the ports — so one flow keeps one outer port.
     func innerFlowHash(_ frame: UnsafeRawBufferPointer, key: UInt64) -> UInt32 {
         var h = key ^ 0xCBF2_9CE4_8422_2325
         @inline(__always) func mix(_ v: UInt64) {
@@ -64,8 +64,10 @@ extension World {
         let proto = frame[EthernetHeader.length + 9]
         mix(UInt64(proto))
         let ihl = Int(frame[EthernetHeader.length] & 0x0F) * 4
-        let fragmentOffset = UInt16(frame[EthernetHeader.length + 6] & 0x1F) << 8 | UInt16(frame[EthernetHeader.length + 7])
-        if (proto == 17 || proto == 6), fragmentOffset == 0, frame.count >= EthernetHeader.length + ihl + 4 {
+        // Any fragment (MF set or an offset) is hashed without ports, so all pieces of a
+        // datagram share one outer port (REFERENCE.md §4.3, case f2).
+        let isFragment = frame[EthernetHeader.length + 6] & 0x3F != 0 || frame[EthernetHeader.length + 7] != 0
+        if (proto == 17 || proto == 6), !isFragment, frame.count >= EthernetHeader.length + ihl + 4 {
             mix(UInt64(ip.loadUnaligned(fromByteOffset: ihl, as: UInt32.self)))
         }
         return UInt32(truncatingIfNeeded: h ^ (h >> 32))

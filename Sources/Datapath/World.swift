@@ -21,6 +21,8 @@ public enum WorldEvent: Sendable {
     case neighbourTimer(NamespaceID, Int32, UInt32)
     /// An application's timer.
     case appTimer(AppID, UInt64)
+    /// An IPv4 reassembly queue's `ipfrag_time` ran out.
+    case reassemblyTimer(NamespaceID, Int32, UInt32)
 }
 
 /// Packet conservation: every packet created ends delivered, dropped with a reason, or is
@@ -54,6 +56,9 @@ public final class World {
     public internal(set) var accounting = PacketAccounting()
     /// The root of every random stream in this world.
     public let random: SeededGenerator
+    /// Room for one whole IPv4 datagram (64 KiB), for building a datagram before it is
+    /// fragmented and for reassembling one: allocated once.
+    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
 
     /// Pending `.receive`/`.transmit` events (each holds one packet).
     private var packetEvents: UInt64 = 0
@@ -65,6 +70,8 @@ public final class World {
         random = SeededGenerator(seed: seed)
         pool = PacketPool(maxFrame: max(maxFrame, 1514))
     }
+
+    deinit { scratch.deallocate() }
 
     public var now: SimTime { scheduler.now }
 
@@ -137,6 +144,7 @@ public final class World {
             wireStart(d, p)
         case .neighbourTimer(let ns, let i, let g): neighbourTimer(ns, i, g)
         case .appTimer(let a, let tag): applications[Int(a.rawValue)].timerFired(self, tag: tag)
+        case .reassemblyTimer(let ns, let slot, let g): reassemblyExpired(ns, slot, g)
         }
     }
 
@@ -146,6 +154,7 @@ public final class World {
         var n: UInt64 = 0
         for ns in namespaces {
             for e in ns.neighbours.entries { n += UInt64(e.queue.count) }
+            for r in ns.reassemblies { n += UInt64(r?.fragments.count ?? 0) }
         }
         return n + packetEvents
     }

@@ -93,7 +93,7 @@ final class ScenarioRunner {
                 }
             case .udp(let s):
                 let title = "udp \(s.client) → \(s.server):\(s.port), \(s.count) × \(s.length) B every \(s.interval)"
-                    + (s.echo ? ", echoed" : "") + " (at \(step.at))"
+                    + (s.echo ? ", echoed" : "") + (s.dontFragment ? ", DF (IP_PMTUDISC_DO)" : "") + " (at \(step.at))"
                 titles.append(title)
                 do {
                     let client = try resolve(s.client).get(), server = try resolve(s.server).get()
@@ -101,7 +101,8 @@ final class ScenarioRunner {
                     try traffic.addUDPEchoClient(
                         name: "flow \(i + 1)", in: client.netns,
                         configuration: UDPEchoConfiguration(server: server.address, port: s.port, count: s.count,
-                                                            interval: s.interval, length: s.length, start: at),
+                                                            interval: s.interval, length: s.length, start: at,
+                                                            dontFragment: s.dontFragment),
                         server: srv)
                 } catch {
                     problems.append((i, title, "\(error)"))

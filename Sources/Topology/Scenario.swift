@@ -70,8 +70,13 @@ public struct UDPEchoStep: Sendable {
     public var length: Int
     /// Whether the server echoes (default true).
     public var echo: Bool
+    /// The client socket is `IP_PMTUDISC_DO` (default false: Linux's `IP_PMTUDISC_WANT`, which
+    /// fragments a datagram larger than the path MTU).
+    public var dontFragment: Bool
 
-    public init(client: Target, server: Target, port: UInt16, count: Int, interval: SimDuration, length: Int, echo: Bool) {
+    public init(client: Target, server: Target, port: UInt16, count: Int, interval: SimDuration, length: Int, echo: Bool,
+                dontFragment: Bool = false) {
+        self.dontFragment = dontFragment
         self.client = client
         self.server = server
         self.port = port

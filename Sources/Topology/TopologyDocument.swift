@@ -94,7 +94,7 @@ enum TopologyDocument {
     static let clusterSchema = FieldSchema(what: "spec.cluster", modelled: ["podSubnet", "nodeCIDRMaskSize", "serviceSubnet", "cni", "mtu"])
     static let nodeSchema = FieldSchema(what: "a node", modelled: ["name", "profile", "address", "podCIDR", "labels"])
     static let stepSchema = FieldSchema(what: "a scenario step", modelled: ["at", "iperf3", "ping", "udp"])
-    static let udpSchema = FieldSchema(what: "a udp step", modelled: ["client", "server", "port", "count", "interval", "length", "echo"])
+    static let udpSchema = FieldSchema(what: "a udp step", modelled: ["client", "server", "port", "count", "interval", "length", "echo", "dontFragment"])
     static let iperf3Schema = FieldSchema(what: "an iperf3 step", modelled: ["client", "server", "port", "udp", "bitrate", "length", "time"])
     static let pingSchema = FieldSchema(what: "a ping step", modelled: ["from", "to", "count", "interval", "size"])
     static let captureSchema = FieldSchema(what: "spec.capture", modelled: ["interfaces", "snaplen", "filter"])
@@ -374,9 +374,13 @@ enum TopologyDocument {
         if let n = f["length"] { length = r.integer(n, f.path("length"), in: 0...65507, expected: "a UDP payload length in bytes") }
         var echo: Bool? = true
         if let n = f["echo"] { echo = r.bool(n, f.path("echo"), hint: "write `echo: true` or `echo: false`") }
-        guard let client, let server, let port, let count, let interval, let length, let echo else { return nil }
+        var dontFragment: Bool? = false
+        if let n = f["dontFragment"] {
+            dontFragment = r.bool(n, f.path("dontFragment"), hint: "write `dontFragment: true` (IP_PMTUDISC_DO) or false")
+        }
+        guard let client, let server, let port, let count, let interval, let length, let echo, let dontFragment else { return nil }
         return .udp(UDPEchoStep(client: client, server: server, port: UInt16(port), count: count, interval: interval,
-                                length: length, echo: echo))
+                                length: length, echo: echo, dontFragment: dontFragment))
     }
 
     /// "pod/NAME", "node/NAME" or "deploy/NAME" (kubectl's short and long type names).

@@ -15,9 +15,13 @@ public struct UDPEchoConfiguration: Sendable, Equatable {
     public var length: Int
     /// When the first datagram leaves.
     public var start: SimTime
+    /// `IP_PMTUDISC_DO` on the client socket: a datagram over the path MTU fails with EMSGSIZE
+    /// instead of being fragmented (the kernel reference's f0/f1 sockets).
+    public var dontFragment: Bool
 
     public init(server: IPv4Address, port: UInt16 = 8080, count: Int = 3, interval: SimDuration = .milliseconds(50),
-                length: Int = 64, start: SimTime = .zero) {
+                length: Int = 64, start: SimTime = .zero, dontFragment: Bool = false) {
+        self.dontFragment = dontFragment
         self.server = server
         self.port = port
         self.count = count
@@ -66,6 +70,7 @@ public final class UDPEchoClient: NetworkApplication {
         sendTimes = Array(repeating: .zero, count: configuration.count)
         app = world.register(self)
         socket = try world.openUDP(in: namespace, port: nil, app: app)
+        world.setDontFragment(socket, configuration.dontFragment)
         localPort = world.localPort(of: socket)
         world.scheduleTimer(app, tag: 0, after: configuration.start - world.now)
     }

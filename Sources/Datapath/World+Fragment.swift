@@ -1,0 +1,132 @@
+import Engine
+import Wire
+
+/// IPv4 fragmentation on local output (`ip_fragment`) and reassembly on local delivery
+/// (`ip_defrag`, net/ipv4/ip_fragment.c). Fragments are ordinary packets: each one is sent,
+/// captured and counted on its own; reassembly holds them until the datagram is complete,
+/// then delivers them together. The datagram itself lives only in `World.scratch`.
+extension World {
+    /// `ipfrag_time`: how long a reassembly queue waits for its missing fragments.
+    public static let reassemblyTimeout = SimDuration.seconds(30)
+
+    /// Sends `payload` (an L4 datagram, at most 65,515 bytes) as IPv4 fragments that fit the
+    /// route's MTU: DF clear, one ID, payload pieces of (MTU − 20) & ~7 bytes.
+    func ipFragmentLocal(_ ns: NamespaceID, route: Route, source: IPv4Address, destination: IPv4Address,
+                         identification: UInt16, ttl: UInt8, protocol: IPProtocol, payload: UnsafeRawBufferPointer) {
+        let mtu = devices[route.device.index].mtu
+        let piece = (mtu - IPv4Header.minimumLength) & ~7
+        var offset = 0
+        while offset < payload.count {
+            let n = min(piece, payload.count - offset)
+            let p = newPacket()
+            pool.setLength(p, IPv4Header.minimumLength + n)
+            let b = pool.bytes(p)
+            UnsafeMutableRawBufferPointer(rebasing: b[IPv4Header.minimumLength...])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + n)]))
+            IPv4Header(tos: 0, totalLength: UInt16(IPv4Header.minimumLength + n), identification: identification,
+                       dontFragment: false, moreFragments: offset + n < payload.count, fragmentOffset: UInt16(offset),
+                       ttl: ttl, protocol: `protocol`, source: source, destination: destination).emit(into: b)
+            ipOutputLocal(ns, route: route, p)
+            offset += n
+        }
+    }
+
+    /// `ip_defrag`: queue a fragment; when the datagram is complete, rebuild it and deliver it.
+    func ipDefragment(_ dev: DeviceID, _ p: PacketHandle, _ ip: IPv4Header) {
+        let ns = devices[dev.index].namespace
+        let n = namespaces[ns.index]
+        let key = ReassemblyKey(source: ip.source.rawValue, destination: ip.destination.rawValue,
+                                identification: ip.identification, proto: ip.protocol.rawValue)
+        let offset = Int(ip.fragmentOffset), length = ip.payloadLength
+        let slot: Int32
+        if let s = n.reassemblyIndex[key] {
+            slot = s
+        } else {
+            slot = Int32(n.reassemblies.firstIndex { $0 == nil } ?? n.reassemblies.count)
+            if Int(slot) == n.reassemblies.count { n.reassemblies.append(nil) }
+            n.reassemblies[Int(slot)] = Reassembly(key: key, device: dev)
+            n.reassemblyIndex[key] = slot
+            scheduler.schedule(.reassemblyTimer(ns, slot, 0), after: World.reassemblyTimeout)
+        }
+        var q = n.reassemblies[Int(slot)]!
+        let end = offset + length
+        // A fragment that overlaps a queued one, runs past the known end, or ends the datagram
+        // before data already queued, is dropped (Linux drops overlaps since RFC 5722's time).
+        let queuedEnd = q.fragments.map { $0.offset + $0.length }.max() ?? 0
+        let overlaps = q.fragments.contains { offset < $0.offset + $0.length && $0.offset < end }
+        let pastEnd = q.totalLength.map { end > $0 || (!ip.moreFragments && end != $0) } ?? false
+        let endsTooEarly = !ip.moreFragments && queuedEnd > end
+        if overlaps || pastEnd || endsTooEarly || (length == 0 && ip.moreFragments) {
+            drop(p, .malformed, ns: ns, device: dev)
+            return
+        }
+        q.fragments.append((offset, length, p))
+        q.received += length
+        if !ip.moreFragments { q.totalLength = end }
+        n.reassemblies[Int(slot)] = q
+        guard let total = q.totalLength, q.received == total else { return }
+        reassembled(ns, Int(slot), dev)
+    }
+
+    /// All fragments are here: copy them into one datagram in `scratch` and deliver it.
+    private func reassembled(_ ns: NamespaceID, _ slot: Int, _ dev: DeviceID) {
+        let n = namespaces[ns.index]
+        let q = n.reassemblies[slot]!
+        n.reassemblies[slot] = nil
+        n.reassemblyIndex[q.key] = nil
+        let fragments = q.fragments.sorted { $0.offset < $1.offset }
+        let first = fragments[0].packet
+        let firstHeader = try! IPv4Header(parsing: UnsafeRawBufferPointer(pool.bytes(first)))
+        let hl = firstHeader.headerLength
+        let total = hl + q.totalLength!
+        UnsafeMutableRawBufferPointer(rebasing: scratch[0..<hl]).copyMemory(from: UnsafeRawBufferPointer(rebasing: pool.bytes(first)[0..<hl]))
+        for f in fragments {
+            let b = pool.bytes(f.packet)
+            let h = Int(b[0] & 0x0F) * 4
+            UnsafeMutableRawBufferPointer(rebasing: scratch[(hl + f.offset)..<(hl + f.offset + f.length)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: b[h..<(h + f.length)]))
+        }
+        var header = firstHeader
+        header.totalLength = UInt16(total)
+        header.moreFragments = false
+        header.fragmentOffset = 0
+        let l4 = UnsafeRawBufferPointer(rebasing: scratch[hl..<total])
+        let verdict: DropReason?
+        switch header.protocol {
+        case .udp: verdict = udpDeliverReassembled(ns, header, l4)
+        default: verdict = .unhandledProtocol
+        }
+        if verdict == .noSocket && !isBroadcast(header.destination, on: dev) {
+            sendICMPError(ns, about: first, type: .destinationUnreachable, code: ICMPv4UnreachableCode.port)
+        }
+        for f in fragments {
+            if let verdict { drop(f.packet, verdict, ns: ns, device: dev) } else { deliver(f.packet, ns: ns, device: dev) }
+        }
+    }
+
+    /// A reassembled UDP datagram to its socket; returns the drop reason if it cannot go.
+    private func udpDeliverReassembled(_ ns: NamespaceID, _ ip: IPv4Header, _ l4: UnsafeRawBufferPointer) -> DropReason? {
+        guard let udp = try? UDPHeader(parsing: l4), Int(udp.length) == l4.count,
+              UDPHeader.isChecksumValid(source: ip.source, destination: ip.destination, datagram: l4) else { return .malformed }
+        guard let s = namespaces[ns.index].udpPorts[udp.destinationPort] else { return .noSocket }
+        let sock = sockets[Int(s.rawValue)]
+        let d = ReceivedDatagram(source: ip.source, sourcePort: udp.sourcePort, destination: ip.destination,
+                                 destinationPort: udp.destinationPort, ttl: ip.ttl,
+                                 payload: UnsafeRawBufferPointer(rebasing: l4[UDPHeader.length...]))
+        applications[Int(sock.app.rawValue)].udpReceived(self, socket: s, datagram: d)
+        return nil
+    }
+
+    /// `ip_expire`: the queue's time is up. Its fragments are dropped and, if the first one
+    /// came, the sender gets ICMP time exceeded, code 1 (fragment reassembly time exceeded).
+    func reassemblyExpired(_ ns: NamespaceID, _ slot: Int32, _ generation: UInt32) {
+        let n = namespaces[ns.index]
+        guard Int(slot) < n.reassemblies.count, let q = n.reassemblies[Int(slot)], q.generation == generation else { return }
+        n.reassemblies[Int(slot)] = nil
+        n.reassemblyIndex[q.key] = nil
+        if let first = q.fragments.first(where: { $0.offset == 0 }) {
+            sendICMPError(ns, about: first.packet, type: .timeExceeded, code: 1)
+        }
+        for f in q.fragments { drop(f.packet, .reassemblyTimeout, ns: ns, device: q.device) }
+    }
+}
