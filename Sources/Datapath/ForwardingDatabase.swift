@@ -37,11 +37,4 @@ public struct ForwardingDatabase: Sendable {
         }
         return e
     }
-
-    /// Entries sorted by MAC (for `bridge fdb show`-style output; never dictionary order).
-    public func sortedEntries(now: SimTime) -> [(mac: MACAddress, entry: Entry)] {
-        entries.filter { $0.value.isLocal || now - $0.value.updated <= ageingTime }
-            .map { (MACAddress(rawValue: $0.key), $0.value) }
-            .sorted { $0.mac < $1.mac }
-    }
 }

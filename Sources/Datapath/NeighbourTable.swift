@@ -77,9 +77,4 @@ public struct NeighbourTable: Sendable {
         index[NeighbourTable.key(e.address, e.device)] = i
         return i
     }
-
-    /// Entries sorted by address then device, for `ip neigh`-style output.
-    public var sorted: [NeighbourEntry] {
-        entries.sorted { ($0.address, $0.device) < ($1.address, $1.device) }
-    }
 }

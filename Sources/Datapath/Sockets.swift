@@ -45,14 +45,11 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// EMSGSIZE: larger than the path MTU on an `IP_PMTUDISC_DO` socket (or than 65,535
     /// bytes); ping sockets also fail this way, as podwire does not fragment ICMP yet.
     case messageTooLong(mtu: Int)
-    /// EHOSTUNREACH: the neighbour entry is FAILED.
-    case hostUnreachable
 
     public var description: String {
         switch self {
         case .networkUnreachable: "ENETUNREACH (no route)"
         case .messageTooLong(let mtu): "EMSGSIZE (datagram larger than the path MTU \(mtu) on a don't-fragment socket)"
-        case .hostUnreachable: "EHOSTUNREACH"
         }
     }
 }

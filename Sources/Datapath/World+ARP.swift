@@ -7,14 +7,14 @@ extension World {
     /// and transmit it after `delay` — or queue it while the neighbour is being resolved.
     func neighbourOutput(_ ns: NamespaceID, device dev: DeviceID, nextHop: IPv4Address, _ p: PacketHandle,
                          after delay: SimDuration) {
-        let d = devices[dev.index]
-        if d.kind == .loopback {
+        let mac = devices[dev.index].mac
+        if devices[dev.index].kind == .loopback {
             pushEthernet(p, destination: .zero, source: .zero)
             schedule(.transmit(dev, p), after: delay)
             return
         }
         if isBroadcast(nextHop, on: dev) {
-            pushEthernet(p, destination: .broadcast, source: d.mac)
+            pushEthernet(p, destination: .broadcast, source: mac)
             schedule(.transmit(dev, p), after: delay)
             return
         }
@@ -55,7 +55,7 @@ extension World {
             solicit(ns, i)
             return
         }
-        pushEthernet(p, destination: n.neighbours.entries[idx].mac!, source: d.mac)
+        pushEthernet(p, destination: n.neighbours.entries[idx].mac!, source: mac)
         schedule(.transmit(dev, p), after: delay)
     }
 

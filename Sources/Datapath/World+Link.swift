@@ -6,28 +6,30 @@ import Wire
 extension World {
     /// `dev_queue_xmit` on `dev`: the frame leaves the device now.
     func deviceTransmit(_ dev: DeviceID, _ p: PacketHandle) {
-        let d = devices[dev.index]
-        let ns = d.namespace
-        guard d.isUp else {
+        // Fields are read one by one: copying a whole `Device` (name, addresses, queue)
+        // costs a retain and release per reference field on every hop (~13% in perf).
+        let ns = devices[dev.index].namespace
+        let kind = devices[dev.index].kind
+        guard devices[dev.index].isUp else {
             devices[dev.index].counters.txDropped += 1
             drop(p, .deviceDown, ns: ns, device: dev)
             return
         }
         let len = pool.length(p)
         // veth and the bridge refuse frames over MTU + L2 header (`is_skb_forwardable`).
-        if len > d.mtu + EthernetHeader.length, d.kind != .loopback {
+        if len > devices[dev.index].mtu + EthernetHeader.length, kind != .loopback {
             devices[dev.index].counters.txDropped += 1
             drop(p, .mtuExceeded, ns: ns, device: dev)
             return
         }
-        if d.link != nil {
+        if devices[dev.index].link != nil {
             enqueueOnWire(dev, p)
             return
         }
         devices[dev.index].counters.txPackets += 1
         devices[dev.index].counters.txBytes += UInt64(len)
         hop(.deviceTx, ns, dev, p)
-        switch d.kind {
+        switch kind {
         case .veth(let peer):
             schedule(.receive(peer, p), after: namespaces[devices[peer.index].namespace.index].delays.veth)
         case .loopback:
@@ -74,13 +76,13 @@ extension World {
     /// `dev_hard_start_xmit` on a shaped device: the tap sees the frame as it goes onto the
     /// wire; it arrives at the peer after serialisation and propagation.
     func wireStart(_ dev: DeviceID, _ p: PacketHandle) {
-        let d = devices[dev.index]
-        let link = d.link!
+        let link = devices[dev.index].link!
+        let ns = devices[dev.index].namespace
         devices[dev.index].counters.txPackets += 1
         devices[dev.index].counters.txBytes += UInt64(pool.length(p))
-        hop(.deviceTx, d.namespace, dev, p)
-        guard case .veth(let peer) = d.kind else {
-            drop(p, .noCarrier, ns: d.namespace, device: dev)
+        hop(.deviceTx, ns, dev, p)
+        guard case .veth(let peer) = devices[dev.index].kind else {
+            drop(p, .noCarrier, ns: ns, device: dev)
             return
         }
         schedule(.receive(peer, p), after: link.serialization(of: pool.length(p)) + link.propagationDelay)
@@ -88,16 +90,16 @@ extension World {
 
     /// A frame arrives at `dev`.
     func deviceReceive(_ dev: DeviceID, _ p: PacketHandle) {
-        let d = devices[dev.index]
-        guard d.isUp else {
+        let ns = devices[dev.index].namespace
+        guard devices[dev.index].isUp else {
             devices[dev.index].counters.rxDropped += 1
-            drop(p, .deviceDown, ns: d.namespace, device: dev)
+            drop(p, .deviceDown, ns: ns, device: dev)
             return
         }
         devices[dev.index].counters.rxPackets += 1
         devices[dev.index].counters.rxBytes += UInt64(pool.length(p))
-        hop(.deviceRx, d.namespace, dev, p)
-        if let b = d.master {
+        hop(.deviceRx, ns, dev, p)
+        if let b = devices[dev.index].master {
             bridgeHandleFrame(b, ingress: dev, p)
         } else {
             netifReceive(dev, p)
@@ -107,16 +109,16 @@ extension World {
     /// `__netif_receive_skb` → `eth_type_trans` → protocol handler, for a device with its
     /// own IP stack (not a bridge port).
     func netifReceive(_ dev: DeviceID, _ p: PacketHandle) {
-        let d = devices[dev.index]
+        let ns = devices[dev.index].namespace
         let frame = UnsafeRawBufferPointer(pool.bytes(p))
         guard let eth = try? EthernetHeader(parsing: frame) else {
             devices[dev.index].counters.rxDropped += 1
-            drop(p, .malformed, ns: d.namespace, device: dev)
+            drop(p, .malformed, ns: ns, device: dev)
             return
         }
         // PACKET_OTHERHOST frames are dropped by ip_rcv/arp_rcv.
-        if eth.destination != d.mac && !eth.destination.isMulticast && d.kind != .loopback {
-            drop(p, .otherHost, ns: d.namespace, device: dev)
+        if eth.destination != devices[dev.index].mac && !eth.destination.isMulticast && devices[dev.index].kind != .loopback {
+            drop(p, .otherHost, ns: ns, device: dev)
             return
         }
         switch eth.etherType {
@@ -126,7 +128,7 @@ extension World {
         case .arp:
             arpReceive(dev, p)
         default:
-            drop(p, .unhandledProtocol, ns: d.namespace, device: dev)
+            drop(p, .unhandledProtocol, ns: ns, device: dev)
         }
     }
 

@@ -10,35 +10,37 @@ extension World {
     /// outer IPv4 (TTL 64, DF clear, fresh ID) / UDP (source port from the inner flow's hash in
     /// 32768–60999, destination the VXLAN port) / VXLAN (VNI), then IP output to the remote.
     func vxlanEncapsulate(_ index: Int, _ p: PacketHandle) {
-        let v = vxlans[index]
-        let ns = devices[v.device.index].namespace
+        // Field reads, not a copy of the VXLANDevice (its FDB would be retained per packet).
+        let device = vxlans[index].device
+        let local = vxlans[index].local
+        let ns = devices[device.index].namespace
         let inner = UnsafeRawBufferPointer(pool.bytes(p))
         let dst = MACAddress(loading: inner.baseAddress!)
-        guard let remote = v.fdb[dst.rawValue] else {
-            devices[v.device.index].counters.txDropped += 1
-            drop(p, .vxlanNoRemote, ns: ns, device: v.device)
+        guard let remote = vxlans[index].fdb[dst.rawValue] else {
+            devices[device.index].counters.txDropped += 1
+            drop(p, .vxlanNoRemote, ns: ns, device: device)
             return
         }
-        let sport = VXLANHeader.sourcePort(flowHash: innerFlowHash(inner, key: v.hashKey))
+        let sport = VXLANHeader.sourcePort(flowHash: innerFlowHash(inner, key: vxlans[index].hashKey))
         let innerLength = inner.count
-        VXLANHeader(vni: v.vni).emit(into: UnsafeMutableRawBufferPointer(start: pool.push(p, VXLANHeader.length),
+        VXLANHeader(vni: vxlans[index].vni).emit(into: UnsafeMutableRawBufferPointer(start: pool.push(p, VXLANHeader.length),
                                                                          count: VXLANHeader.length))
         let udpLength = UDPHeader.length + VXLANHeader.length + innerLength
         let udp = UnsafeMutableRawBufferPointer(start: pool.push(p, UDPHeader.length), count: udpLength)
-        UDPHeader(sourcePort: sport, destinationPort: v.port, length: UInt16(udpLength), checksum: 0).emit(into: udp)
-        if v.udpChecksum {
-            let c = UDPHeader.checksum(source: v.local, destination: remote, datagram: UnsafeRawBufferPointer(udp))
+        UDPHeader(sourcePort: sport, destinationPort: vxlans[index].port, length: UInt16(udpLength), checksum: 0).emit(into: udp)
+        if vxlans[index].udpChecksum {
+            let c = UDPHeader.checksum(source: local, destination: remote, datagram: UnsafeRawBufferPointer(udp))
             udp.storeBytes(of: c.bigEndian, toByteOffset: 6, as: UInt16.self)
         }
         let n = namespaces[ns.index]
         let total = IPv4Header.minimumLength + udpLength
         IPv4Header(tos: 0, totalLength: UInt16(total), identification: n.ipID, dontFragment: false, moreFragments: false,
-                   fragmentOffset: 0, ttl: World.defaultTTL, protocol: .udp, source: v.local, destination: remote)
+                   fragmentOffset: 0, ttl: World.defaultTTL, protocol: .udp, source: local, destination: remote)
             .emit(into: UnsafeMutableRawBufferPointer(start: pool.push(p, IPv4Header.minimumLength),
                                                       count: IPv4Header.minimumLength))
         n.ipID &+= 1
         guard let route = n.routes.lookup(remote) else {
-            drop(p, .noRoute, ns: ns, device: v.device)
+            drop(p, .noRoute, ns: ns, device: device)
             return
         }
         neighbourOutput(ns, device: route.device, nextHop: route.gateway ?? remote, p, after: n.delays.vxlanEncap)
@@ -77,18 +79,18 @@ extension World {
     /// IPv4/UDP/VXLAN headers and receive the inner frame on the VXLAN device — at the same
     /// instant, as the kernel reference shows (REFERENCE.md §3).
     func vxlanDecapsulate(_ index: Int, _ p: PacketHandle, _ ip: IPv4Header, _ l4: UnsafeRawBufferPointer) {
-        let v = vxlans[index]
-        let ns = devices[v.device.index].namespace
+        let device = vxlans[index].device
+        let ns = devices[device.index].namespace
         guard l4.count >= UDPHeader.length + VXLANHeader.length + EthernetHeader.length,
               let h = try? VXLANHeader(parsing: UnsafeRawBufferPointer(rebasing: l4[UDPHeader.length...])),
-              h.flags & VXLANHeader.validVNIFlag != 0, h.vni == v.vni else {
-            drop(p, .vxlanBadHeader, ns: ns, device: v.device)
+              h.flags & VXLANHeader.validVNIFlag != 0, h.vni == vxlans[index].vni else {
+            drop(p, .vxlanBadHeader, ns: ns, device: device)
             return
         }
         pool.pull(p, ip.headerLength + UDPHeader.length + VXLANHeader.length)
-        devices[v.device.index].counters.rxPackets += 1
-        devices[v.device.index].counters.rxBytes += UInt64(pool.length(p))
-        hop(.deviceRx, ns, v.device, p)
-        netifReceive(v.device, p)
+        devices[device.index].counters.rxPackets += 1
+        devices[device.index].counters.rxBytes += UInt64(pool.length(p))
+        hop(.deviceRx, ns, device, p)
+        netifReceive(device, p)
     }
 }

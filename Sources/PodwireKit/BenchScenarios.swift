@@ -8,18 +8,26 @@ import Wire
 /// The fixed scenarios behind `podwire bench` and the Benchmarks/ package, so both measure
 /// the same work. No wall clock here: callers time them.
 ///
-/// **Cross-node VXLAN** (issue 3, `init(crossNodeVXLAN:)`): two Pi 4 nodes on the LAN switch with
+/// **Cross-node VXLAN** (issue 3, `.crossNodeVXLAN`): two Pi 4 nodes on the LAN switch with
 /// flannel's VXLAN backend, client on pi-1 and server on pi-2; each datagram is routed by
 /// pi-1 onto flannel.1, encapsulated (+50 bytes, outer checksum), queued on the 1 Gbit/s
 /// eth0, switched, decapsulated on pi-2 and routed to the server: 13 capture points. One
 /// datagram per 13 µs of simulated time, the wire time of the 1514-byte outer frame.
 ///
-/// **Bridged UDP** (issue 2): one Raspberry Pi 4 node, pods `client` and `server` on cni0;
+/// **Bridged UDP** (issue 2, `.bridged`): one Raspberry Pi 4 node, pods `client` and `server` on cni0;
 /// the client sends 1400-byte UDP payloads (1442-byte frames) to the server's port 5201, one
 /// datagram per microsecond of simulated time (an app timer per datagram, as iperf3 paces),
 /// through client eth0 → host veth → bridge → host veth → server eth0 → UDP socket, with full
 /// IPv4 and UDP checksums computed on send and verified on receive.
-public final class BridgedUDPScenario {
+public final class UDPPathScenario {
+    /// Which path the datagrams take.
+    public enum Path: Sendable {
+        /// client → cni0 → server on one node.
+        case bridged
+        /// client on pi-1 → flannel VXLAN over the LAN → server on pi-2.
+        case crossNodeVXLAN
+    }
+
     public let cluster: Cluster
     public let capture: PcapCapture?
     let sender: BlastSender
@@ -28,11 +36,8 @@ public final class BridgedUDPScenario {
     public static let payloadLength = 1400
 
     /// `captureDirectory`: where every hop's pcap goes when `capture` is on.
-    public convenience init(capture: Bool, captureDirectory: String? = nil) {
-        self.init(capture: capture, captureDirectory: captureDirectory, crossNodeVXLAN: false)
-    }
-
-    public init(capture: Bool, captureDirectory: String? = nil, crossNodeVXLAN: Bool) {
+    public init(_ path: Path, capture: Bool, captureDirectory: String? = nil) {
+        let crossNodeVXLAN = path == .crossNodeVXLAN
         let profile = NodeProfile.named("raspberry-pi-4b")!
         let nodes = (0..<(crossNodeVXLAN ? 2 : 1)).map { i in
             NodeDefinition(name: "pi-\(i + 1)", profile: profile, address: IPv4Interface("192.168.50.\(11 + i)/24")!,
@@ -45,12 +50,12 @@ public final class BridgedUDPScenario {
         receiver = CountingReceiver()
         let rid = world.register(receiver)
         _ = try! world.openUDP(in: server.netns!, port: 5201, app: rid)
-        sender = BlastSender(destination: server.ip!, port: 5201, length: BridgedUDPScenario.payloadLength,
+        sender = BlastSender(destination: server.ip!, port: 5201, length: UDPPathScenario.payloadLength,
                              interval: crossNodeVXLAN ? .microseconds(13) : .microseconds(1))
         sender.app = world.register(sender)
         sender.socket = try! world.openUDP(in: client.netns!, port: nil, app: sender.app)
         if capture {
-            let dir = captureDirectory ?? BridgedUDPScenario.defaultCaptureDirectory()
+            let dir = captureDirectory ?? UDPPathScenario.defaultCaptureDirectory()
             self.capture = try! PcapCapture(interfaces: ClusterBuilder.captureInterfaces(cluster),
                                             options: CaptureOptions(directory: dir))
             world.addObserver(self.capture!)

@@ -144,8 +144,8 @@ struct BenchCommand: ParsableCommand {
         let engineRate = Double(events) / engineTime.seconds
 
         func bridged(capture: Bool, packets: Int, vxlan: Bool = false) -> Double {
-            let s = BridgedUDPScenario(capture: capture, captureDirectory: captureDir.map { $0 + "/podwire-bench" },
-                                       crossNodeVXLAN: vxlan)
+            let s = UDPPathScenario(vxlan ? .crossNodeVXLAN : .bridged, capture: capture,
+                                    captureDirectory: captureDir.map { $0 + "/podwire-bench" })
             s.deliver(packets: 20_000)
             // With capture on, the time includes writing the last queued bytes and closing
             // every file (finish), not only handing them to the background writer.

@@ -105,21 +105,18 @@ public enum Iperf3ConfigurationError: Error, Equatable, Sendable, CustomStringCo
 public struct SendErrorCounts: Sendable, Equatable {
     public var networkUnreachable: UInt64 = 0
     public var messageTooLong: UInt64 = 0
-    public var hostUnreachable: UInt64 = 0
     public init() {}
-    public var total: UInt64 { networkUnreachable + messageTooLong + hostUnreachable }
+    public var total: UInt64 { networkUnreachable + messageTooLong }
 
     @inline(__always) public mutating func count(_ e: SendError) {
         switch e {
         case .networkUnreachable: networkUnreachable += 1
         case .messageTooLong: messageTooLong += 1
-        case .hostUnreachable: hostUnreachable += 1
         }
     }
 
     public var json: JSONValue {
-        .object([("network_unreachable", .int(networkUnreachable)), ("message_too_long", .int(messageTooLong)),
-                 ("host_unreachable", .int(hostUnreachable))])
+        .object([("network_unreachable", .int(networkUnreachable)), ("message_too_long", .int(messageTooLong))])
     }
 }
 

@@ -17,16 +17,6 @@ final class HopRecorder: HopObserver {
         let name = hop.device == .none ? "-" : "\(world.namespace(hop.namespace).name)/\(world.device(hop.device).name)"
         records.append(Record(hop: hop, device: name, frame: Array(frame)))
     }
-    /// "ns/dev:rx" / "ns/dev:tx" for capture-visible hops, in order.
-    var captureTrail: [String] {
-        records.compactMap { r in
-            switch r.hop.stage {
-            case .deviceRx: "\(r.device):rx"
-            case .deviceTx: "\(r.device):tx"
-            default: nil
-            }
-        }
-    }
 }
 
 /// A UDP app: sends `count` datagrams at start, echoes if `echo`, records what it gets.

@@ -9,7 +9,7 @@ let packetsPerIteration = 1_000
 
 /// One warmed-up world per bridged benchmark, built once in `setup` (not per iteration), so
 /// every measured iteration is steady state: ARP resolved, pool, queues and files at size.
-nonisolated(unsafe) var bridged: [BridgedUDPScenario?] = [nil, nil, nil]
+nonisolated(unsafe) var bridged: [UDPPathScenario?] = [nil, nil, nil]
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -43,7 +43,7 @@ let benchmarks: @Sendable () -> Void = {
             }
         },
         setup: {
-            let scenario = BridgedUDPScenario(capture: false, crossNodeVXLAN: true)
+            let scenario = UDPPathScenario(.crossNodeVXLAN, capture: false)
             scenario.deliver(packets: 20_000)
             bridged[2] = scenario
         },
@@ -64,7 +64,7 @@ let benchmarks: @Sendable () -> Void = {
                 }
             },
             setup: {
-                let scenario = BridgedUDPScenario(capture: capture)
+                let scenario = UDPPathScenario(.bridged, capture: capture)
                 scenario.deliver(packets: 20_000)
                 bridged[slot] = scenario
             },
