@@ -47,6 +47,20 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
     /// VXLAN: header without the I flag, or a VNI no device here serves
     /// (`SKB_DROP_REASON_VXLAN_VNI_NOT_FOUND` / `_INVALID_HDR`).
     case vxlanBadHeader
+    /// IPv4 reassembly queues already hold more than `ipfrag_high_thresh` (4 MiB) of
+    /// fragments: `inet_frag_find` refuses a new one and `ip_defrag` frees it (IpReasmFails).
+    case reassemblyMemoryLimit
+    /// A netfilter rule's DROP (or REJECT, which also sends an ICMP error)
+    /// (`SKB_DROP_REASON_NETFILTER_DROP`).
+    case netfilterDrop
+    /// Conntrack could not add a new flow: the table holds `nf_conntrack_max` entries and
+    /// early drop found none to evict. dmesg: "nf_conntrack: table full, dropping packet".
+    case conntrackTableFull
+    /// Conntrack's confirm found the flow's tuple already in the table (the UDP insert race,
+    /// `insert_failed` in `conntrack -S`).
+    case conntrackInsertFailed
+    /// SNAT/MASQUERADE found no free source port for the flow.
+    case natNoFreePort
 
     /// The kernel's name for the reason, as `pwru`/`dropwatch` print it.
     public var kernelName: String {
@@ -70,6 +84,8 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .reassemblyTimeout: "SKB_DROP_REASON_FRAG_REASM_TIMEOUT"
         case .vxlanNoRemote: "SKB_DROP_REASON_VXLAN_NO_REMOTE"
         case .vxlanBadHeader: "SKB_DROP_REASON_VXLAN_VNI_NOT_FOUND"
+        case .reassemblyMemoryLimit: "SKB_DROP_REASON_NOT_SPECIFIED"
+        case .netfilterDrop, .conntrackTableFull, .conntrackInsertFailed, .natNoFreePort: "SKB_DROP_REASON_NETFILTER_DROP"
         }
     }
 
@@ -95,6 +111,11 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .reassemblyTimeout: "IPv4 reassembly timed out (a fragment never came)"
         case .vxlanNoRemote: "VXLAN: no remote VTEP for the inner destination MAC"
         case .vxlanBadHeader: "VXLAN: bad flags or unknown VNI"
+        case .reassemblyMemoryLimit: "IPv4 reassembly memory above ipfrag_high_thresh"
+        case .netfilterDrop: "dropped or rejected by a netfilter rule"
+        case .conntrackTableFull: "nf_conntrack: table full, dropping packet"
+        case .conntrackInsertFailed: "conntrack insert failed (the flow's tuple was already taken)"
+        case .natNoFreePort: "NAT found no free source port"
         }
     }
 

@@ -67,6 +67,8 @@ public final class Namespace {
     /// IPv4 reassembly queues (`ipq`), by slot; `reassemblyIndex` finds a queue by its key.
     var reassemblies: [Reassembly?] = []
     var reassemblyIndex: [ReassemblyKey: Int32] = [:]
+    /// Memory the queued fragments hold (`fqdir->mem`, in estimated skb truesize bytes).
+    public internal(set) var reassemblyMemory = 0
     /// UDP ports a VXLAN device of this namespace listens on → index in `World.vxlans`.
     var vxlanPorts: [UInt16: Int32] = [:]
     /// IP ID for kernel-generated datagrams (ICMP), started at a random value.
@@ -103,6 +105,8 @@ struct Reassembly {
     /// Payload length, known once the last fragment (MF clear) arrived.
     var totalLength: Int?
     var received = 0
+    /// Estimated truesize of the queued fragments (charged to `Namespace.reassemblyMemory`).
+    var memory = 0
     var generation: UInt32 = 0
     let device: DeviceID
 }

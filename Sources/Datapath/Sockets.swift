@@ -42,8 +42,7 @@ public struct ReceivedICMP {
 public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// ENETUNREACH: no route.
     case networkUnreachable
-    /// EMSGSIZE: larger than the path MTU on an `IP_PMTUDISC_DO` socket (or than 65,535
-    /// bytes); ping sockets also fail this way, as podwire does not fragment ICMP yet.
+    /// EMSGSIZE: larger than the path MTU on an `IP_PMTUDISC_DO` socket, or than 65,535 bytes.
     case messageTooLong(mtu: Int)
 
     public var description: String {
@@ -198,7 +197,9 @@ extension World {
     }
 
     /// Sends an ICMP echo request from a ping socket: `payloadLength` bytes written by
-    /// `fill`. DF is set (ping's default socket, REFERENCE.md §4.2).
+    /// `fill`. DF is set when it fits the path MTU (ping's default socket, REFERENCE.md
+    /// §4.2); a bigger one (`ping -s 2000`) is fragmented locally with DF clear, as
+    /// `IP_PMTUDISC_WANT` does, unless the socket is `IP_PMTUDISC_DO` (EMSGSIZE).
     public func sendEchoRequest(_ s: SocketID, to destination: IPv4Address, sequence: UInt16, payloadLength: Int,
                                 fill: (UnsafeMutableRawBufferPointer) -> Void) throws(SendError) {
         let sock = sockets[Int(s.rawValue)]
@@ -206,8 +207,19 @@ extension World {
         guard let route = outputRoute(ns, to: destination) else { throw .networkUnreachable }
         let mtu = devices[route.device.index].mtu
         let total = IPv4Header.minimumLength + ICMPv4Header.length + payloadLength
-        guard total <= mtu else { throw .messageTooLong(mtu: mtu) }
         let source = sourceAddress(for: route, ns: ns)
+        if total > mtu {
+            guard !sock.dontFragment, total <= 65_535 else { throw .messageTooLong(mtu: mtu) }
+            let msg = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<(ICMPv4Header.length + payloadLength)])
+            fill(UnsafeMutableRawBufferPointer(rebasing: msg[ICMPv4Header.length...]))
+            ICMPv4Header(type: .echoRequest, code: 0, restOfHeader: UInt32(sock.port) << 16 | UInt32(sequence))
+                .emit(intoMessage: msg)
+            ipFragmentLocal(ns, route: route, source: source, destination: destination,
+                            identification: sockets[Int(s.rawValue)].ipID, ttl: sock.ttl, protocol: .icmp,
+                            payload: UnsafeRawBufferPointer(msg))
+            sockets[Int(s.rawValue)].ipID &+= 1
+            return
+        }
         let p = newPacket()
         pool.setLength(p, total)
         let b = pool.bytes(p)

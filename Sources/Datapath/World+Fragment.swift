@@ -8,6 +8,16 @@ import Wire
 extension World {
     /// `ipfrag_time`: how long a reassembly queue waits for its missing fragments.
     public static let reassemblyTimeout = SimDuration.seconds(30)
+    /// `ipfrag_high_thresh`: above this much queued fragment memory, new fragments are refused.
+    public static let reassemblyHighThreshold = 4 * 1024 * 1024
+
+    /// What a queued fragment costs against `ipfrag_high_thresh`: the kernel charges
+    /// `skb->truesize`, the data buffer (frame plus headroom, cache-aligned) plus
+    /// `struct sk_buff` and `skb_shared_info` (≈ 576 bytes on 64-bit). An estimate: the real
+    /// figure depends on the driver that allocated the skb.
+    @inline(__always) static func fragmentTruesize(frameLength: Int) -> Int {
+        ((frameLength + 14 + 128 + 63) & ~63) + 576
+    }
 
     /// Sends `payload` (an L4 datagram, at most 65,515 bytes) as IPv4 fragments that fit the
     /// route's MTU: DF clear, one ID, payload pieces of (MTU − 20) & ~7 bytes.
@@ -31,10 +41,46 @@ extension World {
         }
     }
 
+    /// `ip_fragment` on the forward path (`ip_do_fragment`'s slow path): datagram `p` (header
+    /// `ip`, its TTL not yet decremented in `ip` but already in the packet) is cut into pieces
+    /// of (MTU − 20) & ~7 bytes that keep its ID, TOS and protocol; each piece has MF set
+    /// unless it ends a datagram that was itself unfragmented or the last fragment. IP
+    /// options are not carried over (podwire never sends any). The original ends as
+    /// `fragmented`; the pieces count as `fragmentsCreated`.
+    func ipFragmentForwarded(_ ns: NamespaceID, _ p: PacketHandle, _ ip: IPv4Header, mtu: Int, device: DeviceID,
+                             nextHop: IPv4Address) {
+        let bytes = UnsafeRawBufferPointer(pool.bytes(p))
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[ip.headerLength..<Int(ip.totalLength)])
+        let piece = (mtu - IPv4Header.minimumLength) & ~7
+        let delay = namespaces[ns.index].delays.ipForward
+        var offset = 0
+        while offset < payload.count {
+            let n = min(piece, payload.count - offset)
+            let f = pool.allocate()
+            accounting.fragmentsCreated += 1
+            pool.setLength(f, IPv4Header.minimumLength + n)
+            let b = pool.bytes(f)
+            UnsafeMutableRawBufferPointer(rebasing: b[IPv4Header.minimumLength...])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + n)]))
+            IPv4Header(tos: ip.tos, totalLength: UInt16(IPv4Header.minimumLength + n), identification: ip.identification,
+                       dontFragment: false, moreFragments: offset + n < payload.count || ip.moreFragments,
+                       fragmentOffset: ip.fragmentOffset + UInt16(offset), ttl: ip.ttl &- 1, protocol: ip.protocol,
+                       source: ip.source, destination: ip.destination).emit(into: b)
+            neighbourOutput(ns, device: device, nextHop: nextHop, f, after: delay)
+            offset += n
+        }
+        accounting.fragmented += 1
+        pool.free(p)
+    }
+
     /// `ip_defrag`: queue a fragment; when the datagram is complete, rebuild it and deliver it.
     func ipDefragment(_ dev: DeviceID, _ p: PacketHandle, _ ip: IPv4Header) {
         let ns = devices[dev.index].namespace
         let n = namespaces[ns.index]
+        if n.reassemblyMemory > World.reassemblyHighThreshold {
+            drop(p, .reassemblyMemoryLimit, ns: ns, device: dev)
+            return
+        }
         let key = ReassemblyKey(source: ip.source.rawValue, destination: ip.destination.rawValue,
                                 identification: ip.identification, proto: ip.protocol.rawValue)
         let offset = Int(ip.fragmentOffset), length = ip.payloadLength
@@ -62,6 +108,9 @@ extension World {
         }
         q.fragments.append((offset, length, p))
         q.received += length
+        let truesize = World.fragmentTruesize(frameLength: Int(ip.totalLength))
+        q.memory += truesize
+        n.reassemblyMemory += truesize
         if !ip.moreFragments { q.totalLength = end }
         n.reassemblies[Int(slot)] = q
         guard let total = q.totalLength, q.received == total else { return }
@@ -74,6 +123,7 @@ extension World {
         let q = n.reassemblies[slot]!
         n.reassemblies[slot] = nil
         n.reassemblyIndex[q.key] = nil
+        n.reassemblyMemory -= q.memory
         let fragments = q.fragments.sorted { $0.offset < $1.offset }
         let first = fragments[0].packet
         let firstHeader = try! IPv4Header(parsing: UnsafeRawBufferPointer(pool.bytes(first)))
@@ -94,6 +144,7 @@ extension World {
         let verdict: DropReason?
         switch header.protocol {
         case .udp: verdict = udpDeliverReassembled(ns, header, l4)
+        case .icmp: verdict = icmpDeliverReassembled(ns, dev, header, UnsafeMutableRawBufferPointer(rebasing: scratch[hl..<total]))
         default: verdict = .unhandledProtocol
         }
         if verdict == .noSocket && !isBroadcast(header.destination, on: dev) {
@@ -117,6 +168,40 @@ extension World {
         return nil
     }
 
+    /// A reassembled ICMP message (`ping -s 2000`): an echo request is answered — the reply
+    /// built in place in `scratch` and fragmented like the request was (`icmp_reply` →
+    /// `ip_push_pending_frames`) — and an echo reply goes to its ping socket.
+    private func icmpDeliverReassembled(_ ns: NamespaceID, _ dev: DeviceID, _ ip: IPv4Header,
+                                        _ msg: UnsafeMutableRawBufferPointer) -> DropReason? {
+        guard let icmp = try? ICMPv4Header(parsing: UnsafeRawBufferPointer(msg)),
+              ICMPv4Header.isChecksumValid(message: UnsafeRawBufferPointer(msg)) else { return .malformed }
+        let body = UnsafeRawBufferPointer(rebasing: msg[ICMPv4Header.length...])
+        switch icmp.type {
+        case .echoRequest:
+            if isBroadcast(ip.destination, on: dev) { return .notForUs }
+            guard let route = outputRoute(ns, to: ip.source) else { return nil }
+            if IPv4Header.minimumLength + msg.count <= devices[route.device.index].mtu {
+                sendEchoReply(ns, request: ip, icmp: icmp, body: body)
+                return nil
+            }
+            ICMPv4Header(type: .echoReply, code: 0, restOfHeader: icmp.restOfHeader).emit(intoMessage: msg)
+            let n = namespaces[ns.index]
+            ipFragmentLocal(ns, route: route, source: ip.destination, destination: ip.source, identification: n.ipID,
+                            ttl: World.defaultTTL, protocol: .icmp, payload: UnsafeRawBufferPointer(msg))
+            n.ipID &+= 1
+            return nil
+        case .echoReply:
+            guard let s = namespaces[ns.index].echoSockets[icmp.identifier] else { return .noSocket }
+            applications[Int(sockets[Int(s.rawValue)].app.rawValue)].icmpReceived(
+                self, socket: s, message: ReceivedICMP(source: ip.source, type: icmp.type, code: icmp.code,
+                                                       identifier: icmp.identifier, sequence: icmp.sequence,
+                                                       ttl: ip.ttl, payload: body))
+            return nil
+        default:
+            return .unhandledProtocol
+        }
+    }
+
     /// `ip_expire`: the queue's time is up. Its fragments are dropped and, if the first one
     /// came, the sender gets ICMP time exceeded, code 1 (fragment reassembly time exceeded).
     func reassemblyExpired(_ ns: NamespaceID, _ slot: Int32, _ generation: UInt32) {
@@ -124,6 +209,7 @@ extension World {
         guard Int(slot) < n.reassemblies.count, let q = n.reassemblies[Int(slot)], q.generation == generation else { return }
         n.reassemblies[Int(slot)] = nil
         n.reassemblyIndex[q.key] = nil
+        n.reassemblyMemory -= q.memory
         if let first = q.fragments.first(where: { $0.offset == 0 }) {
             sendICMPError(ns, about: first.packet, type: .timeExceeded, code: 1)
         }

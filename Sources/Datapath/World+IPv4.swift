@@ -206,18 +206,20 @@ extension World {
             return
         }
         let mtu = devices[route.device.index].mtu
-        if Int(ip.totalLength) > mtu {
-            if ip.dontFragment {
-                sendICMPError(ns, about: p, type: .destinationUnreachable,
-                              code: ICMPv4UnreachableCode.fragmentationNeeded, restOfHeader: UInt32(mtu))
-            }
-            // Without DF Linux would fragment; that arrives with the multi-node issue.
+        if Int(ip.totalLength) > mtu && ip.dontFragment {
+            sendICMPError(ns, about: p, type: .destinationUnreachable,
+                          code: ICMPv4UnreachableCode.fragmentationNeeded, restOfHeader: UInt32(mtu))
             drop(p, .mtuExceeded, ns: ns, device: dev)
             return
         }
         IPv4Header.decrementTTL(header: pool.data(p))
-        neighbourOutput(ns, device: route.device, nextHop: route.gateway ?? ip.destination, p,
-                        after: namespaces[ns.index].delays.ipForward)
+        let nextHop = route.gateway ?? ip.destination
+        if Int(ip.totalLength) > mtu {
+            // No DF: `ip_finish_output` → `ip_fragment` cuts it for the next hop.
+            ipFragmentForwarded(ns, p, ip, mtu: mtu, device: route.device, nextHop: nextHop)
+            return
+        }
+        neighbourOutput(ns, device: route.device, nextHop: nextHop, p, after: namespaces[ns.index].delays.ipForward)
     }
 
     // MARK: ICMP errors

@@ -32,6 +32,10 @@ public struct PacketAccounting: Sendable, Equatable {
     public var originated: UInt64 = 0
     /// Copies made by the bridge when flooding.
     public var cloned: UInt64 = 0
+    /// Fragments a router cut from a forwarded datagram (`ip_fragment` on the forward path).
+    public var fragmentsCreated: UInt64 = 0
+    /// Forwarded datagrams that ended by being cut into `fragmentsCreated` pieces.
+    public var fragmented: UInt64 = 0
     /// Packets consumed by a local receiver (socket, ICMP echo, ARP).
     public var delivered: UInt64 = 0
     /// Drops, indexed by `DropReason.rawValue`.
@@ -40,7 +44,9 @@ public struct PacketAccounting: Sendable, Equatable {
     public init() {}
 
     public var dropped: UInt64 { droppedByReason.reduce(0, +) }
-    public var created: UInt64 { originated + cloned }
+    public var created: UInt64 { originated + cloned + fragmentsCreated }
+    /// Every way a packet's life can end (in flight aside).
+    public var ended: UInt64 { delivered + dropped + fragmented }
     public func dropped(_ r: DropReason) -> UInt64 { droppedByReason[Int(r.rawValue)] }
 }
 
@@ -159,10 +165,10 @@ public final class World {
         return n + packetEvents
     }
 
-    /// created == delivered + dropped + in flight, and the pool agrees.
+    /// created == delivered + dropped + fragmented + in flight, and the pool agrees.
     public func conservationHolds() -> Bool {
         let inFlight = packetsInFlight()
-        return accounting.created == accounting.delivered + accounting.dropped + inFlight
+        return accounting.created == accounting.ended + inFlight
             && UInt64(pool.live) == inFlight
     }
 

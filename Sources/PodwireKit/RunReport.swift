@@ -89,8 +89,12 @@ public struct RunReport {
         }
         out.append("")
         out.append("PACKET CONSERVATION")
-        out.append("  created \(accounting.created) (sent \(accounting.originated) + bridge flood copies \(accounting.cloned))"
-            + " = delivered \(accounting.delivered) + dropped \(accounting.dropped) + in flight at end \(inFlight)"
+        let split = accounting.fragmented > 0
+        out.append("  created \(accounting.created) (sent \(accounting.originated) + bridge flood copies \(accounting.cloned)"
+            + (split ? " + router fragments \(accounting.fragmentsCreated)" : "") + ")"
+            + " = delivered \(accounting.delivered) + dropped \(accounting.dropped)"
+            + (split ? " + cut into fragments \(accounting.fragmented)" : "")
+            + " + in flight at end \(inFlight)"
             + (conservationHolds ? "  ✓" : "  ✗ MISMATCH"))
         if let dir = captureDirectory {
             out.append("")
@@ -138,6 +142,7 @@ public struct RunReport {
         let conservation: JSONValue = .object([
             ("created", .int(accounting.created)), ("originated", .int(accounting.originated)),
             ("flood_copies", .int(accounting.cloned)), ("delivered", .int(accounting.delivered)),
+            ("router_fragments", .int(accounting.fragmentsCreated)), ("fragmented", .int(accounting.fragmented)),
             ("dropped", .int(accounting.dropped)), ("in_flight", .int(inFlight)),
             ("holds", .bool(conservationHolds)),
         ])
