@@ -18,17 +18,20 @@ public struct ClusterConfiguration: Sendable {
     public var mtu: Int
     public var seed: UInt64
     public var network: PodNetwork
-    /// Propagation delay of every LAN cable (node or host ↔ switch port).
+    /// Propagation delay of every LAN cable (node or host ↔ switch port) without its own.
     public var lanDelay: SimDuration
+    /// Switches and cables; nil: `Underlay.automatic` (one switch, every machine on it).
+    public var underlay: Underlay?
     public init(podSubnet: IPv4Network = IPv4Network("10.244.0.0/16")!,
                 serviceSubnet: IPv4Network = IPv4Network("10.96.0.0/12")!, mtu: Int = 1500, seed: UInt64 = 1,
-                network: PodNetwork = .bridge, lanDelay: SimDuration = .microseconds(1)) {
+                network: PodNetwork = .bridge, lanDelay: SimDuration = .microseconds(1), underlay: Underlay? = nil) {
         self.podSubnet = podSubnet
         self.serviceSubnet = serviceSubnet
         self.mtu = mtu
         self.seed = seed
         self.network = network
         self.lanDelay = lanDelay
+        self.underlay = underlay
     }
 }
 
@@ -50,9 +53,13 @@ public enum PodNetwork: String, Sendable {
 public struct HostDefinition: Sendable {
     public var name: String
     public var address: IPv4Interface
-    public init(name: String, address: IPv4Interface) {
+    /// Static routes (`ip route add 10.244.1.0/24 via 192.168.50.12`), e.g. to reach pod
+    /// CIDRs through a node the way a host-gw LAN router would.
+    public var routes: [(destination: IPv4Network, via: IPv4Address)]
+    public init(name: String, address: IPv4Interface, routes: [(destination: IPv4Network, via: IPv4Address)] = []) {
         self.name = name
         self.address = address
+        self.routes = routes
     }
 }
 
@@ -63,8 +70,13 @@ public final class Cluster {
     public private(set) var pods: [Pod] = []
     /// External hosts: (definition, namespace, eth0).
     public private(set) var hosts: [(definition: HostDefinition, netns: NamespaceID, eth0: DeviceID)] = []
-    /// The LAN switch (namespace "lan", bridge "br-lan"), when there are two machines or more.
-    public private(set) var lan: (netns: NamespaceID, bridge: BridgeID)?
+    /// The switches of the underlay, in topology order (namespace `<name>`, bridge `br-<name>`).
+    public private(set) var switches: [(name: String, netns: NamespaceID, bridge: BridgeID)] = []
+    /// The first switch (the automatic underlay's `lan`), if any.
+    public var lan: (netns: NamespaceID, bridge: BridgeID)? { switches.first.map { ($0.netns, $0.bridge) } }
+    /// eth0s already made as the far end of a crossover cable, by machine name.
+    private var crossoverEnds: [String: DeviceID] = [:]
+    private var switchPorts = 0
     /// Deployments in creation order, with their replicas' pod names.
     public private(set) var deployments: [(name: String, namespace: String, replicas: [String])] = []
     private var names: SeededGenerator
@@ -74,15 +86,23 @@ public final class Cluster {
         self.configuration = configuration
         world = World(seed: configuration.seed, maxFrame: max(configuration.mtu, 1500) + EthernetHeader.length)
         names = world.random.stream("kube/names")
-        if definitions.count + hostDefinitions.count >= 2 {
-            // The underlay switch, as kernel-ref builds it: a bridge without an address in a
-            // namespace of its own, one port per machine.
-            let ns = world.addNamespace(name: "lan", kind: .host, node: "lan")
-            let (bridge, _) = world.addBridge(ns, name: "br-lan", mac: MACAddress(0x02, 0x50, 0xFF, 0, 0, 1), mtu: 1500)
-            lan = (ns, bridge)
+        let underlay = configuration.underlay
+            ?? .automatic(machines: definitions.map(\.name) + hostDefinitions.map(\.name))
+        // Switches as kernel-ref builds its LAN: a bridge without an address in a namespace
+        // of its own. Then every machine's namespace, so a crossover cable can join two.
+        for (i, name) in underlay.switches.enumerated() {
+            let ns = world.addNamespace(name: name, kind: .host, node: name)
+            let (bridge, _) = world.addBridge(ns, name: "br-\(name)",
+                                              mac: MACAddress(0x02, 0x50, 0xFF, 0, 0, UInt8(truncatingIfNeeded: i + 1)), mtu: 1500)
+            switches.append((name, ns, bridge))
         }
-        for d in definitions { addNode(d) }
-        for h in hostDefinitions { addHost(h) }
+        let nodeNS = definitions.map { world.addNamespace(name: $0.name, kind: .node, node: $0.name) }
+        let hostNS = hostDefinitions.map { world.addNamespace(name: $0.name, kind: .host, node: $0.name) }
+        for (k, d) in definitions.enumerated() { peerMACs[d.name] = Self.nodeMAC(k) }
+        for (k, h) in hostDefinitions.enumerated() { peerMACs[h.name] = Self.hostMAC(k) }
+        for (d, ns) in zip(definitions, nodeNS) { addNode(d, ns, underlay) }
+        for (h, ns) in zip(hostDefinitions, hostNS) { addHost(h, ns, underlay) }
+        cableSwitches(underlay)
         if configuration.network == .flannelHostGW { addHostGatewayRoutes() }
         if configuration.network == .flannelVXLAN { addVXLANOverlay() }
     }
@@ -112,27 +132,70 @@ public final class Cluster {
         }
     }
 
-    /// A machine's eth0: plugged into the LAN switch when there is one (a shaped veth to a
-    /// switch port `lan-<machine>`), else a NIC without carrier.
-    private func plugIntoLAN(_ ns: NamespaceID, machine: String, mac: MACAddress, portIndex: Int, rate: Int64) -> DeviceID {
-        guard let lan else { return world.addPhysical(ns, name: "eth0", mac: mac, mtu: 1500) }
-        let (eth0, port) = world.addVethPair(ns, "eth0", mac1: mac, lan.netns, "lan-\(machine)",
-                                             mac2: MACAddress(0x02, 0x50, 0xFE, 0, UInt8(truncatingIfNeeded: portIndex >> 8),
-                                                              UInt8(truncatingIfNeeded: portIndex)), mtu: 1500)
-        world.attach(port, to: lan.bridge, hairpin: false)
-        let shape = LinkShape(rate: rate, propagationDelay: configuration.lanDelay)
+    /// A machine's eth0, cabled as the underlay says: a shaped veth to a switch port, a
+    /// crossover veth to another machine's eth0, or — with no link — a NIC without carrier.
+    private func plug(_ ns: NamespaceID, machine: String, mac: MACAddress, rate: Int64, _ underlay: Underlay) -> DeviceID {
+        if let made = crossoverEnds[machine] { return made }
+        guard let (link, peer) = underlay.link(of: machine) else {
+            return world.addPhysical(ns, name: "eth0", mac: mac, mtu: 1500)
+        }
+        let shape = LinkShape(rate: min(link.rate ?? rate, rate), propagationDelay: link.delay ?? configuration.lanDelay)
+        if let sw = switches.first(where: { $0.name == peer.machine }) {
+            let (eth0, port) = world.addVethPair(ns, "eth0", mac1: mac, sw.netns, peer.interface, mac2: nextPortMAC(), mtu: 1500)
+            world.attach(port, to: sw.bridge, hairpin: false)
+            world.setLink(shape, of: eth0)
+            world.setLink(shape, of: port)
+            return eth0
+        }
+        // A crossover cable: the peer's namespace exists already; its eth0 is made here.
+        let peerNS = world.namespaces.first { $0.name == peer.machine }!.id
+        let peerMAC = peerMACs[peer.machine] ?? nextPortMAC()
+        let (eth0, other) = world.addVethPair(ns, "eth0", mac1: mac, peerNS, "eth0", mac2: peerMAC, mtu: 1500)
         world.setLink(shape, of: eth0)
-        world.setLink(shape, of: port)
+        world.setLink(shape, of: other)
+        crossoverEnds[peer.machine] = other
         return eth0
     }
 
-    /// An external host (kernel-ref's "ext"): eth0 with an address on the LAN, nothing else.
-    private func addHost(_ h: HostDefinition) {
+    /// Machines' eth0 MACs by name, known before their devices exist (for crossover cables).
+    private var peerMACs: [String: MACAddress] = [:]
+
+    /// Switch ports get `02:50:fe:00:HH:LL` in creation order.
+    private func nextPortMAC() -> MACAddress {
+        defer { switchPorts += 1 }
+        return MACAddress(0x02, 0x50, 0xFE, 0, UInt8(truncatingIfNeeded: switchPorts >> 8), UInt8(truncatingIfNeeded: switchPorts))
+    }
+
+    /// Cables between two switches (1 Gbit/s unless the link says otherwise).
+    private func cableSwitches(_ underlay: Underlay) {
+        for l in underlay.links {
+            guard let a = switches.first(where: { $0.name == l.a.machine }),
+                  let b = switches.first(where: { $0.name == l.b.machine }) else { continue }
+            let (pa, pb) = world.addVethPair(a.netns, l.a.interface, mac1: nextPortMAC(), b.netns, l.b.interface,
+                                             mac2: nextPortMAC(), mtu: 1500)
+            world.attach(pa, to: a.bridge, hairpin: false)
+            world.attach(pb, to: b.bridge, hairpin: false)
+            let shape = LinkShape(rate: l.rate ?? 1_000_000_000, propagationDelay: l.delay ?? configuration.lanDelay)
+            world.setLink(shape, of: pa)
+            world.setLink(shape, of: pb)
+        }
+    }
+
+    /// node eth0 MACs: `02:50:00:00:HH:(0x11+N)`; host eth0: `02:50:00:00:01:K`.
+    static func nodeMAC(_ k: Int) -> MACAddress {
+        MACAddress(0x02, 0x50, 0, 0, UInt8(truncatingIfNeeded: k >> 8), UInt8(truncatingIfNeeded: 0x11 + k))
+    }
+    static func hostMAC(_ k: Int) -> MACAddress { MACAddress(0x02, 0x50, 0, 0, 0x01, UInt8(truncatingIfNeeded: k)) }
+
+    /// An external host (kernel-ref's "ext"): eth0 with an address on the LAN, its static
+    /// routes, nothing else.
+    private func addHost(_ h: HostDefinition, _ ns: NamespaceID, _ underlay: Underlay) {
         let k = hosts.count
-        let ns = world.addNamespace(name: h.name, kind: .host, node: h.name)
-        let eth0 = plugIntoLAN(ns, machine: h.name, mac: MACAddress(0x02, 0x50, 0, 0, 0x01, UInt8(truncatingIfNeeded: k)),
-                               portIndex: nodes.count + k, rate: 1_000_000_000)
+        let eth0 = plug(ns, machine: h.name, mac: Self.hostMAC(k), rate: 1_000_000_000, underlay)
         world.addAddress(h.address, to: eth0)
+        for r in h.routes {
+            world.addRoute(Route(destination: r.destination, gateway: r.via, device: eth0), in: ns)
+        }
         hosts.append((h, ns, eth0))
     }
 
@@ -166,16 +229,13 @@ public final class Cluster {
         deployments.first { $0.name == name && $0.namespace == namespace }?.replicas ?? []
     }
 
-    private func addNode(_ d: NodeDefinition) {
+    private func addNode(_ d: NodeDefinition, _ ns: NamespaceID, _ underlay: Underlay) {
         let k = nodes.count
-        let ns = world.addNamespace(name: d.name, kind: .node, node: d.name)
         let netns = world.namespace(ns)
         netns.forwarding = true
         netns.delays = d.profile.stageDelays
-        // eth0: the node's LAN interface, on the switch when there is one.
-        let eth0 = plugIntoLAN(ns, machine: d.name, mac: MACAddress(0x02, 0x50, 0, 0, UInt8(truncatingIfNeeded: k >> 8),
-                                                                     UInt8(truncatingIfNeeded: 0x11 + k)),
-                               portIndex: k, rate: d.profile.lineRate)
+        // eth0: the node's LAN interface, cabled as the underlay says.
+        let eth0 = plug(ns, machine: d.name, mac: Self.nodeMAC(k), rate: d.profile.lineRate, underlay)
         world.addAddress(d.address, to: eth0)
         // A real node has a default gateway on its LAN: the subnet's first host, onlink.
         world.addRoute(Route(destination: IPv4Network("0.0.0.0/0")!, gateway: d.address.network.address(at: 1),

@@ -12,8 +12,10 @@ import Testing
         let pods = try #require(summary["pods"] as? [[String: Any]])
         let veths = pods.compactMap { $0["host_veth"] as? String }.sorted()
         #expect(veths.count == 3)
+        // A lone node is cabled to the LAN switch too (namespace "lan": br-lan, its port, lo).
         var expected = ["pi-1-lo", "pi-1-eth0", "pi-1-cni0", "pi-1-client-eth0", "pi-1-client-lo",
-                        "pi-1-web-0-eth0", "pi-1-web-0-lo", "pi-1-web-1-eth0", "pi-1-web-1-lo"]
+                        "pi-1-web-0-eth0", "pi-1-web-0-lo", "pi-1-web-1-eth0", "pi-1-web-1-lo",
+                        "lan-br-lan", "lan-lan-pi-1", "lan-lo"]
         expected += veths.map { "pi-1-\($0)" }
         #expect(E2E.pcaps(in: dir) == expected.map { $0 + ".pcap" }.sorted())
 
@@ -44,7 +46,7 @@ import Testing
         let dir = try E2E.defaultRun()
         guard let tshark = E2E.tool("tshark"), let tcpdump = E2E.tool("tcpdump") else { return }
         let files = E2E.pcaps(in: dir)
-        #expect(files.count == 12)
+        #expect(files.count == 15)
         for f in files {
             let path = dir + "/" + f
             let magic = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).readData(ofLength: 4)
@@ -95,7 +97,7 @@ import Testing
             return files
         }
         let first = try snapshot(), second = try snapshot()
-        #expect(first.count == 14)
+        #expect(first.count == 17)
         #expect(first.keys.sorted() == second.keys.sorted())
         for f in first.keys.sorted() {
             #expect(first[f] == second[f], "\(f) differs between two runs with the same seed")
