@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // SHA-256 for kube-proxy's chain names (KUBE-SVC-<base32(sha256(…))>).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Leaf layers: no dependencies.
@@ -36,7 +38,9 @@ let package = Package(
         // Linux's stages: namespaces, devices, bridge, routing, neighbours, sockets.
         .target(name: "Datapath", dependencies: ["Wire", "Engine"], swiftSettings: hotPath),
         // Kubernetes objects, IPAM, CNI plugins, scheduler; builds a Datapath world.
-        .target(name: "Kube", dependencies: ["Datapath", "Wire", "Engine"], swiftSettings: hotPath),
+        .target(name: "Kube", dependencies: [
+            "Datapath", "Wire", "Engine", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: hotPath),
         // iperf3-style UDP and ping applications running on Datapath sockets.
         .target(name: "Traffic", dependencies: [
             "Datapath", "Wire", "Engine",

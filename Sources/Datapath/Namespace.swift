@@ -59,6 +59,8 @@ public final class Namespace {
     public var neighbours = NeighbourTable()
     /// `net.ipv4.ip_forward`.
     public var forwarding = false
+    /// iptables rules and conntrack, when something (kube-proxy, flanneld) programmed them.
+    public internal(set) var netfilter: NetfilterState?
     public var delays = StageDelays()
     /// Every local IPv4 address (all devices), for the "is this for us" test.
     public internal(set) var localAddresses: [IPv4Address] = []

@@ -24,6 +24,8 @@ public final class PacketPool {
     private var chunks: [UnsafeMutableRawPointer] = []
     @usableFromInline var head: [Int32] = []
     @usableFromInline var length: [Int32] = []
+    /// Netfilter state each packet carries (conntrack entry, mark), by slot.
+    var meta: [PacketMeta] = []
     private var freeList: [Int32] = []
     /// Packets currently allocated (in flight somewhere in the world).
     public private(set) var live = 0
@@ -45,6 +47,7 @@ public final class PacketPool {
         let h = freeList.removeLast()
         head[Int(h)] = Int32(PacketPool.headroom)
         length[Int(h)] = 0
+        meta[Int(h)] = .none
         live += 1
         return PacketHandle(h)
     }
@@ -60,6 +63,7 @@ public final class PacketPool {
         let i = Int(p.rawValue), j = Int(c.rawValue)
         head[j] = head[i]
         length[j] = length[i]
+        meta[j] = meta[i]
         (slotBase(c) + Int(head[j])).copyMemory(from: slotBase(p) + Int(head[i]), byteCount: Int(length[i]))
         return c
     }
@@ -119,6 +123,7 @@ public final class PacketPool {
         chunks.append(chunk)
         head.append(contentsOf: repeatElement(0, count: PacketPool.chunkSlots))
         length.append(contentsOf: repeatElement(0, count: PacketPool.chunkSlots))
+        meta.append(contentsOf: repeatElement(.none, count: PacketPool.chunkSlots))
         freeList.reserveCapacity(head.count)
         // Hand out low indices first so small runs touch few cache lines.
         for k in stride(from: Int32(PacketPool.chunkSlots) - 1, through: 0, by: -1) {

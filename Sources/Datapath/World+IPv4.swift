@@ -31,11 +31,29 @@ extension World {
         return namespaces[ns.index].localAddresses.first { !$0.isLoopback } ?? .any
     }
 
-    /// Sends a locally built IPv4 packet (header at the packet's start) along `route`.
-    func ipOutputLocal(_ ns: NamespaceID, route: Route, _ p: PacketHandle) {
-        let dst = IPv4Address(loading: pool.data(p) + IPv4Header.destinationOffset)
+    /// Sends a locally built IPv4 packet (header at the packet's start) along `route`
+    /// (`ip_local_out`: OUTPUT, a new route if DNAT moved the destination, POSTROUTING).
+    func ipOutputLocal(_ ns: NamespaceID, route: Route, _ p: PacketHandle, delay: SimDuration? = nil) {
+        var route = route
+        var dst = IPv4Address(loading: pool.data(p) + IPv4Header.destinationOffset)
+        if let st = namespaces[ns.index].netfilter {
+            guard nfPreroutingOrOutput(ns, st, p, ipOffset: 0, hook: .output, inDevice: .none, outDevice: route.device) else { return }
+            let now = IPv4Address(loading: pool.data(p) + IPv4Header.destinationOffset)
+            if now != dst {
+                // `ip_route_me_harder`: DNAT changed where the packet goes.
+                dst = now
+                guard let r = outputRoute(ns, to: dst) else {
+                    nfDropped(ns, st, p, .noRoute, device: route.device)
+                    return
+                }
+                route = r
+            }
+            guard nfPostroutingOrInput(ns, st, p, ipOffset: 0, hook: .postrouting, inDevice: .none, outDevice: route.device) else {
+                return
+            }
+        }
         neighbourOutput(ns, device: route.device, nextHop: route.gateway ?? dst, p,
-                        after: namespaces[ns.index].delays.localOutput)
+                        after: delay ?? namespaces[ns.index].delays.localOutput)
     }
 
     // MARK: Receive
@@ -44,7 +62,7 @@ extension World {
     func ipReceive(_ dev: DeviceID, _ p: PacketHandle) {
         let ns = devices[dev.index].namespace
         let bytes = UnsafeRawBufferPointer(pool.bytes(p))
-        guard let ip = try? IPv4Header(parsing: bytes),
+        guard var ip = try? IPv4Header(parsing: bytes),
               IPv4Header.isChecksumValid(header: UnsafeRawBufferPointer(rebasing: bytes[0..<ip.headerLength])) else {
             devices[dev.index].counters.rxDropped += 1
             drop(p, .malformed, ns: ns, device: dev)
@@ -53,6 +71,11 @@ extension World {
         // Strip link-layer padding beyond the datagram.
         if bytes.count > Int(ip.totalLength) { pool.setLength(p, Int(ip.totalLength)) }
         let n = namespaces[ns.index]
+        if let st = n.netfilter, !pool.meta[Int(p.rawValue)].preroutingDone {
+            guard nfPreroutingOrOutput(ns, st, p, ipOffset: 0, hook: .prerouting, inDevice: dev, outDevice: .none) else { return }
+            ip.destination = IPv4Address(loading: pool.data(p) + IPv4Header.destinationOffset)
+            ip.source = IPv4Address(loading: pool.data(p) + 12)
+        }
         if n.isLocal(ip.destination) || isBroadcast(ip.destination, on: dev) {
             ipLocalDeliver(dev, p, ip)
         } else if ip.destination.isMulticast {
@@ -76,6 +99,12 @@ extension World {
         if ip.isFragment {
             ipDefragment(dev, p, ip)
             return
+        }
+        var ip = ip
+        if let st = namespaces[ns.index].netfilter {
+            guard nfPostroutingOrInput(ns, st, p, ipOffset: 0, hook: .input, inDevice: dev, outDevice: .none) else { return }
+            ip.source = IPv4Address(loading: pool.data(p) + 12)
+            ip.destination = IPv4Address(loading: pool.data(p) + IPv4Header.destinationOffset)
         }
         let bytes = UnsafeRawBufferPointer(pool.bytes(p))
         let l4 = UnsafeRawBufferPointer(rebasing: bytes[ip.headerLength..<Int(ip.totalLength)])
@@ -213,6 +242,11 @@ extension World {
             return
         }
         IPv4Header.decrementTTL(header: pool.data(p))
+        if let st = namespaces[ns.index].netfilter {
+            guard nfFilter(ns, st, p, ipOffset: 0, hook: .forward, inDevice: dev, outDevice: route.device),
+                  nfPostroutingOrInput(ns, st, p, ipOffset: 0, hook: .postrouting, inDevice: dev, outDevice: route.device)
+            else { return }
+        }
         let nextHop = route.gateway ?? ip.destination
         if Int(ip.totalLength) > mtu {
             // No DF: `ip_finish_output` → `ip_fragment` cuts it for the next hop.
@@ -255,6 +289,15 @@ extension World {
                    moreFragments: false, fragmentOffset: 0, ttl: World.defaultTTL, protocol: .icmp,
                    source: source, destination: ip.source).emit(into: b)
         n.ipID &+= 1
+        // `nf_ct_attach`: the error belongs to the offending packet's flow (RELATED, the
+        // other direction), so NAT can put the quote back as the sender sent it.
+        if pool.meta[Int(p.rawValue)].conntrack >= 0 {
+            var m = PacketMeta()
+            m.conntrack = pool.meta[Int(p.rawValue)].conntrack
+            m.reply = !pool.meta[Int(p.rawValue)].reply
+            m.related = true
+            pool.meta[Int(e.rawValue)] = m
+        }
         ipOutputLocal(ns, route: route, e)
     }
 }

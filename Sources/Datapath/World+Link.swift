@@ -31,6 +31,7 @@ extension World {
         hop(.deviceTx, ns, dev, p)
         switch kind {
         case .veth(let peer):
+            pool.meta[Int(p.rawValue)] = .none  // `skb_scrub_packet`
             schedule(.receive(peer, p), after: namespaces[devices[peer.index].namespace.index].delays.veth)
         case .loopback:
             schedule(.receive(dev, p), after: namespaces[ns.index].delays.loopback)
@@ -85,6 +86,7 @@ extension World {
             drop(p, .noCarrier, ns: ns, device: dev)
             return
         }
+        pool.meta[Int(p.rawValue)] = .none  // `skb_scrub_packet`
         schedule(.receive(peer, p), after: link.serialization(of: pool.length(p)) + link.propagationDelay)
     }
 
@@ -142,7 +144,7 @@ extension World {
             drop(p, .malformed, ns: ns, device: ingress)
             return
         }
-        let dst = MACAddress(loading: frame.baseAddress!)
+        var dst = MACAddress(loading: frame.baseAddress!)
         let src = MACAddress(loading: frame.baseAddress! + 6)
         // `is_valid_ether_addr(h_source)`: a multicast or zero source is dropped.
         if src.isMulticast || src == .zero {
@@ -151,16 +153,66 @@ extension World {
         }
         let bi = Int(b.rawValue)
         bridges[bi].fdb.learn(src, port: ingress, now: now)
+        let brnf = namespaces[ns.index].netfilter.flatMap { $0.bridgeCallsIptables && !dst.isMulticast
+            && frame.count >= EthernetHeader.length + 20 && frame[12] == 0x08 && frame[13] == 0x00 ? $0 : nil }
+        if let st = brnf {
+            guard let mac = brNetfilterPrerouting(b, st, ns, p) else { return }
+            dst = mac
+        }
         switch bridgeDecide(b, ingress: ingress, destination: dst) {
         case .forward(let port):
+            if let st = brnf, !brNetfilterForward(b, st, ns, p) { return }
             schedule(.transmit(port, p), after: namespaces[ns.index].delays.bridge)
         case .flood(let passUp):
+            if let st = brnf, !passUp, !brNetfilterForward(b, st, ns, p) { return }
             bridgeFlood(b, ingress: ingress, p, passUp: passUp)
         case .passUp:
             bridgePassUp(b, p)
         case .drop(let reason):
             drop(p, reason, ns: ns, device: ingress)
         }
+    }
+
+    /// `br_nf_pre_routing`: conntrack and nat PREROUTING for a bridged IPv4 frame, seen by
+    /// iptables as arriving on the bridge device. When DNAT sends the packet to an address
+    /// whose route points back out of this bridge ("bridged DNAT", REFERENCE.md §5.3), the
+    /// frame stays bridged — TTL and source MAC untouched — with the new neighbour's MAC as
+    /// its destination; an unresolved neighbour sends it from the bridge device instead.
+    /// Returns the destination MAC to bridge on, or nil when the packet was consumed.
+    func brNetfilterPrerouting(_ b: BridgeID, _ st: NetfilterState, _ ns: NamespaceID, _ p: PacketHandle) -> MACAddress? {
+        let bridgeDevice = bridges[Int(b.rawValue)].device
+        let ipStart = pool.data(p) + EthernetHeader.length
+        let before = IPv4Address(loading: ipStart + IPv4Header.destinationOffset)
+        guard nfPreroutingOrOutput(ns, st, p, ipOffset: EthernetHeader.length, hook: .prerouting, inDevice: bridgeDevice,
+                                   outDevice: .none) else { return nil }
+        pool.meta[Int(p.rawValue)].preroutingDone = true
+        let frameDst = MACAddress(loading: pool.data(p))
+        let after = IPv4Address(loading: pool.data(p) + EthernetHeader.length + IPv4Header.destinationOffset)
+        guard after != before, let route = namespaces[ns.index].routes.lookup(after), route.device == bridgeDevice else {
+            return frameDst
+        }
+        let nextHop = route.gateway ?? after
+        let n = namespaces[ns.index]
+        if let i = n.neighbours.find(nextHop, device: bridgeDevice), let mac = n.neighbours.entries[Int(i)].mac,
+           n.neighbours.entries[Int(i)].state != .incomplete && n.neighbours.entries[Int(i)].state != .failed {
+            mac.store(to: pool.data(p))
+            return mac
+        }
+        pool.pull(p, EthernetHeader.length)
+        guard nfPostroutingOrInput(ns, st, p, ipOffset: 0, hook: .postrouting, inDevice: bridgeDevice, outDevice: bridgeDevice)
+        else { return nil }
+        neighbourOutput(ns, device: bridgeDevice, nextHop: nextHop, p, after: n.delays.bridge)
+        return nil
+    }
+
+    /// `br_nf_forward_ip` then `br_nf_post_routing`: filter FORWARD and nat POSTROUTING (with
+    /// conntrack's confirm) for a frame bridged from port to port; iptables sees the bridge
+    /// device as both input and output (so MASQUERADE picks its address, REFERENCE.md §5.8).
+    func brNetfilterForward(_ b: BridgeID, _ st: NetfilterState, _ ns: NamespaceID, _ p: PacketHandle) -> Bool {
+        let bridgeDevice = bridges[Int(b.rawValue)].device
+        return nfFilter(ns, st, p, ipOffset: EthernetHeader.length, hook: .forward, inDevice: bridgeDevice, outDevice: bridgeDevice)
+            && nfPostroutingOrInput(ns, st, p, ipOffset: EthernetHeader.length, hook: .postrouting, inDevice: bridgeDevice,
+                                    outDevice: bridgeDevice)
     }
 
     /// The forwarding decision for a frame from `ingress` (`.none` for frames the host sends

@@ -43,7 +43,10 @@ extension World {
             drop(p, .noRoute, ns: ns, device: device)
             return
         }
-        neighbourOutput(ns, device: route.device, nextHop: route.gateway ?? remote, p, after: n.delays.vxlanEncap)
+        // `iptunnel_xmit` scrubs the inner packet's conntrack; the outer datagram is a new
+        // local packet of the node (conntrack tracks the 8472 flows, REFERENCE.md §6).
+        pool.meta[Int(p.rawValue)] = .none
+        ipOutputLocal(ns, route: route, p, delay: n.delays.vxlanEncap)
     }
 
     /// The inner flow's hash (Linux: `skb_get_hash`, keyed per boot): addresses, protocol and,

@@ -22,6 +22,8 @@ public struct ClusterConfiguration: Sendable {
     public var lanDelay: SimDuration
     /// Switches and cables; nil: `Underlay.automatic` (one switch, every machine on it).
     public var underlay: Underlay?
+    /// `nf_conntrack_max` on every node; nil: what kube-proxy sets for the node's cores.
+    public var conntrackMax: Int?
     public init(podSubnet: IPv4Network = IPv4Network("10.244.0.0/16")!,
                 serviceSubnet: IPv4Network = IPv4Network("10.96.0.0/12")!, mtu: Int = 1500, seed: UInt64 = 1,
                 network: PodNetwork = .bridge, lanDelay: SimDuration = .microseconds(1), underlay: Underlay? = nil) {
@@ -77,6 +79,8 @@ public final class Cluster {
     /// eth0s already made as the far end of a crossover cable, by machine name.
     private var crossoverEnds: [String: DeviceID] = [:]
     private var switchPorts = 0
+    /// Services in creation order.
+    public internal(set) var services: [ServiceDefinition] = []
     /// Deployments in creation order, with their replicas' pod names.
     public private(set) var deployments: [(name: String, namespace: String, replicas: [String])] = []
     private var names: SeededGenerator

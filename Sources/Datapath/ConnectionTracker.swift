@@ -1,0 +1,735 @@
+import Engine
+import Wire
+
+// Connection tracking: Linux `nf_conntrack` (net/netfilter/nf_conntrack_core.c and the
+// UDP/ICMP/generic protocol trackers) for one network namespace.
+//
+// Contract, as in the kernel: the first packet of a flow allocates an *unconfirmed* entry
+// (`create`, = `init_conntrack`), NAT may rewrite its reply tuple (`setReply`), and the
+// entry enters the hash table — both directions — when the packet leaves the last hook
+// (`confirm`, = `__nf_conntrack_confirm`). Later packets find it by either tuple (`find`)
+// and refresh its timeout (`packet`). Time is always passed in; nothing here reads a clock.
+//
+// Not modelled: TCP state (TCP is timed like the generic tracker), expectations/helpers
+// (no RELATED except what callers derive), zones, clash resolution on confirm
+// (`nf_ct_resolve_clash`: a clashing confirm simply fails), the gc worker's own schedule
+// (callers run `expire(now:)` when they want a sweep).
+//
+// Storage: an open-addressing hash table of `ConntrackSlot`s (power-of-two capacity,
+// linear probing, backward-shift deletion, load ≤ 1/2) pointing into an array of entry
+// records with a free list. Both grow by doubling and never shrink, so steady-state
+// traffic allocates nothing. The hash is a seeded multiply-fold of the 13 tuple bytes —
+// deterministic for a given seed, never Swift's per-process `Hasher`.
+
+/// Which tuple of an entry a packet matched.
+public enum ConntrackDirection: Int, Sendable {
+    /// `IP_CT_DIR_ORIGINAL`: as the first packet went.
+    case original = 0
+    /// `IP_CT_DIR_REPLY`.
+    case reply = 1
+}
+
+/// A handle on an entry, valid until the entry is freed (expired, evicted, discarded or
+/// failed to confirm). Handles of freed entries are reused.
+public struct ConntrackEntryID: Hashable, Sendable {
+    public let rawValue: Int32
+    @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
+}
+
+/// The `nf_conntrack_*_timeout` sysctls podwire uses
+/// (Documentation/networking/nf_conntrack-sysctl.rst).
+public struct ConntrackTimeouts: Sendable, Equatable {
+    /// `nf_conntrack_udp_timeout`: UDP until it has lived 2 s with replies.
+    public var udp: SimDuration
+    /// `nf_conntrack_udp_timeout_stream`: UDP seen both ways and older than 2 s.
+    public var udpStream: SimDuration
+    /// `nf_conntrack_icmp_timeout`.
+    public var icmp: SimDuration
+    /// `nf_conntrack_generic_timeout` (also used for TCP, whose states are not modelled).
+    public var generic: SimDuration
+
+    public init(udp: SimDuration, udpStream: SimDuration, icmp: SimDuration, generic: SimDuration) {
+        self.udp = udp
+        self.udpStream = udpStream
+        self.icmp = icmp
+        self.generic = generic
+    }
+
+    /// Current kernel defaults: 30 s, 120 s, 30 s, 600 s.
+    public static let linux = ConntrackTimeouts(udp: .seconds(30), udpStream: .seconds(120),
+                                                icmp: .seconds(30), generic: .seconds(600))
+}
+
+/// `enum ip_conntrack_status` (include/uapi/linux/netfilter/nf_conntrack_common.h): the
+/// `IPS_*` bits, same bit numbers.
+public struct ConntrackStatus: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// `IPS_EXPECTED`: created by an expectation (never set by podwire).
+    public static let expected = ConntrackStatus(rawValue: 1 << 0)
+    /// `IPS_SEEN_REPLY`: a packet went the reply way (`conntrack -L` omits `[UNREPLIED]`).
+    public static let seenReply = ConntrackStatus(rawValue: 1 << 1)
+    /// `IPS_ASSURED`: never evicted by early_drop (`[ASSURED]`).
+    public static let assured = ConntrackStatus(rawValue: 1 << 2)
+    /// `IPS_CONFIRMED`: in the hash table.
+    public static let confirmed = ConntrackStatus(rawValue: 1 << 3)
+    /// `IPS_SRC_NAT`: replies are addressed to a rewritten source.
+    public static let srcNAT = ConntrackStatus(rawValue: 1 << 4)
+    /// `IPS_DST_NAT`: replies come from a rewritten destination.
+    public static let dstNAT = ConntrackStatus(rawValue: 1 << 5)
+    /// `IPS_NAT_CLASH` (shares bit 12 with the retired `IPS_UNTRACKED`): a clashing NAT
+    /// entry let in with a short life; never becomes ASSURED.
+    public static let natClash = ConntrackStatus(rawValue: 1 << 12)
+}
+
+/// Per-direction accounting (`nf_conn_acct`, printed when `nf_conntrack_acct=1`).
+public struct ConntrackCounters: Sendable, Equatable {
+    public var packets: UInt64
+    public var bytes: UInt64
+    public init(packets: UInt64 = 0, bytes: UInt64 = 0) {
+        self.packets = packets
+        self.bytes = bytes
+    }
+}
+
+/// A value snapshot of one entry, for callers and printing.
+public struct ConntrackEntry: Sendable, Equatable {
+    public var original: ConntrackTuple
+    public var reply: ConntrackTuple
+    public var status: ConntrackStatus
+    /// When the entry times out (for an unconfirmed entry: not yet meaningful, `.distantFuture`).
+    public var expires: SimTime
+    /// `ct->mark` (`CONNMARK`).
+    public var mark: UInt32
+    /// conntrack's `id=`: a deterministic 32-bit value from the tracker's seed and a creation counter.
+    public var id: UInt32
+    public var originalCounters: ConntrackCounters
+    public var replyCounters: ConntrackCounters
+
+    public init(original: ConntrackTuple, reply: ConntrackTuple, status: ConntrackStatus, expires: SimTime,
+                mark: UInt32, id: UInt32, originalCounters: ConntrackCounters = ConntrackCounters(),
+                replyCounters: ConntrackCounters = ConntrackCounters()) {
+        self.original = original
+        self.reply = reply
+        self.status = status
+        self.expires = expires
+        self.mark = mark
+        self.id = id
+        self.originalCounters = originalCounters
+        self.replyCounters = replyCounters
+    }
+}
+
+/// `struct ip_conntrack_stat`: the per-CPU counters `conntrack -S` prints (podwire has one CPU).
+public struct ConntrackStatistics: Sendable, Equatable {
+    /// A NAT port probe met a tuple already in use (`nf_conntrack_tuple_taken`).
+    public var found: UInt64 = 0
+    /// Packets the caller judged invalid (`recordInvalid()`).
+    public var invalid: UInt64 = 0
+    /// Entries confirmed.
+    public var insert: UInt64 = 0
+    /// Confirms that failed because a tuple was already in the table (the packet is dropped).
+    public var insertFailed: UInt64 = 0
+    /// New flows refused because the table was full (`nf_conntrack: table full, dropping packet`).
+    public var drop: UInt64 = 0
+    /// Unassured entries evicted to make room (`early_drop`).
+    public var earlyDrop: UInt64 = 0
+    public var error: UInt64 = 0
+    public var searchRestart: UInt64 = 0
+    public var clashResolve: UInt64 = 0
+    public var chainTooLong: UInt64 = 0
+
+    public init() {}
+}
+
+/// One hash-table slot: the tuple's 32-bit hash (its home slot is `hash & mask`) and
+/// `entryIndex << 1 | direction`, or -1 when empty.
+struct ConntrackSlot {
+    var hash: UInt32
+    var ref: Int32
+
+    static let empty = ConntrackSlot(hash: 0, ref: -1)
+}
+
+/// The storage of one entry (`struct nf_conn`, the parts podwire models).
+struct ConntrackRecord {
+    enum Life: UInt8 { case free, unconfirmed, confirmed }
+
+    var original: ConntrackTuple
+    var reply: ConntrackTuple
+    /// Absolute expiry in ns (`ct->timeout` once confirmed).
+    var expires: Int64
+    var originalHash: UInt32
+    var replyHash: UInt32
+    var status: ConntrackStatus
+    var life: Life
+    /// Next free record while `life == .free`, else -1.
+    var nextFree: Int32
+    /// While unconfirmed, the relative timeout that confirm turns into `expires` (the
+    /// kernel keeps `ct->timeout` relative until `__nf_conntrack_confirm`).
+    var pendingTimeout: Int64
+    /// `ct->proto.udp.stream_ts`: 2 s after the flow's first packet.
+    var streamDeadline: Int64
+    var mark: UInt32
+    var id: UInt32
+    var originalPackets: UInt64
+    var originalBytes: UInt64
+    var replyPackets: UInt64
+    var replyBytes: UInt64
+
+    static let blank = ConntrackRecord(
+        original: ConntrackTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0, protocolNumber: 0),
+        reply: ConntrackTuple(source: .any, destination: .any, sourcePort: 0, destinationPort: 0, protocolNumber: 0),
+        expires: 0, originalHash: 0, replyHash: 0, status: [], life: .free, nextFree: -1, pendingTimeout: 0,
+        streamDeadline: 0, mark: 0, id: 0, originalPackets: 0, originalBytes: 0, replyPackets: 0, replyBytes: 0)
+}
+
+/// The conntrack table of one network namespace.
+public final class ConnectionTracker {
+    /// `nf_conntrack_max`; 0 means no limit, as in the kernel.
+    public var maximum: Int
+    public var timeouts: ConntrackTimeouts
+    /// `nf_conntrack_acct`: when true, `list` prints `packets=`/`bytes=` (counters are kept either way).
+    public var accounting = false
+    /// Confirmed entries, including expired ones the gc has not reaped yet (`nf_conntrack_count`
+    /// minus the unconfirmed ones).
+    public private(set) var count = 0
+    /// Allocated but not yet confirmed entries. The kernel counts these in
+    /// `nf_conntrack_count`, so they count against `maximum` here too.
+    public private(set) var unconfirmedCount = 0
+    public private(set) var statistics = ConntrackStatistics()
+
+    // Entry records: `records[0..<recordsUsed]` have been handed out at least once.
+    private var records: UnsafeMutablePointer<ConntrackRecord>
+    private var recordCapacity: Int
+    private var recordsUsed = 0
+    private var freeHead: Int32 = -1
+
+    // Hash slots: two per confirmed entry.
+    private var slots: UnsafeMutablePointer<ConntrackSlot>
+    private var slotMask: Int
+    private var slotsOccupied = 0
+
+    private let hashKey0: UInt64
+    private let hashKey1: UInt64
+    private let hashKey2: UInt64
+    private let idKey: UInt64
+    /// Entries ever created: the input of `id=`.
+    private var serial: UInt64 = 0
+    /// The latest `now` any call passed in: the time NAT probes without a `now` judge expiry by.
+    private(set) var latestNow: Int64 = 0
+
+    private static let initialRecords = 32
+    private static let initialSlots = 128
+    /// `NF_CT_EVICTION_RANGE`: how many entries early_drop looks at.
+    static let evictionRange = 8
+    /// UDP becomes a stream after 2 s (`stream_ts = 2 * HZ + jiffies`).
+    static let udpStreamDelay: Int64 = 2_000_000_000
+
+    public init(maximum: Int, timeouts: ConntrackTimeouts = .linux, seed: UInt64) {
+        precondition(maximum >= 0, "nf_conntrack_max cannot be negative")
+        self.maximum = maximum
+        self.timeouts = timeouts
+        var keys = SeededGenerator(seed: seed).stream("nf_conntrack")
+        hashKey0 = keys.next()
+        hashKey1 = keys.next()
+        hashKey2 = keys.next()
+        idKey = keys.next()
+        recordCapacity = Self.initialRecords
+        records = .allocate(capacity: recordCapacity)
+        records.initialize(repeating: .blank, count: recordCapacity)
+        slotMask = Self.initialSlots - 1
+        slots = .allocate(capacity: Self.initialSlots)
+        slots.initialize(repeating: .empty, count: Self.initialSlots)
+    }
+
+    deinit {
+        records.deinitialize(count: recordCapacity)
+        records.deallocate()
+        slots.deinitialize(count: slotMask + 1)
+        slots.deallocate()
+    }
+
+    // MARK: - Lookup
+
+    /// `__nf_conntrack_find_get`: the confirmed entry whose original or reply tuple equals
+    /// `tuple`, and which direction matched. An entry found past its timeout
+    /// (`expires <= now`) is freed there and then (`nf_ct_gc_expired`) and not returned.
+    /// Entries the probe only passes by are left to `expire(now:)`.
+    public func find(_ tuple: ConntrackTuple, now: SimTime) -> (ConntrackEntryID, ConntrackDirection)? {
+        advanceClock(now)
+        let slot = lookupSlot(tuple, hash: hash(tuple))
+        if slot < 0 { return nil }
+        let ref = slots[slot].ref
+        let index = Int(ref >> 1)
+        if records[index].expires <= now.nanoseconds {
+            remove(index)
+            return nil
+        }
+        return (ConntrackEntryID(rawValue: ref >> 1), ref & 1 == 0 ? .original : .reply)
+    }
+
+    // MARK: - New flows
+
+    /// `init_conntrack` / `__nf_conntrack_alloc`: a new, unconfirmed entry (not findable
+    /// yet) whose reply tuple is `original.inverted`. When the table is full (confirmed +
+    /// unconfirmed ≥ `maximum`) `early_drop` first tries to evict one entry; if it cannot,
+    /// this returns nil, `statistics.drop` counts it, and the caller drops the packet with
+    /// "nf_conntrack: table full, dropping packet".
+    public func create(original: ConntrackTuple, now: SimTime) -> ConntrackEntryID? {
+        advanceClock(now)
+        let originalHash = hash(original)
+        if maximum > 0 && count + unconfirmedCount >= maximum && !earlyDrop(hash: originalHash, now: now) {
+            statistics.drop += 1
+            return nil
+        }
+        let index = allocateRecord()
+        let reply = original.inverted
+        serial &+= 1
+        records[index] = ConntrackRecord(
+            original: original, reply: reply, expires: Int64.max, originalHash: originalHash, replyHash: hash(reply),
+            status: [], life: .unconfirmed, nextFree: -1, pendingTimeout: defaultTimeout(original.protocolNumber),
+            streamDeadline: now.nanoseconds &+ Self.udpStreamDelay, mark: 0, id: entryID(serial: serial),
+            originalPackets: 0, originalBytes: 0, replyPackets: 0, replyBytes: 0)
+        unconfirmedCount += 1
+        return ConntrackEntryID(rawValue: Int32(index))
+    }
+
+    /// NAT (`nf_nat_setup_info`) changed what replies will look like. Only before confirm.
+    /// Sets `srcNAT` when replies go to a different destination (address, port or ICMP id)
+    /// than `original.inverted`, `dstNAT` when they come from a different source. Bits are
+    /// only ever added, so DNAT in PREROUTING then SNAT in POSTROUTING leaves both.
+    public func setReply(_ id: ConntrackEntryID, _ reply: ConntrackTuple) {
+        let index = checkedIndex(id, life: .unconfirmed)
+        let inverse = records[index].original.inverted
+        var status = records[index].status
+        if reply.destination != inverse.destination || reply.destinationPort != inverse.destinationPort
+            || (reply.protocolNumber == ConntrackTuple.icmpProtocol && reply.sourcePort != inverse.sourcePort) {
+            status.insert(.srcNAT)
+        }
+        if reply.source != inverse.source
+            || (reply.hasPorts && reply.sourcePort != inverse.sourcePort) {
+            status.insert(.dstNAT)
+        }
+        records[index].reply = reply
+        records[index].replyHash = hash(reply)
+        records[index].status = status
+    }
+
+    /// `__nf_conntrack_confirm`: put both tuples in the hash table. Fails — the entry is
+    /// freed, `insertFailed` counts it and the caller drops the packet — when a live entry
+    /// already holds the original or the reply tuple (the UDP race of two first packets).
+    /// The timeout the last `packet` call chose starts now.
+    public func confirm(_ id: ConntrackEntryID, now: SimTime) -> Bool {
+        let index = checkedIndex(id, life: .unconfirmed)
+        advanceClock(now)
+        let record = records[index]
+        if holdsLive(record.original, hash: record.originalHash, now: now)
+            || holdsLive(record.reply, hash: record.replyHash, now: now) {
+            statistics.insertFailed += 1
+            unconfirmedCount -= 1
+            freeRecord(index)
+            return false
+        }
+        if (slotsOccupied + 2) * 2 > slotMask + 1 { growSlots() }
+        insertSlot(hash: record.originalHash, ref: Int32(index) << 1)
+        insertSlot(hash: record.replyHash, ref: Int32(index) << 1 | 1)
+        records[index].expires = now.nanoseconds &+ record.pendingTimeout
+        records[index].status.insert(.confirmed)
+        records[index].life = .confirmed
+        unconfirmedCount -= 1
+        count += 1
+        statistics.insert += 1
+        return true
+    }
+
+    /// The packet that created an unconfirmed entry was dropped: free the entry.
+    public func discard(_ id: ConntrackEntryID) {
+        let index = checkedIndex(id, life: .unconfirmed)
+        unconfirmedCount -= 1
+        freeRecord(index)
+    }
+
+    // MARK: - Packets of known flows
+
+    /// A packet of the flow passed: refresh the timeout and count it
+    /// (`nf_conntrack_udp_packet`, `nf_conntrack_icmp_packet`, `generic_packet`).
+    ///
+    /// UDP, as current kernels do: while no reply has been seen, `udp`; once replies were
+    /// seen, `udp` until the flow is more than 2 s old, then `udpStream` and ASSURED (not
+    /// for `natClash` entries). The reply that first sets SEEN_REPLY is itself still timed
+    /// as unreplied (the kernel sets the bit after the protocol handler). ICMP: `icmp`.
+    /// Anything else (TCP included): `generic`.
+    public func packet(_ id: ConntrackEntryID, direction: ConntrackDirection, length: Int, now: SimTime) {
+        let index = checkedIndex(id)
+        advanceClock(now)
+        let nowNS = now.nanoseconds
+        let record = records + index
+        let confirmed = record.pointee.life == .confirmed
+        var status = record.pointee.status
+        if !confirmed { record.pointee.streamDeadline = nowNS &+ Self.udpStreamDelay }
+        let timeout: Int64
+        switch record.pointee.original.protocolNumber {
+        case ConntrackTuple.udpProtocol, 136:  // UDP, UDP-Lite
+            if status.contains(.seenReply) && nowNS > record.pointee.streamDeadline {
+                timeout = timeouts.udpStream.nanoseconds
+                if !status.contains(.natClash) { status.insert(.assured) }
+            } else {
+                timeout = timeouts.udp.nanoseconds
+            }
+        case ConntrackTuple.icmpProtocol:
+            timeout = timeouts.icmp.nanoseconds
+        default:
+            timeout = timeouts.generic.nanoseconds
+        }
+        if confirmed {
+            record.pointee.expires = nowNS &+ timeout
+        } else {
+            record.pointee.pendingTimeout = timeout
+        }
+        if direction == .original {
+            record.pointee.originalPackets &+= 1
+            record.pointee.originalBytes &+= UInt64(truncatingIfNeeded: length)
+        } else {
+            record.pointee.replyPackets &+= 1
+            record.pointee.replyBytes &+= UInt64(truncatingIfNeeded: length)
+            status.insert(.seenReply)
+        }
+        record.pointee.status = status
+    }
+
+    /// `-j CONNMARK --set-mark`: set `ct->mark`.
+    public func setMark(_ id: ConntrackEntryID, _ mark: UInt32) {
+        records[checkedIndex(id)].mark = mark
+    }
+
+    /// A packet the caller found invalid (bad checksum, truncated header): counts `invalid`.
+    public func recordInvalid() {
+        statistics.invalid += 1
+    }
+
+    /// A snapshot of the entry.
+    public func entry(_ id: ConntrackEntryID) -> ConntrackEntry {
+        snapshot(checkedIndex(id))
+    }
+
+    /// The entry's tuple for `direction`: the per-packet NAT path needs only this, not a
+    /// whole `entry(_:)` snapshot.
+    public func tuple(_ id: ConntrackEntryID, _ direction: ConntrackDirection) -> ConntrackTuple {
+        let index = checkedIndex(id)
+        return direction == .original ? records[index].original : records[index].reply
+    }
+
+    /// The entry's `IPS_*` bits (e.g. to skip NAT when neither `srcNAT` nor `dstNAT` is set).
+    public func status(_ id: ConntrackEntryID) -> ConntrackStatus {
+        records[checkedIndex(id)].status
+    }
+
+    /// The ctstate a packet in `direction` has, for `-m conntrack --ctstate`
+    /// (`resolve_normal_ct` + `conntrack_mt`): a reply-direction packet is ESTABLISHED; an
+    /// original-direction one is ESTABLISHED once a reply was seen and NEW before
+    /// (unconfirmed entries included). SNAT/DNAT are added from the status bits.
+    public func state(_ id: ConntrackEntryID, direction: ConntrackDirection) -> ConntrackStateSet {
+        let status = records[checkedIndex(id)].status
+        var state: ConntrackStateSet = direction == .reply || status.contains(.seenReply) ? .established : .new
+        if status.contains(.srcNAT) { state.insert(.snat) }
+        if status.contains(.dstNAT) { state.insert(.dnat) }
+        return state
+    }
+
+    // MARK: - Garbage collection
+
+    /// The gc worker (`gc_worker`): free every confirmed entry with `expires <= now`.
+    /// Returns how many were freed.
+    @discardableResult
+    public func expire(now: SimTime) -> Int {
+        advanceClock(now)
+        let nowNS = now.nanoseconds
+        var freed = 0
+        for index in 0..<recordsUsed where records[index].life == .confirmed && records[index].expires <= nowNS {
+            remove(index)
+            freed += 1
+        }
+        return freed
+    }
+
+    // MARK: - NAT support
+
+    /// `nf_nat_used_tuple` / `nf_conntrack_tuple_taken`: true when a live confirmed entry
+    /// other than `ignoring` already holds `tuple` (as either of its tuples), so a NAT
+    /// producing this reply tuple would clash. As in the kernel, an entry whose *original*
+    /// tuple equals `ignoring`'s is the same flow and does not count, an expired holder is
+    /// reaped instead, and each hit counts `statistics.found`. Expiry is judged at the
+    /// latest `now` the tracker was given.
+    public func isReplyTupleTaken(_ tuple: ConntrackTuple, ignoring: ConntrackEntryID?) -> Bool {
+        isTaken(tuple, ignoring: ignoring.map { Int($0.rawValue) } ?? -1)
+    }
+
+    /// `isReplyTupleTaken`, judging expiry at `now`.
+    public func isReplyTupleTaken(_ tuple: ConntrackTuple, ignoring: ConntrackEntryID?, now: SimTime) -> Bool {
+        advanceClock(now)
+        return isReplyTupleTaken(tuple, ignoring: ignoring)
+    }
+
+    func isTaken(_ tuple: ConntrackTuple, ignoring: Int) -> Bool {
+        let slot = lookupSlot(tuple, hash: hash(tuple))
+        if slot < 0 { return false }
+        let index = Int(slots[slot].ref >> 1)
+        if index == ignoring { return false }
+        if records[index].expires <= latestNow {
+            remove(index)
+            return false
+        }
+        if ignoring >= 0 && ignoring < recordsUsed && records[ignoring].life != .free
+            && records[ignoring].original == records[index].original {
+            return false
+        }
+        statistics.found += 1
+        return true
+    }
+
+    // MARK: - Enumeration
+
+    /// Snapshots of every confirmed entry with `expires > now`, in `ConntrackTuple` order of
+    /// their original tuples.
+    public func entries(now: SimTime) -> [ConntrackEntry] {
+        var result: [ConntrackEntry] = []
+        result.reserveCapacity(count)
+        for index in 0..<recordsUsed where records[index].life == .confirmed && records[index].expires > now.nanoseconds {
+            result.append(snapshot(index))
+        }
+        result.sort { $0.original < $1.original }
+        return result
+    }
+
+    // MARK: - Internals
+
+    @inline(__always)
+    func advanceClock(_ now: SimTime) {
+        if now.nanoseconds > latestNow { latestNow = now.nanoseconds }
+    }
+
+    private func snapshot(_ index: Int) -> ConntrackEntry {
+        let r = records[index]
+        return ConntrackEntry(
+            original: r.original, reply: r.reply, status: r.status,
+            expires: r.life == .confirmed ? SimTime(nanoseconds: r.expires) : .distantFuture,
+            mark: r.mark, id: r.id,
+            originalCounters: ConntrackCounters(packets: r.originalPackets, bytes: r.originalBytes),
+            replyCounters: ConntrackCounters(packets: r.replyPackets, bytes: r.replyBytes))
+    }
+
+    @inline(__always)
+    private func checkedIndex(_ id: ConntrackEntryID) -> Int {
+        let index = Int(id.rawValue)
+        precondition(index >= 0 && index < recordsUsed && records[index].life != .free, "stale conntrack entry id")
+        return index
+    }
+
+    @inline(__always)
+    private func checkedIndex(_ id: ConntrackEntryID, life: ConntrackRecord.Life) -> Int {
+        let index = Int(id.rawValue)
+        precondition(index >= 0 && index < recordsUsed && records[index].life == life,
+                     life == .unconfirmed ? "conntrack entry is not unconfirmed" : "stale conntrack entry id")
+        return index
+    }
+
+    private func defaultTimeout(_ protocolNumber: UInt8) -> Int64 {
+        switch protocolNumber {
+        case ConntrackTuple.udpProtocol, 136: timeouts.udp.nanoseconds
+        case ConntrackTuple.icmpProtocol: timeouts.icmp.nanoseconds
+        default: timeouts.generic.nanoseconds
+        }
+    }
+
+    /// `hash_conntrack_raw`'s role: a seeded hash of the 13 tuple bytes (addresses, ports,
+    /// protocol). Two rounds of 64×64→128-bit multiply-fold.
+    @inline(__always)
+    func hash(_ t: ConntrackTuple) -> UInt32 {
+        let addresses = UInt64(t.source.rawValue) << 32 | UInt64(t.destination.rawValue)
+        let rest = UInt64(t.sourcePort) << 24 | UInt64(t.destinationPort) << 8 | UInt64(t.protocolNumber)
+        let first = (addresses ^ hashKey0).multipliedFullWidth(by: rest ^ hashKey1)
+        let second = (first.high ^ first.low ^ hashKey2).multipliedFullWidth(by: 0x9E37_79B9_7F4A_7C15)
+        let h = second.high ^ second.low
+        return UInt32(truncatingIfNeeded: h ^ h >> 32)
+    }
+
+    /// The conntrack `id=`: SplitMix64's finaliser over the creation counter.
+    private func entryID(serial: UInt64) -> UInt32 {
+        var z = serial &+ idKey
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return UInt32(truncatingIfNeeded: z ^ (z >> 31))
+    }
+
+    /// The slot holding `tuple`, or -1.
+    @inline(__always)
+    private func lookupSlot(_ tuple: ConntrackTuple, hash h: UInt32) -> Int {
+        var i = Int(h) & slotMask
+        while true {
+            let slot = slots[i]
+            if slot.ref < 0 { return -1 }
+            if slot.hash == h {
+                let record = records + Int(slot.ref >> 1)
+                if slot.ref & 1 == 0 ? record.pointee.original == tuple : record.pointee.reply == tuple { return i }
+            }
+            i = (i &+ 1) & slotMask
+        }
+    }
+
+    /// True when a live entry holds `tuple`; an expired holder is freed instead.
+    private func holdsLive(_ tuple: ConntrackTuple, hash h: UInt32, now: SimTime) -> Bool {
+        let slot = lookupSlot(tuple, hash: h)
+        if slot < 0 { return false }
+        let index = Int(slots[slot].ref >> 1)
+        if records[index].expires <= now.nanoseconds {
+            remove(index)
+            return false
+        }
+        return true
+    }
+
+    /// `early_drop`: look at the first `evictionRange` entries in probe order from the new
+    /// tuple's home slot and free the one nearest expiry among those that are expired or
+    /// not ASSURED. (Linux walks up to 8 hash buckets and kills every unassured entry of the
+    /// first bucket that has one; one victim keeps podwire's open-addressing table simple.)
+    /// An expired victim is just reaped; a live one counts `earlyDrop`.
+    private func earlyDrop(hash h: UInt32, now: SimTime) -> Bool {
+        let nowNS = now.nanoseconds
+        var i = Int(h) & slotMask
+        var seen = 0
+        var scanned = 0
+        var victim = -1
+        var victimExpires = Int64.max
+        while seen < Self.evictionRange && scanned <= slotMask {
+            let ref = slots[i].ref
+            if ref >= 0 {
+                seen += 1
+                let index = Int(ref >> 1)
+                let expires = records[index].expires
+                if (expires <= nowNS || !records[index].status.contains(.assured)) && expires < victimExpires {
+                    victim = index
+                    victimExpires = expires
+                }
+            }
+            scanned += 1
+            i = (i &+ 1) & slotMask
+        }
+        if victim < 0 { return false }
+        remove(victim)
+        if victimExpires > nowNS { statistics.earlyDrop += 1 }
+        return true
+    }
+
+    /// Take a confirmed entry out of the table and free it (`nf_ct_delete` → `clean_from_lists`).
+    private func remove(_ index: Int) {
+        deleteSlot(hash: records[index].originalHash, ref: Int32(index) << 1)
+        deleteSlot(hash: records[index].replyHash, ref: Int32(index) << 1 | 1)
+        count -= 1
+        freeRecord(index)
+    }
+
+    private func allocateRecord() -> Int {
+        if freeHead >= 0 {
+            let index = Int(freeHead)
+            freeHead = records[index].nextFree
+            return index
+        }
+        if recordsUsed == recordCapacity { growRecords() }
+        recordsUsed += 1
+        return recordsUsed - 1
+    }
+
+    private func freeRecord(_ index: Int) {
+        records[index].life = .free
+        records[index].status = []
+        records[index].nextFree = freeHead
+        freeHead = Int32(index)
+    }
+
+    @inline(never)
+    private func growRecords() {
+        let newCapacity = recordCapacity * 2
+        precondition(newCapacity <= Int(Int32.max >> 1), "conntrack table too large")
+        let grown = UnsafeMutablePointer<ConntrackRecord>.allocate(capacity: newCapacity)
+        grown.moveInitialize(from: records, count: recordCapacity)
+        (grown + recordCapacity).initialize(repeating: .blank, count: newCapacity - recordCapacity)
+        records.deallocate()
+        records = grown
+        recordCapacity = newCapacity
+    }
+
+    @inline(never)
+    private func growSlots() {
+        let oldCount = slotMask + 1
+        let old = slots
+        let newCount = oldCount * 2
+        slots = .allocate(capacity: newCount)
+        slots.initialize(repeating: .empty, count: newCount)
+        slotMask = newCount - 1
+        slotsOccupied = 0
+        for i in 0..<oldCount where old[i].ref >= 0 {
+            insertSlot(hash: old[i].hash, ref: old[i].ref)
+        }
+        old.deinitialize(count: oldCount)
+        old.deallocate()
+    }
+
+    private func insertSlot(hash h: UInt32, ref: Int32) {
+        var i = Int(h) & slotMask
+        while slots[i].ref >= 0 { i = (i &+ 1) & slotMask }
+        slots[i] = ConntrackSlot(hash: h, ref: ref)
+        slotsOccupied += 1
+    }
+
+    /// Linear-probing deletion without tombstones: shift later members of the cluster back
+    /// into the hole unless their home slot lies cyclically after the hole.
+    private func deleteSlot(hash h: UInt32, ref: Int32) {
+        var hole = Int(h) & slotMask
+        while slots[hole].ref != ref {
+            precondition(slots[hole].ref >= 0, "conntrack hash slot missing")
+            hole = (hole &+ 1) & slotMask
+        }
+        var j = hole
+        while true {
+            j = (j &+ 1) & slotMask
+            let slot = slots[j]
+            if slot.ref < 0 { break }
+            let home = Int(slot.hash) & slotMask
+            // Leave `slot` where it is when its home lies in (hole, j] cyclically.
+            let stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j)
+            if stays { continue }
+            slots[hole] = slot
+            hole = j
+        }
+        slots[hole] = .empty
+        slotsOccupied -= 1
+    }
+
+    /// Checks the table's invariants (tests): every confirmed entry has exactly its two
+    /// slots, every slot points at a confirmed entry, and counts agree.
+    func checkInvariants() -> Bool {
+        var occupied = 0
+        for i in 0...slotMask where slots[i].ref >= 0 {
+            occupied += 1
+            let index = Int(slots[i].ref >> 1)
+            guard records[index].life == .confirmed else { return false }
+            let expectedHash = slots[i].ref & 1 == 0 ? records[index].originalHash : records[index].replyHash
+            guard slots[i].hash == expectedHash else { return false }
+            let tuple = slots[i].ref & 1 == 0 ? records[index].original : records[index].reply
+            guard lookupSlot(tuple, hash: expectedHash) >= 0 else { return false }
+        }
+        var confirmed = 0
+        var unconfirmed = 0
+        for index in 0..<recordsUsed {
+            switch records[index].life {
+            case .confirmed: confirmed += 1
+            case .unconfirmed: unconfirmed += 1
+            case .free: break
+            }
+        }
+        return occupied == slotsOccupied && occupied == 2 * confirmed && confirmed == count
+            && unconfirmed == unconfirmedCount
+    }
+}

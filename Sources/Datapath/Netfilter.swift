@@ -1,0 +1,401 @@
+import Engine
+import Wire
+
+/// iptables as the kernel runs it: a `NetfilterRuleset` compiled once (what
+/// `iptables-restore` → `translate_table` does) into flat arrays, then walked per packet by
+/// `evaluate`, which mirrors `ipt_do_table` (net/ipv4/netfilter/ip_tables.c).
+///
+/// Contract: `evaluate` does no heap allocation and no String work; rule counters, the
+/// policy counters of built-in chains and `rulesWalked` are updated as the kernel would.
+/// One instance is one network namespace's tables (xt_recent lists are per namespace too).
+/// What is not modelled: the mangle and raw tables, `-g` (goto), matches other than those of
+/// `NetfilterMatch`, fragments (`-f`), IPv6.
+
+/// What the rules see of one packet at one hook. Built by the datapath per packet (a value,
+/// no allocation).
+public struct NetfilterPacket: Sendable {
+    public var source: IPv4Address
+    public var destination: IPv4Address
+    public var protocolNumber: UInt8
+    /// UDP/TCP ports; 0 otherwise.
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    /// Device index of the input device (-1: none, e.g. OUTPUT).
+    public var inInterface: Int32
+    /// Device index of the output device (-1: not routed yet, e.g. PREROUTING).
+    public var outInterface: Int32
+    /// `skb->mark`; MARK targets change it in place.
+    public var mark: UInt32
+    /// One of new/established/related/invalid/untracked, plus `.snat`/`.dnat` when the
+    /// flow has that NAT (xt_conntrack's virtual states).
+    public var conntrackState: ConntrackStateSet
+    /// IP total length (byte counters).
+    public var length: Int
+    /// `-m addrtype --src-type LOCAL`: the source is an address of this namespace.
+    public var sourceIsLocal: Bool
+    /// `-m addrtype --dst-type LOCAL`.
+    public var destinationIsLocal: Bool
+
+    public init(source: IPv4Address, destination: IPv4Address, protocolNumber: UInt8,
+                sourcePort: UInt16 = 0, destinationPort: UInt16 = 0,
+                inInterface: Int32 = -1, outInterface: Int32 = -1, mark: UInt32 = 0,
+                conntrackState: ConntrackStateSet = .new, length: Int = 0,
+                sourceIsLocal: Bool = false, destinationIsLocal: Bool = false) {
+        self.source = source
+        self.destination = destination
+        self.protocolNumber = protocolNumber
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+        self.inInterface = inInterface
+        self.outInterface = outInterface
+        self.mark = mark
+        self.conntrackState = conntrackState
+        self.length = length
+        self.sourceIsLocal = sourceIsLocal
+        self.destinationIsLocal = destinationIsLocal
+    }
+}
+
+/// How one table's traversal at one hook ended (`NF_ACCEPT`/`NF_DROP`, or the NAT binding a
+/// nat-table target asks for).
+public enum NetfilterVerdict: Equatable, Sendable {
+    case accept
+    case drop
+    case reject(RejectWith)
+    case dnat(IPv4Address, port: UInt16?)
+    case snat(IPv4Address, ports: ClosedRange<UInt16>?, randomFully: Bool)
+    case masquerade(ports: ClosedRange<UInt16>?, randomFully: Bool)
+}
+
+/// A ruleset iptables would refuse, or iptables-save text that does not parse.
+public struct NetfilterError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong and, where it helps, how to fix it.
+    public var message: String
+    /// 1-based line of the iptables-save text, for errors from `IptablesSave.parse`.
+    public var line: Int?
+
+    public init(_ message: String, line: Int? = nil) {
+        self.message = message
+        self.line = line
+    }
+
+    /// "line 12: unsupported match module 'multiport' (…)", or the message alone.
+    public var description: String { line.map { "line \($0): \(message)" } ?? message }
+}
+
+public final class Netfilter {
+    /// The rules as loaded (what `save` prints).
+    public let ruleset: NetfilterRuleset
+    /// Total rules examined by every `evaluate` call so far, matched or not (the policy at
+    /// the end of a built-in chain and the implicit RETURN of a user chain are not rules).
+    public private(set) var rulesWalked: UInt64 = 0
+
+    /// Compiled rules of both tables, chain after chain, each chain closed by a sentinel
+    /// (policy or implicit RETURN), like the kernel's blob of `ipt_entry`s.
+    let rules: UnsafeMutablePointer<CompiledRule>
+    let ruleCount: Int
+    let matches: UnsafeMutablePointer<CompiledMatch>
+    let matchCount: Int
+    /// (packets, bytes) per compiled rule, interleaved; a sentinel's are the policy counters.
+    let counterStorage: UnsafeMutablePointer<UInt64>
+    /// Return points (index of the jumping rule), `jumpstack` in ipt_do_table.
+    let jumpStack: UnsafeMutablePointer<Int32>
+    /// Per `hookSlot`: first rule of the built-in chain, or -1 when the table has no such hook.
+    let hookEntries: UnsafeMutablePointer<Int32>
+    /// Per `hookSlot`: index of the built-in chain's policy sentinel.
+    let hookPolicies: UnsafeMutablePointer<Int32>
+    /// Bit `hookSlot` set: no rules and policy ACCEPT.
+    let emptyHooks: UInt16
+    /// Per table (filter, nat), per chain of `NetfilterTable.chains`: its first compiled rule.
+    let chainStarts: [[Int32]]
+    /// Every `-i`/`-o` of the ruleset, for re-resolving names to device indices.
+    let interfaceUses: [InterfaceUse]
+    /// One bit set per device index whose name has wildcard `w`'s prefix, `wildcardWords`
+    /// words per wildcard.
+    var wildcardBits: UnsafeMutablePointer<UInt64>
+    var wildcardWords: Int
+    let wildcardPrefixes: [String]
+    /// xt_recent lists, by the id the compiled matches carry.
+    let recentTables: [RecentTable]
+
+    /// nf_tables refuses deeper chains (`NFT_JUMP_STACK_SIZE` 16, EMLINK); the validator
+    /// enforces it, so the jump stack has a fixed size.
+    static let maximumJumpDepth = 15
+
+    /// Compiles `ruleset` (like iptables-restore would accept it). `interfaceIndex` resolves
+    /// `-i`/`-o` names to device indices (nil: the interface does not exist (yet); such a
+    /// match never matches, as in Linux). Names ending in iptables' '+' wildcard need the
+    /// device list: use `init(_:devices:)` or call `resolveInterfaces(_:)`; until then a
+    /// wildcard matches no device.
+    public init(_ ruleset: NetfilterRuleset, interfaceIndex: (String) -> Int32? = { _ in nil }) throws(NetfilterError) {
+        for name in NetfilterTableName.allCases {
+            do throws(NetfilterValidator.Problem) {
+                try NetfilterValidator.check(ruleset[name])
+            } catch {
+                throw NetfilterError(error.located(in: ruleset[name]))
+            }
+        }
+        let program = NetfilterProgram(ruleset)
+        self.ruleset = ruleset
+        ruleCount = program.rules.count
+        rules = .allocate(capacity: max(ruleCount, 1))
+        rules.initialize(from: program.rules, count: ruleCount)
+        matchCount = program.matches.count
+        matches = .allocate(capacity: max(matchCount, 1))
+        matches.initialize(from: program.matches, count: matchCount)
+        counterStorage = .allocate(capacity: max(2 * ruleCount, 1))
+        counterStorage.initialize(repeating: 0, count: max(2 * ruleCount, 1))
+        jumpStack = .allocate(capacity: Self.maximumJumpDepth + 1)
+        jumpStack.initialize(repeating: 0, count: Self.maximumJumpDepth + 1)
+        hookEntries = .allocate(capacity: Self.hookSlots)
+        hookEntries.initialize(from: program.hookEntries, count: Self.hookSlots)
+        hookPolicies = .allocate(capacity: Self.hookSlots)
+        hookPolicies.initialize(from: program.hookPolicies, count: Self.hookSlots)
+        emptyHooks = program.emptyHooks
+        chainStarts = program.chainStarts
+        interfaceUses = program.interfaceUses
+        wildcardPrefixes = program.wildcardPrefixes
+        wildcardWords = 0
+        wildcardBits = .allocate(capacity: 1)
+        recentTables = program.recentNames.map { RecentTable(name: $0) }
+        resolveExactInterfaces(interfaceIndex)
+    }
+
+    /// Compiles `ruleset` and resolves every `-i`/`-o`, wildcards included, against the
+    /// namespace's devices.
+    public convenience init(_ ruleset: NetfilterRuleset, devices: [(name: String, index: Int32)]) throws(NetfilterError) {
+        try self.init(ruleset)
+        resolveInterfaces(devices)
+    }
+
+    deinit {
+        rules.deallocate()
+        matches.deallocate()
+        counterStorage.deallocate()
+        jumpStack.deallocate()
+        hookEntries.deallocate()
+        hookPolicies.deallocate()
+        wildcardBits.deallocate()
+    }
+
+    static let hookSlots = 2 * 5
+
+    @inline(__always)
+    static func hookSlot(_ table: NetfilterTableName, _ hook: NetfilterHook) -> Int {
+        (table == .filter ? 0 : 5) + hook.rawValue
+    }
+
+    /// True when (table, hook)'s built-in chain has no rules and policy ACCEPT (or the table
+    /// has no such hook): the datapath may skip the hook. O(1).
+    public func isEmpty(_ table: NetfilterTableName, _ hook: NetfilterHook) -> Bool {
+        emptyHooks & (1 << UInt16(Self.hookSlot(table, hook))) != 0
+    }
+
+    // MARK: - ipt_do_table
+
+    /// Walks the table's built-in chain for `hook` (`ipt_do_table`). Updates rule counters,
+    /// policy counters, `rulesWalked` and `packet.mark`. `random` feeds `-m statistic`
+    /// (one draw each time that match is evaluated); `now` feeds `-m recent`.
+    public func evaluate(_ table: NetfilterTableName, _ hook: NetfilterHook, _ packet: inout NetfilterPacket,
+                         now: SimTime, random: inout SeededGenerator) -> NetfilterVerdict {
+        let slot = Self.hookSlot(table, hook)
+        let entry = Int(hookEntries[slot])
+        if entry < 0 { return .accept }
+        let policy = Int(hookPolicies[slot])
+        var index = entry
+        var depth = 0
+        var walked: UInt64 = 0
+        defer { rulesWalked &+= walked }
+        while true {
+            let rule = rules + index
+            switch rule.pointee.target {
+            case .policyAccept:
+                count(index, packet.length)
+                return .accept
+            case .policyDrop:
+                count(index, packet.length)
+                return .drop
+            case .chainEnd:
+                // Falling off a user chain: its implicit RETURN (never reached at depth 0:
+                // user chains are entered by jumps only).
+                depth &-= 1
+                index = Int(jumpStack[depth]) &+ 1
+                continue
+            default:
+                break
+            }
+            walked &+= 1
+            guard ipPacketMatches(rule, packet), modulesMatch(rule, packet, now: now, random: &random) else {
+                index &+= 1
+                continue
+            }
+            count(index, packet.length)
+            switch rule.pointee.target {
+            case .accept:
+                return .accept
+            case .drop:
+                return .drop
+            case .reject:
+                return .reject(rule.pointee.rejectWith)
+            case .mark:
+                packet.mark = (packet.mark & ~rule.pointee.mask) ^ rule.pointee.value
+                index &+= 1
+            case .jump:
+                jumpStack[depth] = Int32(truncatingIfNeeded: index)
+                depth &+= 1
+                index = Int(rule.pointee.jumpTarget)
+            case .returnFromChain:
+                if depth == 0 {
+                    index = policy
+                } else {
+                    depth &-= 1
+                    index = Int(jumpStack[depth]) &+ 1
+                }
+            case .dnat:
+                return .dnat(IPv4Address(rawValue: rule.pointee.value),
+                             port: rule.pointee.flags.contains(.hasPorts) ? rule.pointee.portLow : nil)
+            case .snat:
+                return .snat(IPv4Address(rawValue: rule.pointee.value), ports: rule.pointee.ports,
+                             randomFully: rule.pointee.flags.contains(.randomFully))
+            case .masquerade:
+                return .masquerade(ports: rule.pointee.ports, randomFully: rule.pointee.flags.contains(.randomFully))
+            case .policyAccept, .policyDrop, .chainEnd:
+                preconditionFailure("sentinels are handled before matching")
+            }
+        }
+    }
+
+    @inline(__always)
+    private func count(_ index: Int, _ length: Int) {
+        counterStorage[2 &* index] &+= 1
+        counterStorage[2 &* index &+ 1] &+= UInt64(truncatingIfNeeded: length)
+    }
+
+    /// `ip_packet_match`: addresses under masks, interfaces, protocol, each with its `!`.
+    @inline(__always)
+    private func ipPacketMatches(_ rule: UnsafeMutablePointer<CompiledRule>, _ packet: NetfilterPacket) -> Bool {
+        let r = rule.pointee
+        if (packet.source.rawValue & r.sourceMask == r.sourceAddress) == r.flags.contains(.sourceInverted) { return false }
+        if (packet.destination.rawValue & r.destinationMask == r.destinationAddress) == r.flags.contains(.destinationInverted) {
+            return false
+        }
+        if r.flags.contains(.hasInInterface),
+           interfaceMatches(r.inInterface, wildcard: r.flags.contains(.inWildcard), device: packet.inInterface)
+           == r.flags.contains(.inInverted) {
+            return false
+        }
+        if r.flags.contains(.hasOutInterface),
+           interfaceMatches(r.outInterface, wildcard: r.flags.contains(.outWildcard), device: packet.outInterface)
+           == r.flags.contains(.outInverted) {
+            return false
+        }
+        if r.protocolNumber != 0, (packet.protocolNumber == r.protocolNumber) == r.flags.contains(.protocolInverted) {
+            return false
+        }
+        return true
+    }
+
+    /// An exact name compares device indices (the name resolved at load); a wildcard looks the
+    /// device up in its prefix's bit set. No device (-1) has the empty name: only `+` matches it.
+    @inline(__always)
+    private func interfaceMatches(_ operand: Int32, wildcard: Bool, device: Int32) -> Bool {
+        if !wildcard { return device >= 0 && device == operand }
+        if operand < 0 { return true }  // "+" alone: every name, even the empty one
+        guard device >= 0 else { return false }
+        let word = Int(device) >> 6
+        guard word < wildcardWords else { return false }
+        return wildcardBits[Int(operand) &* wildcardWords &+ word] & (1 << UInt64(device & 63)) != 0
+    }
+
+    /// The `-m` modules in rule order, stopping at the first that does not match
+    /// (`xt_ematch_foreach` in ipt_do_table), so a later `-m statistic` draws only when the
+    /// earlier matches held.
+    @inline(__always)
+    private func modulesMatch(_ rule: UnsafeMutablePointer<CompiledRule>, _ packet: NetfilterPacket,
+                              now: SimTime, random: inout SeededGenerator) -> Bool {
+        var m = Int(rule.pointee.matchStart)
+        let end = Int(rule.pointee.matchEnd)
+        while m < end {
+            let match = (matches + m).pointee
+            switch match.kind {
+            case .ports:
+                // udp_mt / tcp_mt: the module's protocol, then port_match per side.
+                if packet.protocolNumber != match.protocolNumber { return false }
+                if CompiledMatch.contains(match.a, packet.sourcePort) == match.flags.contains(.sourceInverted) { return false }
+                if CompiledMatch.contains(match.b, packet.destinationPort) == match.flags.contains(.destinationInverted) {
+                    return false
+                }
+            case .mark:
+                // mark_mt: (skb->mark & mask) == mark, xor invert.
+                if (packet.mark & match.b == match.a) == match.flags.contains(.inverted) { return false }
+            case .conntrackState:
+                // conntrack_mt: the packet's state bit (plus SNAT/DNAT) within the mask, xor invert.
+                if (UInt32(packet.conntrackState.rawValue) & match.a != 0) == match.flags.contains(.inverted) { return false }
+            case .statistic:
+                // statistic_mt, XT_STATISTIC_MODE_RANDOM.
+                if UInt32(truncatingIfNeeded: random.next()) & 0x7FFF_FFFF >= match.a { return false }
+            case .sourceLocal:
+                if packet.sourceIsLocal == match.flags.contains(.inverted) { return false }
+            case .destinationLocal:
+                if packet.destinationIsLocal == match.flags.contains(.inverted) { return false }
+            case .recentSet:
+                recentTables[Int(match.a)].set(packet.source.rawValue, now: now.nanoseconds)
+            case .recentCheck:
+                if !recentTables[Int(match.a)].check(packet.source.rawValue, now: now.nanoseconds, window: match.window,
+                                                       reap: match.flags.contains(.reap)) {
+                    return false
+                }
+            }
+            m &+= 1
+        }
+        return true
+    }
+
+    // MARK: - Counters
+
+    /// (packets, bytes) of rule `rule` (0-based, as in `NetfilterChain.rules`) of `chain`.
+    public func counters(_ table: NetfilterTableName, chain: String, rule: Int) -> (packets: UInt64, bytes: UInt64) {
+        guard let c = ruleset[table].chainIndex(named: chain) else {
+            preconditionFailure("no chain \(chain) in table \(table.rawValue)")
+        }
+        precondition(rule >= 0 && rule < ruleset[table].chains[c].rules.count,
+                     "chain \(chain) has no rule \(rule)")
+        return counters(at: Int(chainStarts[table == .filter ? 0 : 1][c]) + rule)
+    }
+
+    /// (packets, bytes) that took the policy of (table, hook)'s built-in chain; (0, 0) when
+    /// the table has no such hook.
+    public func policyCounters(_ table: NetfilterTableName, _ hook: NetfilterHook) -> (packets: UInt64, bytes: UInt64) {
+        let slot = Self.hookSlot(table, hook)
+        guard hookEntries[slot] >= 0 else { return (0, 0) }
+        return counters(at: Int(hookPolicies[slot]))
+    }
+
+    func counters(at index: Int) -> (packets: UInt64, bytes: UInt64) {
+        (counterStorage[2 * index], counterStorage[2 * index + 1])
+    }
+
+    /// `iptables -Z`: every rule and policy counter back to zero (`rulesWalked` too).
+    public func zeroCounters() {
+        counterStorage.update(repeating: 0, count: max(2 * ruleCount, 1))
+        rulesWalked = 0
+    }
+
+    // MARK: - xt_recent lists
+
+    /// The addresses of recent list `name`, least recently set first, with when each was
+    /// last set (`/proc/net/xt_recent/NAME`); empty when no rule names that list.
+    public func recentList(_ name: String) -> [(address: IPv4Address, lastSeen: SimTime)] {
+        guard let table = recentTables.first(where: { $0.name == name }) else { return [] }
+        return table.entries.map { (IPv4Address(rawValue: $0.address), SimTime(nanoseconds: $0.lastSeen)) }
+    }
+
+    /// Keeps the xt_recent lists of `previous` that this ruleset still names: in the kernel a
+    /// list lives as long as some rule refers to it, so a kube-proxy resync (iptables-restore)
+    /// does not forget ClientIP affinity. Call right after compiling the replacement.
+    public func inheritRecentLists(from previous: Netfilter) {
+        for table in recentTables {
+            if let old = previous.recentTables.first(where: { $0.name == table.name }) { table.copy(from: old) }
+        }
+    }
+}

@@ -1,0 +1,377 @@
+import Engine
+import Wire
+
+/// Netfilter in the datapath: the hooks (`NF_HOOK` calls in ip_input.c, ip_forward.c,
+/// ip_output.c and br_netfilter), conntrack (`nf_conntrack_in`, `__nf_conntrack_confirm`) and
+/// NAT (`nf_nat_inet_fn`, `nf_nat_manip_pkt`, `nf_nat_icmp_reply_translation`).
+///
+/// A namespace takes part only once `enableNetfilter` gave it rules and a conntrack table
+/// (a node running kube-proxy and flanneld); every other namespace skips all of this with
+/// one nil check.
+///
+/// Per packet the pool keeps the conntrack entry, its direction and the skb mark
+/// (`PacketMeta`); crossing a veth scrubs them, as `skb_scrub_packet` does.
+///
+/// Differences from Linux, on purpose: fragments are not reassembled for conntrack
+/// (`nf_defrag_ipv4`); they pass untracked and un-NATed (REFERENCE.md §5.6 f2 shows the
+/// kernel's cni0 seeing one reassembled frame where podwire shows the fragments).
+public final class NetfilterState {
+    public let rules: Netfilter
+    public let conntrack: ConnectionTracker
+    /// `net.bridge.bridge-nf-call-iptables` (br_netfilter): bridged IPv4 frames traverse
+    /// the IPv4 hooks of the bridge's namespace.
+    public var bridgeCallsIptables: Bool
+    var random: SeededGenerator
+
+    init(rules: Netfilter, conntrack: ConnectionTracker, bridgeCallsIptables: Bool, random: SeededGenerator) {
+        self.rules = rules
+        self.conntrack = conntrack
+        self.bridgeCallsIptables = bridgeCallsIptables
+        self.random = random
+    }
+}
+
+/// What a packet carries between hooks (`skb->_nfct`, `skb->mark`, br_netfilter's state).
+public struct PacketMeta: Sendable {
+    /// Conntrack entry, or -1.
+    var conntrack: Int32 = -1
+    var reply = false
+    /// The entry was created by this packet and is not confirmed yet.
+    var unconfirmed = false
+    /// An ICMP error RELATED to `conntrack`.
+    var related = false
+    /// br_netfilter already ran PREROUTING for this packet (skip it in `ip_rcv`).
+    var preroutingDone = false
+    var mark: UInt32 = 0
+
+    static let none = PacketMeta()
+}
+
+/// Which address a NAT step rewrites: the destination (PREROUTING, OUTPUT) or the source
+/// (POSTROUTING, INPUT).
+enum NATManip { case destination, source }
+
+extension World {
+    /// Gives namespace `ns` netfilter: `ruleset` (what iptables-restore would load) and a
+    /// conntrack table of `conntrackMax` entries.
+    public func enableNetfilter(_ ns: NamespaceID, ruleset: NetfilterRuleset, conntrackMax: Int,
+                                bridgeCallsIptables: Bool = true) throws(NetfilterError) {
+        let n = namespaces[ns.index]
+        let rules = try Netfilter(ruleset) { name in
+            for d in n.devices where self.devices[d.index].name == name { return d.rawValue }
+            return nil
+        }
+        let seed = random.stream("conntrack/\(n.name)").seed
+        n.netfilter = NetfilterState(rules: rules, conntrack: ConnectionTracker(maximum: conntrackMax, seed: seed),
+                                     bridgeCallsIptables: bridgeCallsIptables, random: random.stream("netfilter/\(n.name)"))
+    }
+
+    // MARK: - Tuples
+
+    /// The conntrack view of the IPv4 packet at `ip`: its tuple, or for an ICMP error the
+    /// tuple of the datagram it quotes (offset of the quote in `quote`). Nil: untracked
+    /// (fragments, truncated, protocols without a tuple podwire models).
+    @inline(__always)
+    func conntrackTuple(_ ip: UnsafeRawPointer, length: Int) -> (tuple: ConntrackTuple, quote: Int)? {
+        guard length >= 20 else { return nil }
+        let hl = Int(ip.load(as: UInt8.self) & 0x0F) * 4
+        let flags = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
+        if flags & 0x3FFF != 0 { return nil }  // MF or an offset: a fragment
+        let proto = ip.load(fromByteOffset: 9, as: UInt8.self)
+        let src = IPv4Address(loading: ip + 12), dst = IPv4Address(loading: ip + 16)
+        let l4 = ip + hl
+        switch proto {
+        case 17, 6:
+            guard length >= hl + 4 else { return nil }
+            return (ConntrackTuple(source: src, destination: dst,
+                                   sourcePort: UInt16(bigEndian: l4.loadUnaligned(as: UInt16.self)),
+                                   destinationPort: UInt16(bigEndian: l4.loadUnaligned(fromByteOffset: 2, as: UInt16.self)),
+                                   protocolNumber: proto), 0)
+        case 1:
+            guard length >= hl + 8 else { return nil }
+            let type = l4.load(as: UInt8.self), code = l4.load(fromByteOffset: 1, as: UInt8.self)
+            switch type {
+            case 0, 8, 13, 14, 15, 16, 17, 18:
+                let id = UInt16(bigEndian: l4.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+                return (ConntrackTuple(source: src, destination: dst, sourcePort: id,
+                                       destinationPort: UInt16(type) << 8 | UInt16(code), protocolNumber: 1), 0)
+            case 3, 4, 5, 11, 12:
+                let q = hl + 8
+                guard length >= q + 20 + 8, let inner = conntrackTuple(ip + q, length: length - q), inner.quote == 0 else { return nil }
+                return (inner.tuple, q)
+            default:
+                return nil
+            }
+        default:
+            return (ConntrackTuple(source: src, destination: dst, sourcePort: 0, destinationPort: 0, protocolNumber: proto), 0)
+        }
+    }
+
+    // MARK: - Hooks
+
+    /// PREROUTING (or OUTPUT for a local packet): attach conntrack (creating an
+    /// unconfirmed entry for a new flow), run the nat table's DNAT for a new flow, apply the
+    /// flow's destination manipulation, then — for OUTPUT — the filter table.
+    /// Returns false when the packet was consumed (dropped).
+    func nfPreroutingOrOutput(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ipOffset: Int, hook: NetfilterHook,
+                              inDevice: DeviceID, outDevice: DeviceID) -> Bool {
+        let ip = pool.data(p) + ipOffset
+        let length = pool.length(p) - ipOffset
+        guard let (tuple, quote) = conntrackTuple(ip, length: length) else {
+            return hook == .output ? nfFilter(ns, st, p, ipOffset: ipOffset, hook: .output, inDevice: inDevice, outDevice: outDevice) : true
+        }
+        let i = Int(p.rawValue)
+        if quote != 0 {
+            // An ICMP error: RELATED to the flow it quotes, if that flow is tracked (or, for
+            // an error this host makes, to the flow of the packet it is about).
+            if pool.meta[i].conntrack < 0, let (id, dir) = st.conntrack.find(tuple.inverted, now: now) {
+                pool.meta[i].conntrack = id.rawValue
+                pool.meta[i].reply = dir == .reply
+                pool.meta[i].related = true
+            }
+            if pool.meta[i].conntrack >= 0 {
+                natICMPError(st, ip, length: length, quote: quote, entry: ConntrackEntryID(rawValue: pool.meta[i].conntrack),
+                             reply: pool.meta[i].reply, manip: .destination)
+            }
+            return hook == .output ? nfFilter(ns, st, p, ipOffset: ipOffset, hook: .output, inDevice: inDevice, outDevice: outDevice) : true
+        }
+        if pool.meta[i].conntrack < 0 {
+            if let (id, dir) = st.conntrack.find(tuple, now: now) {
+                pool.meta[i].conntrack = id.rawValue
+                pool.meta[i].reply = dir == .reply
+                st.conntrack.packet(id, direction: dir, length: length, now: now)
+            } else {
+                guard let id = st.conntrack.create(original: tuple, now: now) else {
+                    drop(p, .conntrackTableFull, ns: ns, device: inDevice == .none ? outDevice : inDevice)
+                    return false
+                }
+                pool.meta[i].conntrack = id.rawValue
+                pool.meta[i].reply = false
+                pool.meta[i].unconfirmed = true
+                if !st.rules.isEmpty(.nat, hook) {
+                    var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
+                    let verdict = st.rules.evaluate(.nat, hook, &pkt, now: now, random: &st.random)
+                    pool.meta[i].mark = pkt.mark
+                    if case .dnat(let address, let port) = verdict {
+                        var reply = st.conntrack.entry(id).reply
+                        reply.source = address
+                        if let port { reply.sourcePort = port }
+                        st.conntrack.setReply(id, reply)
+                    }
+                }
+            }
+        }
+        natApply(st, p, ip, entry: ConntrackEntryID(rawValue: pool.meta[i].conntrack), reply: pool.meta[i].reply, manip: .destination)
+        if hook == .output {
+            return nfFilter(ns, st, p, ipOffset: ipOffset, hook: .output, inDevice: inDevice, outDevice: outDevice)
+        }
+        return true
+    }
+
+    /// The filter table at `hook` (INPUT, FORWARD, OUTPUT). DROP drops; REJECT sends its
+    /// ICMP error about the packet, then drops. Returns false when the packet was consumed.
+    func nfFilter(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ipOffset: Int, hook: NetfilterHook,
+                  inDevice: DeviceID, outDevice: DeviceID) -> Bool {
+        if st.rules.isEmpty(.filter, hook) { return true }
+        let ip = pool.data(p) + ipOffset
+        let length = pool.length(p) - ipOffset
+        let tuple = conntrackTuple(ip, length: length)?.tuple
+            ?? ConntrackTuple(source: IPv4Address(loading: ip + 12), destination: IPv4Address(loading: ip + 16),
+                              sourcePort: 0, destinationPort: 0, protocolNumber: ip.load(fromByteOffset: 9, as: UInt8.self))
+        var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
+        let verdict = st.rules.evaluate(.filter, hook, &pkt, now: now, random: &st.random)
+        pool.meta[Int(p.rawValue)].mark = pkt.mark
+        switch verdict {
+        case .accept:
+            return true
+        case .reject(let with):
+            if ipOffset != 0 { pool.pull(p, ipOffset) }
+            sendICMPError(ns, about: p, type: .destinationUnreachable, code: with.icmpCode)
+            nfDropped(ns, st, p, .netfilterDrop, device: inDevice == .none ? outDevice : inDevice)
+            return false
+        default:
+            nfDropped(ns, st, p, .netfilterDrop, device: inDevice == .none ? outDevice : inDevice)
+            return false
+        }
+    }
+
+    /// POSTROUTING (or INPUT for local delivery): the nat table's SNAT/MASQUERADE for a new
+    /// flow, the flow's source manipulation, then confirm the entry (`ipv4_confirm`).
+    /// Returns false when the packet was consumed.
+    func nfPostroutingOrInput(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ipOffset: Int, hook: NetfilterHook,
+                              inDevice: DeviceID, outDevice: DeviceID) -> Bool {
+        let i = Int(p.rawValue)
+        if hook == .input, !nfFilter(ns, st, p, ipOffset: ipOffset, hook: .input, inDevice: inDevice, outDevice: outDevice) {
+            return false
+        }
+        guard pool.meta[i].conntrack >= 0 else { return true }
+        let id = ConntrackEntryID(rawValue: pool.meta[i].conntrack)
+        let ip = pool.data(p) + ipOffset
+        let length = pool.length(p) - ipOffset
+        if pool.meta[i].related {
+            if let quote = conntrackTuple(ip, length: length)?.quote, quote != 0 {
+                natICMPError(st, ip, length: length, quote: quote, entry: id, reply: pool.meta[i].reply, manip: .source)
+            }
+            return true
+        }
+        if pool.meta[i].unconfirmed {
+            if !st.rules.isEmpty(.nat, hook), let tuple = conntrackTuple(ip, length: length)?.tuple {
+                var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
+                let verdict = st.rules.evaluate(.nat, hook, &pkt, now: now, random: &st.random)
+                pool.meta[i].mark = pkt.mark
+                var to: IPv4Address?
+                var ports: ClosedRange<UInt16>?
+                var randomFully = false
+                switch verdict {
+                case .snat(let a, let r, let rf): (to, ports, randomFully) = (a, r, rf)
+                case .masquerade(let r, let rf):
+                    to = outDevice == .none ? nil : devices[outDevice.index].addresses.first?.address
+                    (ports, randomFully) = (r, rf)
+                default: break
+                }
+                if let to {
+                    var reply = st.conntrack.entry(id).reply
+                    reply.destination = to
+                    if tuple.protocolNumber == 1 {
+                        // ICMP keeps its identifier (podwire does not remap echo ids).
+                        if st.conntrack.isReplyTupleTaken(reply, ignoring: id) {
+                            nfDropped(ns, st, p, .natNoFreePort, device: outDevice)
+                            return false
+                        }
+                    } else {
+                        guard let unique = st.conntrack.uniqueReplyTuple(reply, portRange: ports, randomFully: randomFully,
+                                                                         random: &st.random, ignoring: id) else {
+                            nfDropped(ns, st, p, .natNoFreePort, device: outDevice)
+                            return false
+                        }
+                        reply = unique
+                    }
+                    st.conntrack.setReply(id, reply)
+                }
+            }
+            natApply(st, p, ip, entry: id, reply: false, manip: .source)
+            pool.meta[i].unconfirmed = false
+            if !st.conntrack.confirm(id, now: now) {
+                pool.meta[i].conntrack = -1
+                drop(p, .conntrackInsertFailed, ns: ns, device: inDevice == .none ? outDevice : inDevice)
+                return false
+            }
+            st.conntrack.packet(id, direction: .original, length: length, now: now)
+            return true
+        }
+        natApply(st, p, ip, entry: id, reply: pool.meta[i].reply, manip: .source)
+        return true
+    }
+
+    /// A packet dropped between the hooks: an entry it created is freed with it.
+    func nfDropped(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, _ reason: DropReason, device: DeviceID) {
+        let i = Int(p.rawValue)
+        if pool.meta[i].unconfirmed, pool.meta[i].conntrack >= 0 {
+            st.conntrack.discard(ConntrackEntryID(rawValue: pool.meta[i].conntrack))
+        }
+        pool.meta[i] = .none
+        drop(p, reason, ns: ns, device: device)
+    }
+
+    /// The rules' view of the packet.
+    @inline(__always)
+    func netfilterPacket(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ip: UnsafeMutableRawPointer, length: Int,
+                         tuple: ConntrackTuple, inDevice: DeviceID, outDevice: DeviceID) -> NetfilterPacket {
+        let i = Int(p.rawValue)
+        var state: ConntrackStateSet = .untracked
+        if pool.meta[i].conntrack >= 0 {
+            let id = ConntrackEntryID(rawValue: pool.meta[i].conntrack)
+            state = pool.meta[i].unconfirmed ? .new
+                : st.conntrack.state(id, direction: pool.meta[i].reply ? .reply : .original)
+            if pool.meta[i].related { state = state.subtracting([.new, .established]).union(.related) }
+        }
+        let n = namespaces[ns.index]
+        return NetfilterPacket(source: tuple.source, destination: tuple.destination, protocolNumber: tuple.protocolNumber,
+                               sourcePort: tuple.protocolNumber == 1 ? 0 : tuple.sourcePort,
+                               destinationPort: tuple.protocolNumber == 1 ? 0 : tuple.destinationPort,
+                               inInterface: inDevice.rawValue, outInterface: outDevice.rawValue, mark: pool.meta[i].mark,
+                               conntrackState: state, length: length, sourceIsLocal: n.isLocal(tuple.source),
+                               destinationIsLocal: n.isLocal(tuple.destination))
+    }
+
+    // MARK: - NAT
+
+    /// `nf_nat_manip_pkt` for the packet at `ip` in the given direction: rewrite the
+    /// destination (or source) address and port to what the flow's tuples say, with
+    /// incremental checksum updates (RFC 1624) of the IP header and the UDP checksum.
+    @inline(__always)
+    func natApply(_ st: NetfilterState, _ p: PacketHandle, _ ip: UnsafeMutableRawPointer, entry: ConntrackEntryID, reply: Bool,
+                  manip: NATManip) {
+        let status = st.conntrack.status(entry)
+        if !status.contains(.srcNAT) && !status.contains(.dstNAT) { return }
+        // What packets of this direction look like after NAT: the other direction, inverted.
+        let target = st.conntrack.tuple(entry, reply ? .original : .reply).inverted
+        let length = pool.length(p) - (ip - pool.data(p))
+        switch manip {
+        case .destination:
+            natRewrite(ip, length: length, address: target.destination, port: target.destinationPort, destination: true)
+        case .source:
+            natRewrite(ip, length: length, address: target.source, port: target.sourcePort, destination: false)
+        }
+    }
+
+    /// Rewrites one address (and, for UDP, its port) of the IPv4 packet at `ip` when it
+    /// differs, keeping every checksum valid.
+    func natRewrite(_ ip: UnsafeMutableRawPointer, length: Int, address: IPv4Address, port: UInt16, destination: Bool) {
+        let addressOffset = destination ? 16 : 12
+        let old = IPv4Address(loading: ip + addressOffset)
+        let hl = Int(ip.load(as: UInt8.self) & 0x0F) * 4
+        let proto = ip.load(fromByteOffset: 9, as: UInt8.self)
+        if old != address {
+            address.store(to: ip + addressOffset)
+            let c = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
+            ip.storeBytes(of: InternetChecksum.update(checksum: c, old: old.rawValue, new: address.rawValue).bigEndian,
+                          toByteOffset: 10, as: UInt16.self)
+            if proto == 17, length >= hl + 8 {
+                let c = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: hl + 6, as: UInt16.self))
+                if c != 0 {
+                    Self.storeUDPChecksum(InternetChecksum.update(checksum: c, old: old.rawValue, new: address.rawValue), ip + hl + 6)
+                }
+            }
+        }
+        guard proto == 17, length >= hl + 8 else { return }
+        let portOffset = hl + (destination ? 2 : 0)
+        let oldPort = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: portOffset, as: UInt16.self))
+        guard oldPort != port else { return }
+        ip.storeBytes(of: port.bigEndian, toByteOffset: portOffset, as: UInt16.self)
+        let c = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: hl + 6, as: UInt16.self))
+        if c != 0 { Self.storeUDPChecksum(InternetChecksum.update(checksum: c, old: oldPort, new: port), ip + hl + 6) }
+    }
+
+    /// UDP sends a computed checksum of 0 as 0xFFFF (RFC 768; Linux `CSUM_MANGLED_0`).
+    @inline(__always) static func storeUDPChecksum(_ c: UInt16, _ at: UnsafeMutableRawPointer) {
+        at.storeBytes(of: (c == 0 ? 0xFFFF : c).bigEndian, as: UInt16.self)
+    }
+
+    /// `nf_nat_icmp_reply_translation`: an ICMP error about a NATed flow. The outer header
+    /// gets the manipulation of its own direction; the quoted datagram (which went the other
+    /// way) is put back to its un-NATed form, with the opposite manipulation; then the ICMP
+    /// checksum is recomputed.
+    func natICMPError(_ st: NetfilterState, _ ip: UnsafeMutableRawPointer, length: Int, quote: Int, entry: ConntrackEntryID,
+                      reply: Bool, manip: NATManip) {
+        let e = st.conntrack.entry(entry)
+        let outer = reply ? e.original.inverted : e.reply.inverted
+        // The quoted datagram travelled in the other direction; its un-NATed form:
+        let inner = reply ? e.original : e.reply
+        let innerLength = length - quote
+        switch manip {
+        case .destination:
+            natRewrite(ip + quote, length: innerLength, address: inner.source, port: inner.sourcePort, destination: false)
+            natRewrite(ip, length: quote, address: outer.destination, port: 0, destination: true)
+        case .source:
+            natRewrite(ip + quote, length: innerLength, address: inner.destination, port: inner.destinationPort, destination: true)
+            natRewrite(ip, length: quote, address: outer.source, port: 0, destination: false)
+        }
+        let hl = Int(ip.load(as: UInt8.self) & 0x0F) * 4
+        let msg = UnsafeMutableRawBufferPointer(start: ip + hl, count: length - hl)
+        msg.storeBytes(of: 0, toByteOffset: 2, as: UInt16.self)
+        var sum = InternetChecksum()
+        sum.add(UnsafeRawBufferPointer(msg))
+        msg.storeBytes(of: sum.finalize().bigEndian, toByteOffset: 2, as: UInt16.self)
+    }
+}
