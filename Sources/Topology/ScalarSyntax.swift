@@ -1,7 +1,8 @@
 /// The textual forms of scalar values in topology files, each parsed the way the tool it
 /// comes from parses it: Go's `time.ParseDuration` (as Kubernetes uses for durations),
-/// iperf3's `-b` rates, Kubernetes' DNS-1123 names and label syntax
-/// (k8s.io/apimachinery/pkg/util/validation). Pure functions; no diagnostics here.
+/// iperf3's `-b` rates, Kubernetes' DNS-1123/1035 names and label syntax
+/// (k8s.io/apimachinery/pkg/util/validation) and kube-apiserver's port ranges. Pure
+/// functions; no diagnostics here.
 
 import Engine
 
@@ -108,12 +109,41 @@ enum BitrateSyntax {
     }
 }
 
+enum PortRangeSyntax {
+    /// kube-apiserver's `--service-node-port-range` (k8s.io/apimachinery/pkg/util/net
+    /// `ParsePortRange`): "30000-32767", "30000+2767" (base and extra ports) or one port,
+    /// within 1…65535.
+    static func parse(_ text: String) -> ClosedRange<Int>? {
+        func port(_ s: Substring) -> Int? {
+            guard !s.isEmpty, s.count <= 5, s.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(s), (1...65535).contains(v) else { return nil }
+            return v
+        }
+        if let dash = text.firstIndex(of: "-") {
+            guard let low = port(text[..<dash]), let high = port(text[text.index(after: dash)...]), low <= high else { return nil }
+            return low...high
+        }
+        if let plus = text.firstIndex(of: "+") {
+            let extra = text[text.index(after: plus)...]
+            guard let low = port(text[..<plus]), !extra.isEmpty, extra.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let n = Int(extra), n <= 65535 - low else { return nil }
+            return low...(low + n)
+        }
+        return port(Substring(text)).map { $0...$0 }
+    }
+}
+
 enum NameSyntax {
     /// RFC 1123 label as Kubernetes checks it: 1…63 of [a-z0-9-], alphanumeric at both ends.
     static func isDNS1123Label(_ s: String) -> Bool {
         let u = Array(s.utf8)
         guard (1...63).contains(u.count), isLowerAlnum(u.first!), isLowerAlnum(u.last!) else { return false }
         return u.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// RFC 1035 label (Service names): a DNS-1123 label that starts with a letter.
+    static func isDNS1035Label(_ s: String) -> Bool {
+        guard let first = s.utf8.first, first >= UInt8(ascii: "a"), first <= UInt8(ascii: "z") else { return false }
+        return isDNS1123Label(s)
     }
 
     /// RFC 1123 subdomain (object names): ≤ 253 characters, dot-separated DNS-1123 labels.

@@ -1,8 +1,8 @@
 /// Reads podwire's own first document (`apiVersion: podwire/v1alpha1`, `kind: Topology`)
 /// into a draft that still carries source positions: metadata, `spec.cluster`,
-/// `spec.nodes`, `spec.scenario` and `spec.capture`, each field type-checked with defaults
-/// applied. Checks that span fields or documents (CIDR overlaps, targets) are in
-/// `TopologyValidation.swift`.
+/// `spec.nodes`, `spec.hosts`, `spec.scenario` and `spec.capture`, each field type-checked
+/// with defaults applied. Checks that span fields or documents (CIDR overlaps, targets) are
+/// in `TopologyValidation*.swift`.
 
 import Engine
 import Wire
@@ -45,6 +45,7 @@ struct ClusterDraft {
     /// Where `cni` was written, if it was (several nodes need it spelt out).
     var cniLocation: SourceLocation?
     var mtu: Int? = 1500
+    var serviceNodePortRange: Located<ClosedRange<Int>>?
 }
 
 struct NodeDraft {
@@ -85,13 +86,15 @@ enum TopologyDocument {
     static let defaultPodSubnet = IPv4Network("10.244.0.0/16")!
     static let defaultServiceSubnet = IPv4Network("10.96.0.0/12")!
     static let defaultNodeCIDRMaskSize = 24
+    /// kube-apiserver's default `--service-node-port-range`.
+    static let defaultServiceNodePortRange = 30000...32767
     static let futureCNIs: [String] = []
 
     static let documentSchema = FieldSchema(what: "the Topology document", modelled: ["apiVersion", "kind", "metadata", "spec"])
     static let metadataSchema = FieldSchema(what: "the Topology metadata", modelled: ["name"], ignored: ["labels", "annotations"])
     static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "nodes", "hosts", "scenario", "capture"])
     static let hostSchema = FieldSchema(what: "a host", modelled: ["name", "address"])
-    static let clusterSchema = FieldSchema(what: "spec.cluster", modelled: ["podSubnet", "nodeCIDRMaskSize", "serviceSubnet", "cni", "mtu"])
+    static let clusterSchema = FieldSchema(what: "spec.cluster", modelled: ["podSubnet", "nodeCIDRMaskSize", "serviceSubnet", "serviceNodePortRange", "cni", "mtu"])
     static let nodeSchema = FieldSchema(what: "a node", modelled: ["name", "profile", "address", "podCIDR", "labels"])
     static let stepSchema = FieldSchema(what: "a scenario step", modelled: ["at", "iperf3", "ping", "udp"])
     static let udpSchema = FieldSchema(what: "a udp step", modelled: ["client", "server", "port", "count", "interval", "length", "echo", "dontFragment"])
@@ -189,8 +192,9 @@ enum TopologyDocument {
         draft.cluster.podSubnet = Located(value: defaultPodSubnet, location: fallback)
         draft.cluster.serviceSubnet = Located(value: defaultServiceSubnet, location: fallback)
         draft.cluster.nodeCIDRMaskSize = Located(value: defaultNodeCIDRMaskSize, location: fallback)
+        draft.cluster.serviceNodePortRange = Located(value: defaultServiceNodePortRange, location: fallback)
         guard let v = spec["cluster"], let cluster = r.fields(v, spec.path("cluster"), clusterSchema) else {
-            if spec["cluster"] != nil { draft.cluster = ClusterDraft(location: fallback, cni: nil, mtu: nil) }
+            if spec["cluster"] != nil { draft.cluster = ClusterDraft(location: fallback, cni: nil, mtu: nil, serviceNodePortRange: nil) }
             return
         }
         draft.cluster.location = cluster.location
@@ -224,6 +228,18 @@ enum TopologyDocument {
         }
         if let n = cluster["mtu"] {
             draft.cluster.mtu = r.integer(n, cluster.path("mtu"), in: 576...9000, expected: "an MTU in bytes")
+        }
+        if let n = cluster["serviceNodePortRange"] {
+            draft.cluster.serviceNodePortRange = nil
+            if let text = r.string(n, cluster.path("serviceNodePortRange"), expected: "a port range like 30000-32767") {
+                if let range = PortRangeSyntax.parse(text) {
+                    draft.cluster.serviceNodePortRange = Located(value: range, location: r.location(of: n))
+                } else {
+                    r.report(n, cluster.path("serviceNodePortRange"),
+                             "expected a port range like kube-apiserver's --service-node-port-range, FIRST-LAST with 1 <= FIRST <= LAST <= 65535 (e.g. 30000-32767); got \(DocumentReader.describe(n))",
+                             hint: "write `serviceNodePortRange: 30000-32767` (the Kubernetes default), or remove it")
+                }
+            }
         }
     }
 

@@ -30,11 +30,14 @@ public struct TopologySpec: Sendable {
     public var fileName: String
     /// Machines on the LAN with no Kubernetes role.
     public var hosts: [HostSpec]
+    /// `v1 Service` documents, in file order, with ClusterIPs and node ports allocated.
+    public var services: [ServiceSpec]
 
     public init(name: String, seed: UInt64, duration: SimDuration, cluster: ClusterSpec, nodes: [NodeSpec],
                 scenario: [ScenarioStep], capture: CaptureSpec, pods: [PodSpec], deployments: [DeploymentSpec],
-                fileName: String, hosts: [HostSpec] = []) {
+                fileName: String, hosts: [HostSpec] = [], services: [ServiceSpec] = []) {
         self.hosts = hosts
+        self.services = services
         self.name = name
         self.seed = seed
         self.duration = duration
@@ -80,8 +83,12 @@ public struct ClusterSpec: Sendable {
     public var cni: CNIKind
     /// MTU of node NICs, bridges and veths (576…9000, default 1500).
     public var mtu: Int
+    /// NodePort range (kube-apiserver `--service-node-port-range`, default 30000-32767).
+    public var serviceNodePortRange: ClosedRange<Int>
 
-    public init(podSubnet: IPv4Network, nodeCIDRMaskSize: Int, serviceSubnet: IPv4Network, cni: CNIKind, mtu: Int) {
+    public init(podSubnet: IPv4Network, nodeCIDRMaskSize: Int, serviceSubnet: IPv4Network, cni: CNIKind, mtu: Int,
+                serviceNodePortRange: ClosedRange<Int> = 30000...32767) {
+        self.serviceNodePortRange = serviceNodePortRange
         self.podSubnet = podSubnet
         self.nodeCIDRMaskSize = nodeCIDRMaskSize
         self.serviceSubnet = serviceSubnet

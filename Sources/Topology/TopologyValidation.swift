@@ -1,7 +1,8 @@
 /// Checks that span fields and documents, then assembles the final `Topology`: cluster
 /// CIDRs against each other, node names, addresses and pod CIDRs (assigning the omitted
-/// ones), Pod/Deployment names and placement, scenario targets, and the run's duration.
-/// Each check skips values already found invalid, so one mistake gives one error.
+/// ones), hosts, Pod/Deployment names and placement, Services
+/// (`TopologyValidation+Services.swift`), scenario targets, and the run's duration. Each check
+/// skips values already found invalid, so one mistake gives one error.
 
 import Engine
 import Wire
@@ -10,10 +11,13 @@ enum TopologyValidation {
     /// Returns the assembled topology when every value needed is present; errors go to `r`.
     /// `crossDocument` is false after a YAML syntax error, when documents are missing and
     /// references to them would be reported wrongly.
-    static func check(_ t: TopologyDraft, workloads: [WorkloadDraft], crossDocument: Bool, _ r: DocumentReader) -> TopologySpec? {
+    static func check(_ t: TopologyDraft, workloads: [WorkloadDraft], services serviceDrafts: [ServiceDraft] = [],
+                      crossDocument: Bool, _ r: DocumentReader) -> TopologySpec? {
         let cluster = checkCluster(t, r)
         let nodes = checkNodes(t, cluster: cluster, r)
         checkWorkloads(workloads, nodes: t.nodes, crossDocument: crossDocument, r)
+        let services = checkServices(serviceDrafts, serviceSubnet: cluster.serviceSubnet,
+                                     nodePortRange: t.cluster.serviceNodePortRange?.value, seed: t.seed, r)
         let steps = checkScenario(t, workloads: workloads, crossDocument: crossDocument, r)
         let duration = checkDuration(t, steps: steps, r)
         let hosts = checkHosts(t, r)
@@ -30,9 +34,10 @@ enum TopologyValidation {
                                                                 template: template, location: w.location))
             }
         }
-        guard let hosts else { return nil }
+        guard let hosts, let services = services.all else { return nil }
         return TopologySpec(name: name, seed: seed, duration: duration, cluster: clusterSpec, nodes: nodes, scenario: steps,
-                        capture: capture, pods: pods, deployments: deployments, fileName: r.file, hosts: hosts)
+                            capture: capture, pods: pods, deployments: deployments, fileName: r.file, hosts: hosts,
+                            services: services)
     }
 
     // MARK: Cluster
@@ -62,10 +67,11 @@ enum TopologyValidation {
             result.maskSize = nil
         }
         if let pods = result.podSubnet, let services = result.serviceSubnet, let mask = result.maskSize,
-           let cni = c.cni, let mtu = c.mtu {
+           let cni = c.cni, let mtu = c.mtu, let nodePorts = c.serviceNodePortRange?.value {
             // Unless written, the CNI is `bridge` for one node and flannel's VXLAN for several.
             let effective: CNIKind = t.cluster.cniLocation == nil && t.nodes.count > 1 ? .flannelVXLAN : cni
-            result.spec = ClusterSpec(podSubnet: pods, nodeCIDRMaskSize: mask, serviceSubnet: services, cni: effective, mtu: mtu)
+            result.spec = ClusterSpec(podSubnet: pods, nodeCIDRMaskSize: mask, serviceSubnet: services, cni: effective, mtu: mtu,
+                                      serviceNodePortRange: nodePorts)
         }
         return result
     }

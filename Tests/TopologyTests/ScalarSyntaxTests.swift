@@ -1,4 +1,5 @@
-/// Go durations, iperf3 bitrates, Kubernetes names and labels, and did-you-mean distances.
+/// Go durations, iperf3 bitrates, node port ranges, Kubernetes names and labels, and
+/// did-you-mean distances.
 
 import Engine
 import Testing
@@ -25,6 +26,27 @@ import Testing
         #expect(DurationSyntax.parse(".s") == .failure(.malformed))
         #expect(DurationSyntax.parse("3000000h") == .failure(.overflow))
         #expect(DurationSyntax.parse("99999999999999999999999s") == .failure(.overflow))
+    }
+
+    @Test func nodePortRanges() {
+        #expect(PortRangeSyntax.parse("30000-32767") == 30000...32767)
+        #expect(PortRangeSyntax.parse("30000+2767") == 30000...32767)
+        #expect(PortRangeSyntax.parse("30080") == 30080...30080)
+        #expect(PortRangeSyntax.parse("1-65535") == 1...65535)
+        #expect(PortRangeSyntax.parse("32767-30000") == nil)
+        #expect(PortRangeSyntax.parse("0-100") == nil)
+        #expect(PortRangeSyntax.parse("30000-70000") == nil)
+        #expect(PortRangeSyntax.parse("65000+1000") == nil)
+        #expect(PortRangeSyntax.parse("30000-") == nil)
+        #expect(PortRangeSyntax.parse("") == nil)
+    }
+
+    @Test func serviceNames() {
+        #expect(NameSyntax.isDNS1035Label("web"))
+        #expect(NameSyntax.isDNS1035Label("web-1"))
+        #expect(!NameSyntax.isDNS1035Label("1web"))
+        #expect(!NameSyntax.isDNS1035Label("web-"))
+        #expect(!NameSyntax.isDNS1035Label("Web"))
     }
 
     @Test func iperf3Bitrates() {
