@@ -60,10 +60,35 @@ struct NodeDraft {
     var labels: [(key: String, value: String)]? = []
 }
 
+/// Which end of a step a target is.
+enum TargetRole: Equatable {
+    /// `udp.client`, `iperf3.client`.
+    case client
+    /// `udp.server`, `iperf3.server`.
+    case server
+    /// `ping.from`.
+    case from
+    /// `ping.to`.
+    case to
+
+    var sends: Bool { self == .client || self == .from }
+}
+
+/// A Service port as written after `svc/NAME`.
+enum ServicePortReference: Equatable {
+    /// `svc/NAME`: the Service's only port.
+    case only
+    case number(Int)
+    case name(String)
+}
+
 struct TargetReference {
     var target: Target
     var location: SourceLocation
     var path: String
+    var role: TargetRole
+    /// For `.service` targets: the port as written (`.service`'s port is 0 until resolved).
+    var servicePort: ServicePortReference?
 }
 
 struct StepDraft {
@@ -72,6 +97,8 @@ struct StepDraft {
     var at: SimDuration?
     var action: ScenarioAction?
     var targets: [TargetReference] = []
+    /// `port` of a udp or iperf3 step, when written.
+    var port: Located<Int>?
 }
 
 extension NodeSpec {
@@ -319,11 +346,11 @@ enum TopologyDocument {
     private static func readIperf3(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> ScenarioAction? {
         guard let f = r.fields(node, path, iperf3Schema, expected: "iperf3 options (a mapping with client, server, udp: true, …)") else { return nil }
         let client = r.required(f, "client", expected: "the sending endpoint, like pod/client", hint: "add `client: pod/client`")
-            .flatMap { target($0, f.path("client"), r, &step) }
+            .flatMap { target($0, f.path("client"), .client, r, &step) }
         let server = r.required(f, "server", expected: "the receiving endpoint, like pod/web-0", hint: "add `server: pod/web-0`")
-            .flatMap { target($0, f.path("server"), r, &step) }
+            .flatMap { target($0, f.path("server"), .server, r, &step) }
         var port: Int? = 5201
-        if let n = f["port"] { port = r.integer(n, f.path("port"), in: 1...65535, expected: "a UDP port") }
+        if let n = f["port"] { port = explicitPort(n, f.path("port"), r, &step) }
         var udpOK = false
         if let n = f["udp"] {
             if let udp = r.bool(n, f.path("udp"), hint: "write `udp: true`") {
@@ -359,9 +386,9 @@ enum TopologyDocument {
     private static func readPing(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> ScenarioAction? {
         guard let f = r.fields(node, path, pingSchema, expected: "ping options (a mapping with from, to, count, interval, size)") else { return nil }
         let from = r.required(f, "from", expected: "the pinging endpoint, like pod/client", hint: "add `from: pod/client`")
-            .flatMap { target($0, f.path("from"), r, &step) }
+            .flatMap { target($0, f.path("from"), .from, r, &step) }
         let to = r.required(f, "to", expected: "the pinged endpoint, like pod/web-0", hint: "add `to: pod/web-0`")
-            .flatMap { target($0, f.path("to"), r, &step) }
+            .flatMap { target($0, f.path("to"), .to, r, &step) }
         var count: Int? = 3
         if let n = f["count"] { count = r.integer(n, f.path("count"), in: 1...1_000_000, expected: "a number of echo requests") }
         var interval: SimDuration? = SimDuration(nanoseconds: 1_000_000_000)
@@ -377,11 +404,11 @@ enum TopologyDocument {
     private static func readUDP(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> ScenarioAction? {
         guard let f = r.fields(node, path, udpSchema, expected: "udp options (a mapping with client, server, port, count, interval, length)") else { return nil }
         let client = r.required(f, "client", expected: "the sending endpoint, like pod/client", hint: "add `client: pod/client`")
-            .flatMap { target($0, f.path("client"), r, &step) }
+            .flatMap { target($0, f.path("client"), .client, r, &step) }
         let server = r.required(f, "server", expected: "the echoing endpoint, like pod/web-0", hint: "add `server: pod/web-0`")
-            .flatMap { target($0, f.path("server"), r, &step) }
+            .flatMap { target($0, f.path("server"), .server, r, &step) }
         var port: Int? = 8080
-        if let n = f["port"] { port = r.integer(n, f.path("port"), in: 1...65535, expected: "a UDP port") }
+        if let n = f["port"] { port = explicitPort(n, f.path("port"), r, &step) }
         var count: Int? = 3
         if let n = f["count"] { count = r.integer(n, f.path("count"), in: 1...1_000_000, expected: "a number of datagrams") }
         var interval: SimDuration? = SimDuration(nanoseconds: 50_000_000)
@@ -399,34 +426,124 @@ enum TopologyDocument {
                                 length: length, echo: echo, dontFragment: dontFragment))
     }
 
-    /// "pod/NAME", "node/NAME" or "deploy/NAME" (kubectl's short and long type names).
-    private static func target(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> Target? {
-        guard let text = r.string(node, path, expected: "a target like pod/NAME, node/NAME or deploy/NAME") else { return nil }
+    /// A step's `port`, remembered with its place so that a Service target can check it.
+    private static func explicitPort(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> Int? {
+        let port = r.integer(node, path, in: 1...65535, expected: "a UDP port")
+        if let port { step.port = Located(value: port, location: r.location(of: node)) }
+        return port
+    }
+
+    static let targetForms = "pod/NAME, node/NAME or deploy/NAME (also host/NAME, and for servers svc/NAME:PORT or node/NAME:NODEPORT)"
+
+    /// "pod/NAME", "node/NAME", "deploy/NAME", "host/NAME" (kubectl's short and long type
+    /// names), "svc/NAME[:PORT]" and "node/NAME:NODEPORT". Checks what the step's `role`
+    /// allows; names are checked against the file in `TopologyValidation`.
+    private static func target(_ node: Node, _ path: String, _ role: TargetRole, _ r: DocumentReader, _ step: inout StepDraft) -> Target? {
+        guard let text = r.string(node, path, expected: "a target like \(targetForms)") else { return nil }
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let example = "write `pod/NAME`, `node/NAME` or `deploy/NAME`"
         guard parts.count == 2, !parts[1].isEmpty, !parts[1].contains("/") else {
-            r.report(node, path, "expected a target like pod/NAME, node/NAME or deploy/NAME; got \(DocumentReader.describe(node))",
+            r.report(node, path, "expected a target like \(targetForms); got \(DocumentReader.describe(node))",
                      hint: example + " — the type comes first, then a slash")
             return nil
         }
-        let (type, name) = (parts[0], parts[1])
-        let result: Target
-        switch type {
-        case "pod", "pods", "po": result = .pod(name)
-        case "node", "nodes", "no": result = .node(name)
-        case "deploy", "deployment", "deployments": result = .deployment(name)
-        case "host", "hosts": result = .host(name)
-        case "svc", "service", "services":
-            r.report(node, path, "Service targets are not supported yet (they arrive with the services issue); got \(DocumentReader.describe(node))",
-                     hint: "target a pod or a Deployment instead, e.g. `deploy/\(name)`")
-            return nil
-        default:
-            r.report(node, path, "expected a target of type pod, node, deploy or host; got \(DocumentReader.describe(node))",
-                     hint: Suggestions.didYouMean(type, in: ["pod", "node", "deploy", "host"]).map { "\($0) (\(example))" } ?? example)
+        let type = parts[0]
+        var name = parts[1]
+        var portText: String?
+        if let colon = name.firstIndex(of: ":") {
+            portText = String(name[name.index(after: colon)...])
+            name = String(name[..<colon])
+        }
+        let got = DocumentReader.describe(node)
+        if name.isEmpty {
+            r.report(node, path, "expected a name after `\(type)/`; got \(got)", hint: "write e.g. `\(type)/web:80`")
             return nil
         }
-        step.targets.append(TargetReference(target: result, location: r.location(of: node), path: path))
+        let result: Target
+        var servicePort: ServicePortReference?
+        switch type {
+        case "pod", "pods", "po", "deploy", "deployment", "deployments", "host", "hosts":
+            if portText != nil {
+                let plain = "\(type)/\(name)"
+                let hint = role == .to || role == .from
+                    ? "ping has no ports: write `\(plain)`"
+                    : "write `\(plain)` and set the step's `port:` (the port the server listens on)"
+                r.report(node, path, "a \(type) target takes no port; got \(got)", hint: hint)
+                return nil
+            }
+            switch type {
+            case "pod", "pods", "po": result = .pod(name)
+            case "host", "hosts": result = .host(name)
+            default: result = .deployment(name)
+            }
+        case "node", "nodes", "no":
+            guard let portText else {
+                result = .node(name)
+                break
+            }
+            guard let port = portNumber(portText) else {
+                r.report(node, path, "expected a node port number after `node/\(name):`, like node/\(name):30080; got \(got)",
+                         hint: "a node port is a number from a NodePort Service's `nodePort`")
+                return nil
+            }
+            guard !role.sends else {
+                r.report(node, path, "a node port cannot be a \(role == .client ? "client" : "ping source"): it is where traffic arrives; got \(got)",
+                         hint: "write `node/\(name)` to send from the node itself")
+                return nil
+            }
+            guard role == .server else {
+                r.report(node, path, "ping has no ports, and node/\(name):\(port) is a NodePort; got \(got)",
+                         hint: "write `to: node/\(name)` to ping the node, or send UDP to the node port with a `udp` step")
+                return nil
+            }
+            result = .nodePort(node: name, port: port)
+        case "svc", "service", "services":
+            guard !role.sends else {
+                r.report(node, path, "a Service cannot be a \(role == .client ? "client" : "ping source"): it is a virtual IP with no sockets; got \(got)",
+                         hint: "send from a pod, node or host, e.g. `pod/client`")
+                return nil
+            }
+            guard role == .server else {
+                r.report(node, path, "a ClusterIP does not answer ping in kube-proxy's iptables mode (nothing DNATs ICMP); ping a pod instead",
+                         hint: "write `to: pod/NAME` with one of the Service's pods, or send to the Service with a `udp` step (`server: svc/\(name):PORT`)")
+                return nil
+            }
+            switch portText {
+            case nil:
+                servicePort = .only
+            case let text? where text.isEmpty:
+                r.report(node, path, "expected a port number or name after `svc/\(name):`; got \(got)",
+                         hint: "write e.g. `svc/\(name):80` or `svc/\(name):http`, or `svc/\(name)` for a Service with one port")
+                return nil
+            case let text? where text.allSatisfy({ $0.isASCII && $0.isNumber }):
+                guard let port = portNumber(text) else {
+                    r.report(node, path, "expected a Service port from 1 to 65535 after `svc/\(name):`; got \(got)",
+                             hint: "write the Service's `port` (e.g. 80) or the port's name")
+                    return nil
+                }
+                servicePort = .number(port)
+            case let text?:
+                servicePort = .name(text)
+            }
+            if case .number(let port) = servicePort {
+                result = .service(name: name, port: port)
+            } else {
+                result = .service(name: name, port: 0)
+            }
+        default:
+            let known = ["pod", "node", "deploy", "host", "svc"]
+            r.report(node, path, "expected a target of type pod, node, deploy, host or svc; got \(got)",
+                     hint: Suggestions.didYouMean(type, in: known).map { "\($0) (\(example))" } ?? example)
+            return nil
+        }
+        step.targets.append(TargetReference(target: result, location: r.location(of: node), path: path, role: role, servicePort: servicePort))
         return result
+    }
+
+    /// 1…65535 written in decimal digits only.
+    private static func portNumber(_ text: String) -> Int? {
+        guard !text.isEmpty, text.count <= 5, text.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(text), (1...65535).contains(v) else { return nil }
+        return v
     }
 
     // MARK: spec.capture

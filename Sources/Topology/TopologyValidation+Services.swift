@@ -2,7 +2,8 @@
 /// them when the Services are created in file order: names unique per namespace, written
 /// ClusterIPs inside `cluster.serviceSubnet` and unique, written node ports inside the node
 /// port range and unique across Services; then the missing ClusterIPs and node ports are
-/// allocated (`ServiceAllocation.swift`).
+/// allocated (`ServiceAllocation.swift`). Also resolves scenario targets that name a Service
+/// (`svc/NAME:PORT`) or a node port (`node/NAME:NODEPORT`).
 
 import Engine
 import Wire
@@ -153,5 +154,103 @@ extension TopologyValidation {
         }
         if services.contains(where: { $0 == nil }) { complete = false }
         return CheckedServices(services: services, complete: complete)
+    }
+
+    // MARK: Targets
+
+    /// How a port reads in lists: "80/UDP (http)".
+    private static func describe(_ p: ServicePortSpec) -> String {
+        "\(p.port)/\(p.protocol)" + (p.name.map { " (\($0))" } ?? "")
+    }
+
+    /// What became of a target that needs the Services.
+    enum TargetCheck {
+        case resolved(Target)
+        /// The reference is wrong (reported).
+        case failed
+        /// Not checked: the Service it names is itself invalid (already reported).
+        case skipped
+    }
+
+    /// Resolves `svc/NAME[:PORT]` to the Service port number a UDP client sends to.
+    static func resolveService(_ ref: TargetReference, name: String, drafts: [ServiceDraft], checked: CheckedServices,
+                               workloads: [WorkloadDraft], _ r: DocumentReader) -> TargetCheck {
+        guard !drafts.contains(where: { $0.name == nil }) else { return .skipped }
+        let indices = drafts.indices.filter { drafts[$0].name?.value == name }
+        guard let index = indices.first else {
+            let names = drafts.compactMap { $0.name?.value }
+            let known = names.isEmpty ? "the file has no Service documents" : "services: " + names.joined(separator: ", ")
+            var hint = Suggestions.didYouMean(name, in: names) ?? "add a Service document named \(name) after the Topology, or target an existing one"
+            if let w = workloads.first(where: { $0.name?.value == name }) {
+                hint = "\(name) is a \(w.kind.rawValue): write `\(w.kind == .pod ? "pod" : "deploy")/\(name)` and set the step's `port:`"
+            }
+            r.report(at: ref.location, ref.path, "target svc/\(name) names no Service in the file; \(known)", hint: hint)
+            return .failed
+        }
+        if indices.count > 1 {
+            r.report(at: ref.location, ref.path, "target svc/\(name) is ambiguous: Services of that name exist in namespaces \(indices.map { drafts[$0].namespace }.joined(separator: ", "))",
+                     hint: "rename one of them; targets do not carry a namespace yet")
+            return .failed
+        }
+        guard let service = checked.services[index] else { return .skipped }
+        let ports = service.ports
+        let list = ports.map(describe).joined(separator: ", ")
+        let chosen: ServicePortSpec
+        switch ref.servicePort ?? .only {
+        case .only:
+            guard ports.count == 1 else {
+                let example = ports.first.map { "svc/\(name):\($0.name ?? String($0.port))" } ?? "svc/\(name):PORT"
+                r.report(at: ref.location, ref.path, "Service \(name) has \(ports.count) ports (\(list)); the target must say which",
+                         hint: "write e.g. `\(example)` (a port number or name)")
+                return .failed
+            }
+            chosen = ports[0]
+        case .number(let n):
+            let matches = ports.filter { $0.port == n }
+            guard let match = matches.first(where: { $0.protocol == "UDP" }) ?? matches.first else {
+                r.report(at: ref.location, ref.path, "Service \(name) has no port \(n); its ports: \(list)",
+                         hint: "write the Service's `port` (not its targetPort or nodePort), e.g. `svc/\(name):\(ports[0].port)`")
+                return .failed
+            }
+            chosen = match
+        case .name(let portName):
+            guard let match = ports.first(where: { $0.name == portName }) else {
+                let names = ports.compactMap(\.name)
+                r.report(at: ref.location, ref.path, "Service \(name) has no port named \(String(reflecting: portName)); its ports: \(list)",
+                         hint: Suggestions.didYouMean(portName, in: names) ?? "write a port number or one of the port names")
+                return .failed
+            }
+            chosen = match
+        }
+        guard chosen.protocol == "UDP" else {
+            r.report(at: ref.location, ref.path, "Service \(name) port \(chosen.port) is \(chosen.protocol), but udp and iperf3 steps send UDP, which kube-proxy would not forward to it",
+                     hint: "set `protocol: UDP` on that port of Service \(name) (line \(service.location.line)); podwire models UDP traffic only")
+            return .failed
+        }
+        return .resolved(.service(name: name, port: chosen.port))
+    }
+
+    /// Checks that `node/NAME:PORT`'s port is a UDP node port of some Service.
+    static func checkNodePort(_ ref: TargetReference, port: Int, checked: CheckedServices, _ r: DocumentReader) -> TargetCheck {
+        guard checked.complete else { return .skipped }
+        let services = checked.services.compactMap { $0 }.filter { $0.type == .nodePort }
+        let entries = services.flatMap { s in s.ports.compactMap { p in p.nodePort.map { (service: s, port: p, nodePort: $0) } } }
+        guard let match = entries.first(where: { $0.nodePort == port && $0.port.protocol == "UDP" }) ?? entries.first(where: { $0.nodePort == port }) else {
+            if entries.isEmpty {
+                r.report(at: ref.location, ref.path, "\(port) is not a node port: the file has no Service of type NodePort",
+                         hint: "add `type: NodePort` to a Service (and `nodePort: \(port)` to its port), or send to svc/NAME:PORT")
+            } else {
+                let list = entries.map { "\($0.nodePort) (Service \($0.service.name) port \($0.port.name ?? String($0.port.port)))" }
+                r.report(at: ref.location, ref.path, "\(port) is not a node port of any Service; node ports: \(list.joined(separator: ", "))",
+                         hint: "use one of those node ports, or add `nodePort: \(port)` to a port of a `type: NodePort` Service")
+            }
+            return .failed
+        }
+        if match.port.protocol != "UDP" {
+            r.report(at: ref.location, ref.path, "node port \(port) belongs to Service \(match.service.name) port \(match.port.port), which is \(match.port.protocol), but udp and iperf3 steps send UDP",
+                     hint: "set `protocol: UDP` on that port of Service \(match.service.name) (line \(match.service.location.line)); podwire models UDP traffic only")
+            return .failed
+        }
+        return .resolved(ref.target)
     }
 }

@@ -18,7 +18,7 @@ enum TopologyValidation {
         checkWorkloads(workloads, nodes: t.nodes, crossDocument: crossDocument, r)
         let services = checkServices(serviceDrafts, serviceSubnet: cluster.serviceSubnet,
                                      nodePortRange: t.cluster.serviceNodePortRange?.value, seed: t.seed, r)
-        let steps = checkScenario(t, workloads: workloads, crossDocument: crossDocument, r)
+        let steps = checkScenario(t, workloads: workloads, services: serviceDrafts, checked: services, crossDocument: crossDocument, r)
         let duration = checkDuration(t, steps: steps, r)
         let hosts = checkHosts(t, r)
 
@@ -259,7 +259,8 @@ enum TopologyValidation {
 
     // MARK: Scenario
 
-    private static func checkScenario(_ t: TopologyDraft, workloads: [WorkloadDraft], crossDocument: Bool, _ r: DocumentReader) -> [ScenarioStep]? {
+    private static func checkScenario(_ t: TopologyDraft, workloads: [WorkloadDraft], services: [ServiceDraft], checked: CheckedServices,
+                                      crossDocument: Bool, _ r: DocumentReader) -> [ScenarioStep]? {
         var complete = true
         var steps: [ScenarioStep] = []
         var nodeNames: [String] = []
@@ -268,13 +269,24 @@ enum TopologyValidation {
         let deployments = workloads.filter { $0.kind == .deployment }
         let deploymentNames = deployments.compactMap { $0.name?.value }
         for step in t.steps {
+            var resolved: [(role: TargetRole, target: Target)] = []
             for ref in step.targets {
                 switch ref.target {
-                case .node(let name):
+                case .node(let name), .nodePort(node: let name, port: _):
                     if !t.nodes.contains(where: { $0.name == nil }), !nodeNames.contains(name) {
-                        r.report(at: ref.location, ref.path, "target node/\(name) names no node; nodes: \(nodeNames.joined(separator: ", "))",
+                        r.report(at: ref.location, ref.path, "target \(ref.target) names no node; nodes: \(nodeNames.joined(separator: ", "))",
                                  hint: Suggestions.didYouMean(name, in: nodeNames) ?? "use one of the nodes in spec.nodes")
                         complete = false
+                    } else if case .nodePort(_, let port) = ref.target, crossDocument,
+                              case .failed = checkNodePort(ref, port: port, checked: checked, r) {
+                        complete = false
+                    }
+                case .service(let name, _):
+                    guard crossDocument else { break }
+                    switch resolveService(ref, name: name, drafts: services, checked: checked, workloads: workloads, r) {
+                    case .resolved(let target): resolved.append((ref.role, target))
+                    case .failed: complete = false
+                    case .skipped: break
                     }
                 case .host(let name):
                     let hostNames = t.hosts.compactMap { $0.name?.value }
@@ -319,9 +331,20 @@ enum TopologyValidation {
                     }
                 }
             }
-            guard let at = step.at, let action = step.action else {
+            guard let at = step.at, var action = step.action else {
                 complete = false
                 continue
+            }
+            for (role, target) in resolved { action = action.replacing(role, with: target) }
+            // A Service or node-port server carries the port the client sends to.
+            if let port = action.server.flatMap(\.port), port > 0 {
+                if let written = step.port, written.value != port {
+                    r.report(at: written.location, "\(step.path).\(action.name).port",
+                             "port \(written.value) contradicts the server \(action.server!): a Service or node-port target carries its own port",
+                             hint: "remove `port:`; the client sends to port \(port)")
+                    complete = false
+                }
+                action = action.withPort(port)
             }
             let candidate = ScenarioStep(at: at, action: action, location: step.location)
             guard end(of: candidate) != nil else {
@@ -371,5 +394,55 @@ enum TopologyValidation {
             return nil
         }
         return SimDuration(nanoseconds: total)
+    }
+}
+
+extension Target {
+    /// The port a `.service` or `.nodePort` target carries.
+    var port: Int? {
+        switch self {
+        case .service(_, let port), .nodePort(_, let port): port
+        default: nil
+        }
+    }
+}
+
+extension ScenarioAction {
+    /// The step's kind as written: `udp`, `iperf3` or `ping`.
+    var name: String {
+        switch self {
+        case .udp: "udp"
+        case .iperf3: "iperf3"
+        case .ping: "ping"
+        }
+    }
+
+    /// The receiving end of a udp or iperf3 step.
+    var server: Target? {
+        switch self {
+        case .udp(let s): s.server
+        case .iperf3(let s): s.server
+        case .ping: nil
+        }
+    }
+
+    func replacing(_ role: TargetRole, with target: Target) -> ScenarioAction {
+        switch (self, role) {
+        case (.udp(var s), .client): s.client = target; return .udp(s)
+        case (.udp(var s), .server): s.server = target; return .udp(s)
+        case (.iperf3(var s), .client): s.client = target; return .iperf3(s)
+        case (.iperf3(var s), .server): s.server = target; return .iperf3(s)
+        case (.ping(var s), .from): s.from = target; return .ping(s)
+        case (.ping(var s), .to): s.to = target; return .ping(s)
+        default: return self
+        }
+    }
+
+    func withPort(_ port: Int) -> ScenarioAction {
+        switch self {
+        case .udp(var s): s.port = UInt16(port); return .udp(s)
+        case .iperf3(var s): s.port = UInt16(port); return .iperf3(s)
+        case .ping: return self
+        }
     }
 }
