@@ -1,8 +1,8 @@
 /// Reads podwire's own first document (`apiVersion: podwire/v1alpha1`, `kind: Topology`)
 /// into a draft that still carries source positions: metadata, `spec.cluster`,
-/// `spec.nodes`, `spec.hosts`, `spec.scenario` and `spec.capture`, each field type-checked
-/// with defaults applied. Checks that span fields or documents (CIDR overlaps, targets) are
-/// in `TopologyValidation*.swift`.
+/// `spec.nodes`, `spec.hosts`, `spec.switches`, `spec.links`, `spec.scenario` and
+/// `spec.capture`, each field type-checked with defaults applied. Checks that span fields or
+/// documents (CIDR overlaps, cabling, targets) are in `TopologyValidation*.swift`.
 
 import Engine
 import Wire
@@ -27,6 +27,12 @@ struct TopologyDraft {
     var steps: [StepDraft] = []
     var capture: CaptureSpec? = CaptureSpec(interfaces: ["*"], snaplen: 262_144, filter: "")
     var hosts: [HostDraft] = []
+    /// nil when `spec.switches` is absent; invalid entries are left out (already reported).
+    var switches: [SwitchDraft]?
+    var switchesLocation: SourceLocation?
+    /// nil when `spec.links` is absent.
+    var links: [LinkDraft]?
+    var linksLocation: SourceLocation?
 }
 
 struct HostDraft {
@@ -34,6 +40,39 @@ struct HostDraft {
     var path: String
     var name: Located<String>?
     var address: Located<IPv4Interface>?
+    /// The routes that were read; `routesInvalid` when some were not (already reported).
+    var routes: [RouteDraft] = []
+    var routesInvalid = false
+}
+
+struct RouteDraft {
+    var location: SourceLocation
+    var path: String
+    var destination: Located<IPv4Network>
+    var via: Located<IPv4Address>
+}
+
+struct SwitchDraft {
+    var location: SourceLocation
+    var path: String
+    var name: Located<String>?
+}
+
+struct LinkEndpointDraft {
+    var endpoint: LinkEndpointSpec
+    var location: SourceLocation
+    var path: String
+}
+
+struct LinkDraft {
+    var location: SourceLocation
+    var path: String
+    /// Exactly two when valid; nil when `endpoints` was invalid (already reported).
+    var endpoints: [LinkEndpointDraft]?
+    var rate: Int64?
+    var delay: SimDuration?
+    /// false when `rate` or `delay` was invalid (already reported).
+    var valuesValid = true
 }
 
 struct ClusterDraft {
@@ -119,8 +158,11 @@ enum TopologyDocument {
 
     static let documentSchema = FieldSchema(what: "the Topology document", modelled: ["apiVersion", "kind", "metadata", "spec"])
     static let metadataSchema = FieldSchema(what: "the Topology metadata", modelled: ["name"], ignored: ["labels", "annotations"])
-    static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "nodes", "hosts", "scenario", "capture"])
-    static let hostSchema = FieldSchema(what: "a host", modelled: ["name", "address"])
+    static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "nodes", "hosts", "switches", "links", "scenario", "capture"])
+    static let hostSchema = FieldSchema(what: "a host", modelled: ["name", "address", "routes"])
+    static let routeSchema = FieldSchema(what: "a route", modelled: ["to", "via"])
+    static let switchSchema = FieldSchema(what: "a switch", modelled: ["name"])
+    static let linkSchema = FieldSchema(what: "a link", modelled: ["endpoints", "rate", "delay"])
     static let clusterSchema = FieldSchema(what: "spec.cluster", modelled: ["podSubnet", "nodeCIDRMaskSize", "serviceSubnet", "serviceNodePortRange", "cni", "mtu"])
     static let nodeSchema = FieldSchema(what: "a node", modelled: ["name", "profile", "address", "podCIDR", "labels"])
     static let stepSchema = FieldSchema(what: "a scenario step", modelled: ["at", "iperf3", "ping", "udp"])
@@ -198,9 +240,20 @@ enum TopologyDocument {
                                      hint: "write the host's LAN address with its prefix length")
                         }
                     }
+                    if let n = f["routes"] {
+                        (host.routes, host.routesInvalid) = readRoutes(n, f.path("routes"), r)
+                    }
                 }
                 draft.hosts.append(host)
             }
+        }
+        if let v = spec["switches"] {
+            draft.switchesLocation = r.location(of: v)
+            draft.switches = readSwitches(v, spec.path("switches"), r)
+        }
+        if let v = spec["links"] {
+            draft.linksLocation = r.location(of: v)
+            draft.links = readLinks(v, spec.path("links"), r)
         }
         if let v = spec["scenario"], let items = r.sequence(v, spec.path("scenario"), expected: "a list of steps",
                                                              hint: "start each step with `- at: 0s`") {
@@ -313,6 +366,143 @@ enum TopologyDocument {
                                        validKey: NameSyntax.isLabelKey, validValue: NameSyntax.isLabelValue)
         }
         return draft
+    }
+
+    // MARK: spec.hosts[].routes, spec.switches, spec.links
+
+    /// The routes that were read, and whether some were not (already reported).
+    private static func readRoutes(_ node: Node, _ path: String, _ r: DocumentReader) -> ([RouteDraft], Bool) {
+        guard let items = r.sequence(node, path, expected: "a list of routes",
+                                     hint: "start each route with `- `, e.g. `- {to: 10.244.1.0/24, via: 192.168.50.12}`") else { return ([], true) }
+        var routes: [RouteDraft] = []
+        var ok = true
+        for (i, item) in items.enumerated() {
+            let p = "\(path)[\(i)]"
+            guard let f = r.fields(item, p, routeSchema, expected: "a route (a mapping with `to` and `via`)") else { ok = false; continue }
+            var destination: Located<IPv4Network>?
+            if let n = r.required(f, "to", expected: "the destination network, like 10.244.1.0/24 or `default`",
+                                  hint: "add `to: 10.244.1.0/24` (or `to: default`)") {
+                if DocumentReader.plainText(n) == "default" || DocumentReader.quotedText(n) == "default" {
+                    destination = Located(value: IPv4Network(address: .any, prefixLength: 0), location: r.location(of: n))
+                } else if let net = network(n, f.path("to"), example: "10.244.1.0/24 or `default`", r) {
+                    destination = Located(value: net, location: r.location(of: n))
+                }
+            }
+            var via: Located<IPv4Address>?
+            if let n = r.required(f, "via", expected: "the next hop's address, like 192.168.50.12", hint: "add `via: 192.168.50.12` (a node or host on this host's subnet)"),
+               let text = r.string(n, f.path("via"), expected: "an IPv4 address like 192.168.50.12") {
+                if let a = IPv4Address(text) {
+                    via = Located(value: a, location: r.location(of: n))
+                } else if let iface = IPv4Interface(text) {
+                    r.report(n, f.path("via"), "expected a next-hop address without a prefix length, like 192.168.50.12; got \(DocumentReader.describe(n))",
+                             hint: "write `via: \(iface.address)`")
+                } else {
+                    r.report(n, f.path("via"), "expected an IPv4 address like 192.168.50.12; got \(DocumentReader.describe(n))",
+                             hint: "write four numbers 0-255 separated by dots")
+                }
+            }
+            if let destination, let via {
+                routes.append(RouteDraft(location: f.location, path: p, destination: destination, via: via))
+            } else {
+                ok = false
+            }
+        }
+        return (routes, !ok)
+    }
+
+    private static func readSwitches(_ node: Node, _ path: String, _ r: DocumentReader) -> [SwitchDraft] {
+        guard let items = r.sequence(node, path, expected: "a list of switches", hint: "write `switches: [{name: sw1}]`") else { return [] }
+        var switches: [SwitchDraft] = []
+        for (i, item) in items.enumerated() {
+            let p = "\(path)[\(i)]"
+            var draft = SwitchDraft(location: r.location(of: item), path: p)
+            if let f = r.fields(item, p, switchSchema, expected: "a switch (a mapping with a name, like {name: sw1})"),
+               let n = r.required(f, "name", expected: "the switch's name", hint: "add `name: sw1`"),
+               let name = r.string(n, f.path("name")) {
+                if NameSyntax.isDNS1123Label(name) {
+                    draft.name = Located(value: name, location: r.location(of: n))
+                } else {
+                    r.report(n, f.path("name"), "expected a DNS-1123 label (1-63 lowercase letters, digits or '-', starting and ending with a letter or digit); got \(DocumentReader.describe(n))",
+                             hint: "use a name such as `sw1`")
+                }
+            }
+            switches.append(draft)
+        }
+        return switches
+    }
+
+    private static func readLinks(_ node: Node, _ path: String, _ r: DocumentReader) -> [LinkDraft] {
+        guard let items = r.sequence(node, path, expected: "a list of links",
+                                     hint: "start each link with `- `, e.g. `- endpoints: [\"pi-1:eth0\", \"sw1:p1\"]`") else { return [] }
+        var links: [LinkDraft] = []
+        for (i, item) in items.enumerated() {
+            let p = "\(path)[\(i)]"
+            var link = LinkDraft(location: r.location(of: item), path: p)
+            guard let f = r.fields(item, p, linkSchema, expected: "a link (a mapping with `endpoints`, like {endpoints: [\"pi-1:eth0\", \"sw1:p1\"]})") else {
+                link.valuesValid = false
+                links.append(link)
+                continue
+            }
+            if let n = r.required(f, "endpoints", expected: "the cable's two ends, like [\"pi-1:eth0\", \"sw1:p1\"]",
+                                  hint: "add `endpoints: [\"pi-1:eth0\", \"sw1:p1\"]` (containerlab's syntax)"),
+               let ends = r.sequence(n, f.path("endpoints"), expected: "a list of two \"machine:interface\" strings, like [\"pi-1:eth0\", \"sw1:p1\"]",
+                                     hint: "write `endpoints: [\"pi-1:eth0\", \"sw1:p1\"]`") {
+                if ends.count != 2 {
+                    r.report(n, f.path("endpoints"), "expected exactly two endpoints (a cable has two ends); got \(ends.count)",
+                             hint: ends.count > 2 ? "write one link per cable; to join several machines, cable each to a switch" : "add the other end, e.g. `\"sw1:p1\"`")
+                }
+                var endpoints: [LinkEndpointDraft] = []
+                for (j, end) in ends.enumerated() {
+                    let ep = "\(f.path("endpoints"))[\(j)]"
+                    guard let text = r.string(end, ep, expected: "an endpoint \"machine:interface\", like \"pi-1:eth0\"") else { continue }
+                    let pieces = text.split(separator: ":", omittingEmptySubsequences: false)
+                    guard pieces.count == 2, !pieces[0].isEmpty, !pieces[1].isEmpty else {
+                        r.report(end, ep, "expected an endpoint \"machine:interface\" (one ':' between a node, host or switch name and an interface name), like \"pi-1:eth0\"; got \(DocumentReader.describe(end))",
+                                 hint: pieces.count == 1 ? "add the interface: \"\(text):eth0\" for a node or host, \"\(text):p1\" for a switch" : "write e.g. \"pi-1:eth0\" or \"sw1:p1\"")
+                        continue
+                    }
+                    endpoints.append(LinkEndpointDraft(endpoint: LinkEndpointSpec(machine: String(pieces[0]), interface: String(pieces[1])),
+                                                       location: r.location(of: end), path: ep))
+                }
+                if ends.count == 2, endpoints.count == 2 { link.endpoints = endpoints }
+            }
+            if let n = f["rate"] {
+                link.rate = rate(n, f.path("rate"), r)
+                if link.rate == nil { link.valuesValid = false }
+            }
+            if let n = f["delay"] {
+                link.delay = r.duration(n, f.path("delay"), minimum: .zero)
+                if link.delay == nil { link.valuesValid = false }
+            }
+            links.append(link)
+        }
+        return links
+    }
+
+    /// A link rate in tc's syntax ("100Mbit", "1Gbit", "500kbit").
+    private static func rate(_ node: Node, _ path: String, _ r: DocumentReader) -> Int64? {
+        let expected = "a rate with a tc unit, like 100Mbit, 1Gbit or 500kbit"
+        guard case .scalar(let s) = node, !DocumentReader.isNull(node) else {
+            r.mismatch(node, path, expected: expected, hint: "write e.g. `rate: 100Mbit`")
+            return nil
+        }
+        switch TCRateSyntax.parse(s.string) {
+        case .success(let bits): return bits
+        case .failure(.missingUnit):
+            r.report(node, path, "expected \(expected); got the bare number \(s.string)",
+                     hint: "add a unit, e.g. \(s.string)Mbit (tc reads a bare number as bit/s, which is rarely meant)")
+        case .failure(.unknownUnit(let unit)):
+            let iperf: [String: String] = ["k": "kbit", "m": "Mbit", "g": "Gbit", "t": "Tbit"]
+            let suggestion = iperf[unit.lowercased()].map { "did you mean `\(s.string.dropLast(unit.count))\($0)`? " }
+                ?? Suggestions.closest(to: unit, in: TCRateSyntax.units.map(\.name), maxDistance: 1).map { "did you mean `\($0)`? " } ?? ""
+            r.report(node, path, "expected \(expected); got \(DocumentReader.describe(node)), whose unit `\(unit)` is not one of tc's",
+                     hint: suggestion + "tc's units are bit, kbit, mbit, gbit, tbit (and kibit…, bps for bytes/s), in any case")
+        case .failure(.malformed):
+            r.report(node, path, "expected \(expected); got \(DocumentReader.describe(node))", hint: "write a number followed by a unit, e.g. `rate: 100Mbit`")
+        case .failure(.outOfRange):
+            r.report(node, path, "expected a rate of at least 1bit and below 9.2e18 bit/s; got \(s.string)", hint: "write e.g. `rate: 1Gbit`")
+        }
+        return nil
     }
 
     // MARK: spec.scenario

@@ -1,8 +1,9 @@
 /// Checks that span fields and documents, then assembles the final `Topology`: cluster
 /// CIDRs against each other, node names, addresses and pod CIDRs (assigning the omitted
-/// ones), hosts, Pod/Deployment names and placement, Services
-/// (`TopologyValidation+Services.swift`), scenario targets, and the run's duration. Each check
-/// skips values already found invalid, so one mistake gives one error.
+/// ones), hosts and their routes, Pod/Deployment names and placement, Services
+/// (`TopologyValidation+Services.swift`), switches and links (`TopologyValidation+Links.swift`),
+/// scenario targets, and the run's duration. Each check skips values already found invalid,
+/// so one mistake gives one error.
 
 import Engine
 import Wire
@@ -21,6 +22,7 @@ enum TopologyValidation {
         let steps = checkScenario(t, workloads: workloads, services: serviceDrafts, checked: services, crossDocument: crossDocument, r)
         let duration = checkDuration(t, steps: steps, r)
         let hosts = checkHosts(t, r)
+        let cabling = checkLinks(t, r)
 
         guard let name = t.name, let seed = t.seed, let clusterSpec = cluster.spec, let nodes, let steps,
               let duration, let capture = t.capture else { return nil }
@@ -34,10 +36,10 @@ enum TopologyValidation {
                                                                 template: template, location: w.location))
             }
         }
-        guard let hosts, let services = services.all else { return nil }
+        guard let hosts, let cabling, let services = services.all else { return nil }
         return TopologySpec(name: name, seed: seed, duration: duration, cluster: clusterSpec, nodes: nodes, scenario: steps,
                             capture: capture, pods: pods, deployments: deployments, fileName: r.file, hosts: hosts,
-                            services: services)
+                            services: services, switches: cabling.switches, links: cabling.links)
     }
 
     // MARK: Cluster
@@ -252,9 +254,52 @@ enum TopologyValidation {
                 complete = false
             }
             addresses.append((address.value.address, "host \(name.value)"))
-            out.append(HostSpec(name: name.value, address: address.value, location: h.location))
+            guard let routes = checkRoutes(h, address: address.value, r) else { complete = false; continue }
+            out.append(HostSpec(name: name.value, address: address.value, location: h.location, routes: routes))
         }
         return complete ? out : nil
+    }
+
+    /// A host's routes as `ip route add TO via VIA` would take them: the next hop is on the
+    /// host's own subnet (otherwise Linux answers "Nexthop has invalid gateway") and is not
+    /// the host itself; each destination once, and not the subnet the host is already on
+    /// (Linux answers "File exists" for both).
+    private static func checkRoutes(_ h: HostDraft, address: IPv4Interface, _ r: DocumentReader) -> [RouteSpec]? {
+        let drafts = h.routes
+        let subnet = address.network
+        var routes: [RouteSpec] = []
+        var seen: [(IPv4Network, Int)] = []
+        var complete = true
+        for route in drafts {
+            let to = route.destination.value
+            let via = route.via.value
+            let name = h.name?.value ?? "the host"
+            if let first = seen.first(where: { $0.0 == to }) {
+                r.report(at: route.destination.location, route.path + ".to", "duplicate route to \(to); line \(first.1) has one already (Linux answers \"File exists\")",
+                         hint: "keep one route per destination")
+                complete = false
+            } else if to == subnet {
+                r.report(at: route.destination.location, route.path + ".to", "\(name) is on \(subnet) already (its connected route); a second route to it is refused (\"File exists\")",
+                         hint: "remove this route; machines on \(subnet) are reached directly")
+                complete = false
+            }
+            seen.append((to, route.destination.location.line))
+            if !subnet.contains(via) {
+                r.report(at: route.via.location, route.path + ".via", "next hop \(via) is not on \(name)'s subnet \(subnet), so \(name) cannot reach it (Linux answers \"Nexthop has invalid gateway\")",
+                         hint: "use the LAN address of a node or host inside \(subnet), e.g. a node's address for its pod CIDR")
+                complete = false
+            } else if via == address.address {
+                r.report(at: route.via.location, route.path + ".via", "next hop \(via) is \(name)'s own address",
+                         hint: "use the LAN address of another machine inside \(subnet)")
+                complete = false
+            } else if address.prefixLength < 31, via == subnet.network || via == subnet.broadcast {
+                r.report(at: route.via.location, route.path + ".via", "next hop \(via) is the \(via == subnet.network ? "network" : "broadcast") address of \(subnet), not a machine",
+                         hint: "use the LAN address of a node or host inside \(subnet)")
+                complete = false
+            }
+            routes.append(RouteSpec(destination: to, via: via))
+        }
+        return complete && !h.routesInvalid ? routes : nil
     }
 
     // MARK: Scenario
