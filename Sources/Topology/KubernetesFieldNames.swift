@@ -2,6 +2,8 @@
 /// models and the other *valid* ones it accepts and drops, so that real manifests (with
 /// resources, probes, env, volumes, …) load unchanged while a misspelt name is still caught.
 /// Lists follow the Kubernetes API reference (core/v1 and apps/v1, up to 1.34).
+/// Service fields that only matter for types or features podwire does not model (load
+/// balancers, external IPs, dual stack) are read so that they can be refused clearly.
 
 extension FieldSchema {
     /// Any top-level object: `apiVersion`, `kind`, `metadata`, `spec` (and `status`).
@@ -65,4 +67,28 @@ extension FieldSchema {
     static let labelSelector = FieldSchema(
         what: "a Kubernetes label selector", modelled: ["matchLabels"], ignored: ["matchExpressions"],
         explain: "deployment.spec.selector")
+}
+
+extension FieldSchema {
+    /// ServiceSpec.
+    static let serviceSpec = FieldSchema(
+        what: "a Kubernetes ServiceSpec",
+        modelled: ["type", "selector", "ports", "clusterIP", "clusterIPs", "externalTrafficPolicy", "internalTrafficPolicy",
+                   "sessionAffinity", "sessionAffinityConfig", "externalIPs", "ipFamilies", "ipFamilyPolicy",
+                   "loadBalancerSourceRanges", "loadBalancerClass", "allocateLoadBalancerNodePorts", "healthCheckNodePort"],
+        ignored: ["publishNotReadyAddresses", "trafficDistribution", "loadBalancerIP", "externalName"],
+        explain: "service.spec")
+
+    /// ServicePort.
+    static let servicePort = FieldSchema(
+        what: "a Kubernetes service port", modelled: ["name", "protocol", "port", "targetPort", "nodePort"],
+        ignored: ["appProtocol"], explain: "service.spec.ports")
+
+    /// SessionAffinityConfig.
+    static let sessionAffinityConfig = FieldSchema(
+        what: "a Kubernetes session affinity config", modelled: ["clientIP"], explain: "service.spec.sessionAffinityConfig")
+
+    /// ClientIPConfig.
+    static let clientIPConfig = FieldSchema(
+        what: "a Kubernetes ClientIP config", modelled: ["timeoutSeconds"], explain: "service.spec.sessionAffinityConfig.clientIP")
 }

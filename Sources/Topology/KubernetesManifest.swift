@@ -1,8 +1,9 @@
-/// Reads the plain Kubernetes documents after the Topology: `v1 Pod` and
+/// Reads the plain Kubernetes workload documents after the Topology: `v1 Pod` and
 /// `apps/v1 Deployment`, with the API server's own rules where podwire relies on them
 /// (names, selector matching the template, container and port fields). Valid Kubernetes
 /// fields that podwire does not model are accepted and dropped (`KubernetesFieldNames.swift`).
-/// Kinds that arrive later (Service, NetworkPolicy) and unknown kinds are refused clearly.
+/// `v1 Service` documents are read by `ServiceManifest`. Kinds that arrive later
+/// (NetworkPolicy) and unknown kinds are refused clearly.
 
 import Yams
 
@@ -22,8 +23,8 @@ struct WorkloadDraft {
 
 enum KubernetesManifest {
     /// Kinds recognised but not modelled yet, with the issue that brings them.
-    static let laterKinds: [String: String] = ["Service": "the services issue", "NetworkPolicy": "the network policy issue"]
-    static let supportedKinds = ["Pod", "Deployment"]
+    static let laterKinds: [String: String] = ["NetworkPolicy": "the network policy issue"]
+    static let supportedKinds = ["Pod", "Deployment", "Service"]
 
     /// Reads one document whose `kind` is already known; returns nil for kinds that are not
     /// read (after reporting why).
@@ -32,14 +33,14 @@ enum KubernetesManifest {
         switch kind {
         case "Pod": workloadKind = .pod
         case "Deployment": workloadKind = .deployment
-        case "Service", "NetworkPolicy":
+        case "NetworkPolicy":
             r.report(kindNode, "kind", "\(kind) is not supported yet (it arrives with \(laterKinds[kind] ?? "a later release")); remove the document",
                      hint: "delete this document (from its `---` to the next) for now")
             return nil
         default:
             let suggestion = Suggestions.didYouMean(kind, in: supportedKinds + ["Topology"])
-            r.report(kindNode, "kind", "expected kind Pod or Deployment (after the first document, which is the Topology); got \(DocumentReader.describe(kindNode))",
-                     hint: suggestion ?? "remove this document; podwire reads only Pods and Deployments for now")
+            r.report(kindNode, "kind", "expected kind Pod, Deployment or Service (after the first document, which is the Topology); got \(DocumentReader.describe(kindNode))",
+                     hint: suggestion ?? "remove this document; podwire reads only Pods, Deployments and Services for now")
             return nil
         }
         let explain = workloadKind.rawValue.lowercased()

@@ -1,7 +1,8 @@
 /// The textual forms of scalar values in topology files, each parsed the way the tool it
 /// comes from parses it: Go's `time.ParseDuration` (as Kubernetes uses for durations),
-/// iperf3's `-b` rates, Kubernetes' DNS-1123 names and label syntax
-/// (k8s.io/apimachinery/pkg/util/validation). Pure functions; no diagnostics here.
+/// iperf3's `-b` rates, tc's link rates, Kubernetes' DNS-1123/1035 names and label syntax
+/// (k8s.io/apimachinery/pkg/util/validation), kube-apiserver's port ranges and Linux
+/// interface names. Pure functions; no diagnostics here.
 
 import Engine
 
@@ -108,12 +109,90 @@ enum BitrateSyntax {
     }
 }
 
+enum TCRateSyntax {
+    enum Failure: Error, Equatable {
+        /// A bare number: tc reads it as bit/s, which is rarely what was meant in a file.
+        case missingUnit
+        case unknownUnit(String)
+        case malformed
+        /// Zero, or more than Int64 bits per second.
+        case outOfRange
+    }
+
+    /// tc(8)'s rate units, matched case-insensitively like tc's `get_rate` (strcasecmp):
+    /// SI bit rates (`bit`, `kbit` … `tbit`), IEC ones (`kibit` … `tibit`) and byte rates
+    /// (`bps`, `kbps` … `tbps`, `kibps` … `tibps`; tc's `bps` is bytes per second).
+    static let units: [(name: String, bitsPerUnit: Double)] = [
+        ("bit", 1), ("kbit", 1e3), ("mbit", 1e6), ("gbit", 1e9), ("tbit", 1e12),
+        ("kibit", 1024), ("mibit", 1_048_576), ("gibit", 1_073_741_824), ("tibit", 1_099_511_627_776),
+        ("bps", 8), ("kbps", 8e3), ("mbps", 8e6), ("gbps", 8e9), ("tbps", 8e12),
+        ("kibps", 8 * 1024), ("mibps", 8 * 1_048_576), ("gibps", 8 * 1_073_741_824), ("tibps", 8 * 1_099_511_627_776),
+    ]
+
+    /// "100Mbit", "1Gbit", "1.5gbit", "500kbit", "12.5MBps" → bits per second (rounded).
+    static func parse(_ text: String) -> Result<Int64, Failure> {
+        let scalars = Array(text.unicodeScalars)
+        var i = 0
+        while i < scalars.count, (scalars[i].value >= 48 && scalars[i].value <= 57) || scalars[i] == "." { i += 1 }
+        let number = String(String.UnicodeScalarView(scalars[..<i]))
+        let unit = String(String.UnicodeScalarView(scalars[i...]))
+        guard !number.isEmpty, number != ".", number.filter({ $0 == "." }).count <= 1, let value = Double(number) else {
+            return .failure(.malformed)
+        }
+        if unit.isEmpty { return .failure(.missingUnit) }
+        guard let scale = units.first(where: { $0.name == unit.lowercased() })?.bitsPerUnit else {
+            return .failure(.unknownUnit(unit))
+        }
+        let bits = (value * scale).rounded()
+        guard bits >= 1, bits < 9.2e18 else { return .failure(.outOfRange) }
+        return .success(Int64(bits))
+    }
+}
+
+enum PortRangeSyntax {
+    /// kube-apiserver's `--service-node-port-range` (k8s.io/apimachinery/pkg/util/net
+    /// `ParsePortRange`): "30000-32767", "30000+2767" (base and extra ports) or one port,
+    /// within 1…65535.
+    static func parse(_ text: String) -> ClosedRange<Int>? {
+        func port(_ s: Substring) -> Int? {
+            guard !s.isEmpty, s.count <= 5, s.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(s), (1...65535).contains(v) else { return nil }
+            return v
+        }
+        if let dash = text.firstIndex(of: "-") {
+            guard let low = port(text[..<dash]), let high = port(text[text.index(after: dash)...]), low <= high else { return nil }
+            return low...high
+        }
+        if let plus = text.firstIndex(of: "+") {
+            let extra = text[text.index(after: plus)...]
+            guard let low = port(text[..<plus]), !extra.isEmpty, extra.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let n = Int(extra), n <= 65535 - low else { return nil }
+            return low...(low + n)
+        }
+        return port(Substring(text)).map { $0...$0 }
+    }
+}
+
 enum NameSyntax {
     /// RFC 1123 label as Kubernetes checks it: 1…63 of [a-z0-9-], alphanumeric at both ends.
     static func isDNS1123Label(_ s: String) -> Bool {
         let u = Array(s.utf8)
         guard (1...63).contains(u.count), isLowerAlnum(u.first!), isLowerAlnum(u.last!) else { return false }
         return u.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// RFC 1035 label (Service names): a DNS-1123 label that starts with a letter.
+    static func isDNS1035Label(_ s: String) -> Bool {
+        guard let first = s.utf8.first, first >= UInt8(ascii: "a"), first <= UInt8(ascii: "z") else { return false }
+        return isDNS1123Label(s)
+    }
+
+    /// A Linux interface name as `dev_valid_name` accepts it (net/core/dev.c): 1…15 bytes
+    /// (IFNAMSIZ 16 with the NUL), not "." or "..", no '/', ':' or white space (the kernel's
+    /// `isspace`: space, \t…\r and the byte 0xA0).
+    static func isInterfaceName(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard (1...15).contains(u.count), s != ".", s != ".." else { return false }
+        return !u.contains { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") || $0 == 0x20 || $0 == 0xA0 || (0x09...0x0D).contains($0) }
     }
 
     /// RFC 1123 subdomain (object names): ≤ 253 characters, dot-separated DNS-1123 labels.

@@ -1,5 +1,5 @@
-/// The scenario part of a topology: timed traffic steps (`iperf3`, `ping`) between targets
-/// named the kubectl way (`pod/web-0`, `node/pi-1`, `deploy/web`).
+/// The scenario part of a topology: timed traffic steps (`iperf3`, `ping`, `udp`) between
+/// targets named the kubectl way (`pod/web-0`, `node/pi-1`, `deploy/web`, `svc/web:80`).
 
 import Engine
 
@@ -13,6 +13,14 @@ public enum Target: Sendable, Equatable, CustomStringConvertible {
     case deployment(String)
     /// `host/NAME`: a machine from `spec.hosts` (on the LAN, no Kubernetes role).
     case host(String)
+    /// `svc/NAME:PORT` (or `service/`, `services/`): a Service's ClusterIP and one of its
+    /// ports, by number or name (names are resolved to the number while validating; `svc/NAME`
+    /// alone names a Service with exactly one port). Only the server of a `udp` or `iperf3`
+    /// step: the client sends to ClusterIP:port and kube-proxy's DNAT picks an endpoint.
+    case service(name: String, port: Int)
+    /// `node/NAME:PORT`: a NodePort (some Service's `nodePort`) on that node's LAN address.
+    /// Only the server of a `udp` or `iperf3` step.
+    case nodePort(node: String, port: Int)
 
     public var description: String {
         switch self {
@@ -20,6 +28,8 @@ public enum Target: Sendable, Equatable, CustomStringConvertible {
         case .node(let name): "node/\(name)"
         case .deployment(let name): "deploy/\(name)"
         case .host(let name): "host/\(name)"
+        case .service(let name, let port): "svc/\(name):\(port)"
+        case .nodePort(let node, let port): "node/\(node):\(port)"
         }
     }
 }
@@ -60,7 +70,8 @@ public enum ScenarioAction: Sendable {
 public struct UDPEchoStep: Sendable {
     public var client: Target
     public var server: Target
-    /// Server port (default 8080, as in the kernel reference).
+    /// Server port (default 8080, as in the kernel reference); for a `.service` or
+    /// `.nodePort` server, the target's port.
     public var port: UInt16
     /// Datagrams sent (default 3).
     public var count: Int
@@ -91,7 +102,7 @@ public struct UDPEchoStep: Sendable {
 public struct Iperf3Step: Sendable {
     public var client: Target
     public var server: Target
-    /// Server port (default 5201).
+    /// Server port (default 5201); for a `.service` or `.nodePort` server, the target's port.
     public var port: UInt16
     /// Target rate in bits per second (iperf3 `-b`, 1000-based; default 1M like `iperf3 -u`).
     public var bitrate: Int64

@@ -1,8 +1,8 @@
 /// Reads podwire's own first document (`apiVersion: podwire/v1alpha1`, `kind: Topology`)
 /// into a draft that still carries source positions: metadata, `spec.cluster`,
-/// `spec.nodes`, `spec.scenario` and `spec.capture`, each field type-checked with defaults
-/// applied. Checks that span fields or documents (CIDR overlaps, targets) are in
-/// `TopologyValidation.swift`.
+/// `spec.nodes`, `spec.hosts`, `spec.switches`, `spec.links`, `spec.scenario` and
+/// `spec.capture`, each field type-checked with defaults applied. Checks that span fields or
+/// documents (CIDR overlaps, cabling, targets) are in `TopologyValidation*.swift`.
 
 import Engine
 import Wire
@@ -27,6 +27,12 @@ struct TopologyDraft {
     var steps: [StepDraft] = []
     var capture: CaptureSpec? = CaptureSpec(interfaces: ["*"], snaplen: 262_144, filter: "")
     var hosts: [HostDraft] = []
+    /// nil when `spec.switches` is absent; invalid entries are left out (already reported).
+    var switches: [SwitchDraft]?
+    var switchesLocation: SourceLocation?
+    /// nil when `spec.links` is absent.
+    var links: [LinkDraft]?
+    var linksLocation: SourceLocation?
 }
 
 struct HostDraft {
@@ -34,6 +40,39 @@ struct HostDraft {
     var path: String
     var name: Located<String>?
     var address: Located<IPv4Interface>?
+    /// The routes that were read; `routesInvalid` when some were not (already reported).
+    var routes: [RouteDraft] = []
+    var routesInvalid = false
+}
+
+struct RouteDraft {
+    var location: SourceLocation
+    var path: String
+    var destination: Located<IPv4Network>
+    var via: Located<IPv4Address>
+}
+
+struct SwitchDraft {
+    var location: SourceLocation
+    var path: String
+    var name: Located<String>?
+}
+
+struct LinkEndpointDraft {
+    var endpoint: LinkEndpointSpec
+    var location: SourceLocation
+    var path: String
+}
+
+struct LinkDraft {
+    var location: SourceLocation
+    var path: String
+    /// Exactly two when valid; nil when `endpoints` was invalid (already reported).
+    var endpoints: [LinkEndpointDraft]?
+    var rate: Int64?
+    var delay: SimDuration?
+    /// false when `rate` or `delay` was invalid (already reported).
+    var valuesValid = true
 }
 
 struct ClusterDraft {
@@ -45,6 +84,7 @@ struct ClusterDraft {
     /// Where `cni` was written, if it was (several nodes need it spelt out).
     var cniLocation: SourceLocation?
     var mtu: Int? = 1500
+    var serviceNodePortRange: Located<ClosedRange<Int>>?
 }
 
 struct NodeDraft {
@@ -59,10 +99,35 @@ struct NodeDraft {
     var labels: [(key: String, value: String)]? = []
 }
 
+/// Which end of a step a target is.
+enum TargetRole: Equatable {
+    /// `udp.client`, `iperf3.client`.
+    case client
+    /// `udp.server`, `iperf3.server`.
+    case server
+    /// `ping.from`.
+    case from
+    /// `ping.to`.
+    case to
+
+    var sends: Bool { self == .client || self == .from }
+}
+
+/// A Service port as written after `svc/NAME`.
+enum ServicePortReference: Equatable {
+    /// `svc/NAME`: the Service's only port.
+    case only
+    case number(Int)
+    case name(String)
+}
+
 struct TargetReference {
     var target: Target
     var location: SourceLocation
     var path: String
+    var role: TargetRole
+    /// For `.service` targets: the port as written (`.service`'s port is 0 until resolved).
+    var servicePort: ServicePortReference?
 }
 
 struct StepDraft {
@@ -71,6 +136,8 @@ struct StepDraft {
     var at: SimDuration?
     var action: ScenarioAction?
     var targets: [TargetReference] = []
+    /// `port` of a udp or iperf3 step, when written.
+    var port: Located<Int>?
 }
 
 extension NodeSpec {
@@ -85,13 +152,18 @@ enum TopologyDocument {
     static let defaultPodSubnet = IPv4Network("10.244.0.0/16")!
     static let defaultServiceSubnet = IPv4Network("10.96.0.0/12")!
     static let defaultNodeCIDRMaskSize = 24
+    /// kube-apiserver's default `--service-node-port-range`.
+    static let defaultServiceNodePortRange = 30000...32767
     static let futureCNIs: [String] = []
 
     static let documentSchema = FieldSchema(what: "the Topology document", modelled: ["apiVersion", "kind", "metadata", "spec"])
     static let metadataSchema = FieldSchema(what: "the Topology metadata", modelled: ["name"], ignored: ["labels", "annotations"])
-    static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "nodes", "hosts", "scenario", "capture"])
-    static let hostSchema = FieldSchema(what: "a host", modelled: ["name", "address"])
-    static let clusterSchema = FieldSchema(what: "spec.cluster", modelled: ["podSubnet", "nodeCIDRMaskSize", "serviceSubnet", "cni", "mtu"])
+    static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "nodes", "hosts", "switches", "links", "scenario", "capture"])
+    static let hostSchema = FieldSchema(what: "a host", modelled: ["name", "address", "routes"])
+    static let routeSchema = FieldSchema(what: "a route", modelled: ["to", "via"])
+    static let switchSchema = FieldSchema(what: "a switch", modelled: ["name"])
+    static let linkSchema = FieldSchema(what: "a link", modelled: ["endpoints", "rate", "delay"])
+    static let clusterSchema = FieldSchema(what: "spec.cluster", modelled: ["podSubnet", "nodeCIDRMaskSize", "serviceSubnet", "serviceNodePortRange", "cni", "mtu"])
     static let nodeSchema = FieldSchema(what: "a node", modelled: ["name", "profile", "address", "podCIDR", "labels"])
     static let stepSchema = FieldSchema(what: "a scenario step", modelled: ["at", "iperf3", "ping", "udp"])
     static let udpSchema = FieldSchema(what: "a udp step", modelled: ["client", "server", "port", "count", "interval", "length", "echo", "dontFragment"])
@@ -168,9 +240,20 @@ enum TopologyDocument {
                                      hint: "write the host's LAN address with its prefix length")
                         }
                     }
+                    if let n = f["routes"] {
+                        (host.routes, host.routesInvalid) = readRoutes(n, f.path("routes"), r)
+                    }
                 }
                 draft.hosts.append(host)
             }
+        }
+        if let v = spec["switches"] {
+            draft.switchesLocation = r.location(of: v)
+            draft.switches = readSwitches(v, spec.path("switches"), r)
+        }
+        if let v = spec["links"] {
+            draft.linksLocation = r.location(of: v)
+            draft.links = readLinks(v, spec.path("links"), r)
         }
         if let v = spec["scenario"], let items = r.sequence(v, spec.path("scenario"), expected: "a list of steps",
                                                              hint: "start each step with `- at: 0s`") {
@@ -189,8 +272,9 @@ enum TopologyDocument {
         draft.cluster.podSubnet = Located(value: defaultPodSubnet, location: fallback)
         draft.cluster.serviceSubnet = Located(value: defaultServiceSubnet, location: fallback)
         draft.cluster.nodeCIDRMaskSize = Located(value: defaultNodeCIDRMaskSize, location: fallback)
+        draft.cluster.serviceNodePortRange = Located(value: defaultServiceNodePortRange, location: fallback)
         guard let v = spec["cluster"], let cluster = r.fields(v, spec.path("cluster"), clusterSchema) else {
-            if spec["cluster"] != nil { draft.cluster = ClusterDraft(location: fallback, cni: nil, mtu: nil) }
+            if spec["cluster"] != nil { draft.cluster = ClusterDraft(location: fallback, cni: nil, mtu: nil, serviceNodePortRange: nil) }
             return
         }
         draft.cluster.location = cluster.location
@@ -224,6 +308,18 @@ enum TopologyDocument {
         }
         if let n = cluster["mtu"] {
             draft.cluster.mtu = r.integer(n, cluster.path("mtu"), in: 576...9000, expected: "an MTU in bytes")
+        }
+        if let n = cluster["serviceNodePortRange"] {
+            draft.cluster.serviceNodePortRange = nil
+            if let text = r.string(n, cluster.path("serviceNodePortRange"), expected: "a port range like 30000-32767") {
+                if let range = PortRangeSyntax.parse(text) {
+                    draft.cluster.serviceNodePortRange = Located(value: range, location: r.location(of: n))
+                } else {
+                    r.report(n, cluster.path("serviceNodePortRange"),
+                             "expected a port range like kube-apiserver's --service-node-port-range, FIRST-LAST with 1 <= FIRST <= LAST <= 65535 (e.g. 30000-32767); got \(DocumentReader.describe(n))",
+                             hint: "write `serviceNodePortRange: 30000-32767` (the Kubernetes default), or remove it")
+                }
+            }
         }
     }
 
@@ -272,6 +368,143 @@ enum TopologyDocument {
         return draft
     }
 
+    // MARK: spec.hosts[].routes, spec.switches, spec.links
+
+    /// The routes that were read, and whether some were not (already reported).
+    private static func readRoutes(_ node: Node, _ path: String, _ r: DocumentReader) -> ([RouteDraft], Bool) {
+        guard let items = r.sequence(node, path, expected: "a list of routes",
+                                     hint: "start each route with `- `, e.g. `- {to: 10.244.1.0/24, via: 192.168.50.12}`") else { return ([], true) }
+        var routes: [RouteDraft] = []
+        var ok = true
+        for (i, item) in items.enumerated() {
+            let p = "\(path)[\(i)]"
+            guard let f = r.fields(item, p, routeSchema, expected: "a route (a mapping with `to` and `via`)") else { ok = false; continue }
+            var destination: Located<IPv4Network>?
+            if let n = r.required(f, "to", expected: "the destination network, like 10.244.1.0/24 or `default`",
+                                  hint: "add `to: 10.244.1.0/24` (or `to: default`)") {
+                if DocumentReader.plainText(n) == "default" || DocumentReader.quotedText(n) == "default" {
+                    destination = Located(value: IPv4Network(address: .any, prefixLength: 0), location: r.location(of: n))
+                } else if let net = network(n, f.path("to"), example: "10.244.1.0/24 or `default`", r) {
+                    destination = Located(value: net, location: r.location(of: n))
+                }
+            }
+            var via: Located<IPv4Address>?
+            if let n = r.required(f, "via", expected: "the next hop's address, like 192.168.50.12", hint: "add `via: 192.168.50.12` (a node or host on this host's subnet)"),
+               let text = r.string(n, f.path("via"), expected: "an IPv4 address like 192.168.50.12") {
+                if let a = IPv4Address(text) {
+                    via = Located(value: a, location: r.location(of: n))
+                } else if let iface = IPv4Interface(text) {
+                    r.report(n, f.path("via"), "expected a next-hop address without a prefix length, like 192.168.50.12; got \(DocumentReader.describe(n))",
+                             hint: "write `via: \(iface.address)`")
+                } else {
+                    r.report(n, f.path("via"), "expected an IPv4 address like 192.168.50.12; got \(DocumentReader.describe(n))",
+                             hint: "write four numbers 0-255 separated by dots")
+                }
+            }
+            if let destination, let via {
+                routes.append(RouteDraft(location: f.location, path: p, destination: destination, via: via))
+            } else {
+                ok = false
+            }
+        }
+        return (routes, !ok)
+    }
+
+    private static func readSwitches(_ node: Node, _ path: String, _ r: DocumentReader) -> [SwitchDraft] {
+        guard let items = r.sequence(node, path, expected: "a list of switches", hint: "write `switches: [{name: sw1}]`") else { return [] }
+        var switches: [SwitchDraft] = []
+        for (i, item) in items.enumerated() {
+            let p = "\(path)[\(i)]"
+            var draft = SwitchDraft(location: r.location(of: item), path: p)
+            if let f = r.fields(item, p, switchSchema, expected: "a switch (a mapping with a name, like {name: sw1})"),
+               let n = r.required(f, "name", expected: "the switch's name", hint: "add `name: sw1`"),
+               let name = r.string(n, f.path("name")) {
+                if NameSyntax.isDNS1123Label(name) {
+                    draft.name = Located(value: name, location: r.location(of: n))
+                } else {
+                    r.report(n, f.path("name"), "expected a DNS-1123 label (1-63 lowercase letters, digits or '-', starting and ending with a letter or digit); got \(DocumentReader.describe(n))",
+                             hint: "use a name such as `sw1`")
+                }
+            }
+            switches.append(draft)
+        }
+        return switches
+    }
+
+    private static func readLinks(_ node: Node, _ path: String, _ r: DocumentReader) -> [LinkDraft] {
+        guard let items = r.sequence(node, path, expected: "a list of links",
+                                     hint: "start each link with `- `, e.g. `- endpoints: [\"pi-1:eth0\", \"sw1:p1\"]`") else { return [] }
+        var links: [LinkDraft] = []
+        for (i, item) in items.enumerated() {
+            let p = "\(path)[\(i)]"
+            var link = LinkDraft(location: r.location(of: item), path: p)
+            guard let f = r.fields(item, p, linkSchema, expected: "a link (a mapping with `endpoints`, like {endpoints: [\"pi-1:eth0\", \"sw1:p1\"]})") else {
+                link.valuesValid = false
+                links.append(link)
+                continue
+            }
+            if let n = r.required(f, "endpoints", expected: "the cable's two ends, like [\"pi-1:eth0\", \"sw1:p1\"]",
+                                  hint: "add `endpoints: [\"pi-1:eth0\", \"sw1:p1\"]` (containerlab's syntax)"),
+               let ends = r.sequence(n, f.path("endpoints"), expected: "a list of two \"machine:interface\" strings, like [\"pi-1:eth0\", \"sw1:p1\"]",
+                                     hint: "write `endpoints: [\"pi-1:eth0\", \"sw1:p1\"]`") {
+                if ends.count != 2 {
+                    r.report(n, f.path("endpoints"), "expected exactly two endpoints (a cable has two ends); got \(ends.count)",
+                             hint: ends.count > 2 ? "write one link per cable; to join several machines, cable each to a switch" : "add the other end, e.g. `\"sw1:p1\"`")
+                }
+                var endpoints: [LinkEndpointDraft] = []
+                for (j, end) in ends.enumerated() {
+                    let ep = "\(f.path("endpoints"))[\(j)]"
+                    guard let text = r.string(end, ep, expected: "an endpoint \"machine:interface\", like \"pi-1:eth0\"") else { continue }
+                    let pieces = text.split(separator: ":", omittingEmptySubsequences: false)
+                    guard pieces.count == 2, !pieces[0].isEmpty, !pieces[1].isEmpty else {
+                        r.report(end, ep, "expected an endpoint \"machine:interface\" (one ':' between a node, host or switch name and an interface name), like \"pi-1:eth0\"; got \(DocumentReader.describe(end))",
+                                 hint: pieces.count == 1 ? "add the interface: \"\(text):eth0\" for a node or host, \"\(text):p1\" for a switch" : "write e.g. \"pi-1:eth0\" or \"sw1:p1\"")
+                        continue
+                    }
+                    endpoints.append(LinkEndpointDraft(endpoint: LinkEndpointSpec(machine: String(pieces[0]), interface: String(pieces[1])),
+                                                       location: r.location(of: end), path: ep))
+                }
+                if ends.count == 2, endpoints.count == 2 { link.endpoints = endpoints }
+            }
+            if let n = f["rate"] {
+                link.rate = rate(n, f.path("rate"), r)
+                if link.rate == nil { link.valuesValid = false }
+            }
+            if let n = f["delay"] {
+                link.delay = r.duration(n, f.path("delay"), minimum: .zero)
+                if link.delay == nil { link.valuesValid = false }
+            }
+            links.append(link)
+        }
+        return links
+    }
+
+    /// A link rate in tc's syntax ("100Mbit", "1Gbit", "500kbit").
+    private static func rate(_ node: Node, _ path: String, _ r: DocumentReader) -> Int64? {
+        let expected = "a rate with a tc unit, like 100Mbit, 1Gbit or 500kbit"
+        guard case .scalar(let s) = node, !DocumentReader.isNull(node) else {
+            r.mismatch(node, path, expected: expected, hint: "write e.g. `rate: 100Mbit`")
+            return nil
+        }
+        switch TCRateSyntax.parse(s.string) {
+        case .success(let bits): return bits
+        case .failure(.missingUnit):
+            r.report(node, path, "expected \(expected); got the bare number \(s.string)",
+                     hint: "add a unit, e.g. \(s.string)Mbit (tc reads a bare number as bit/s, which is rarely meant)")
+        case .failure(.unknownUnit(let unit)):
+            let iperf: [String: String] = ["k": "kbit", "m": "Mbit", "g": "Gbit", "t": "Tbit"]
+            let suggestion = iperf[unit.lowercased()].map { "did you mean `\(s.string.dropLast(unit.count))\($0)`? " }
+                ?? Suggestions.closest(to: unit, in: TCRateSyntax.units.map(\.name), maxDistance: 1).map { "did you mean `\($0)`? " } ?? ""
+            r.report(node, path, "expected \(expected); got \(DocumentReader.describe(node)), whose unit `\(unit)` is not one of tc's",
+                     hint: suggestion + "tc's units are bit, kbit, mbit, gbit, tbit (and kibit…, bps for bytes/s), in any case")
+        case .failure(.malformed):
+            r.report(node, path, "expected \(expected); got \(DocumentReader.describe(node))", hint: "write a number followed by a unit, e.g. `rate: 100Mbit`")
+        case .failure(.outOfRange):
+            r.report(node, path, "expected a rate of at least 1bit and below 9.2e18 bit/s; got \(s.string)", hint: "write e.g. `rate: 1Gbit`")
+        }
+        return nil
+    }
+
     // MARK: spec.scenario
 
     private static func readStep(_ node: Node, _ path: String, _ r: DocumentReader) -> StepDraft? {
@@ -303,11 +536,11 @@ enum TopologyDocument {
     private static func readIperf3(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> ScenarioAction? {
         guard let f = r.fields(node, path, iperf3Schema, expected: "iperf3 options (a mapping with client, server, udp: true, …)") else { return nil }
         let client = r.required(f, "client", expected: "the sending endpoint, like pod/client", hint: "add `client: pod/client`")
-            .flatMap { target($0, f.path("client"), r, &step) }
+            .flatMap { target($0, f.path("client"), .client, r, &step) }
         let server = r.required(f, "server", expected: "the receiving endpoint, like pod/web-0", hint: "add `server: pod/web-0`")
-            .flatMap { target($0, f.path("server"), r, &step) }
+            .flatMap { target($0, f.path("server"), .server, r, &step) }
         var port: Int? = 5201
-        if let n = f["port"] { port = r.integer(n, f.path("port"), in: 1...65535, expected: "a UDP port") }
+        if let n = f["port"] { port = explicitPort(n, f.path("port"), r, &step) }
         var udpOK = false
         if let n = f["udp"] {
             if let udp = r.bool(n, f.path("udp"), hint: "write `udp: true`") {
@@ -343,9 +576,9 @@ enum TopologyDocument {
     private static func readPing(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> ScenarioAction? {
         guard let f = r.fields(node, path, pingSchema, expected: "ping options (a mapping with from, to, count, interval, size)") else { return nil }
         let from = r.required(f, "from", expected: "the pinging endpoint, like pod/client", hint: "add `from: pod/client`")
-            .flatMap { target($0, f.path("from"), r, &step) }
+            .flatMap { target($0, f.path("from"), .from, r, &step) }
         let to = r.required(f, "to", expected: "the pinged endpoint, like pod/web-0", hint: "add `to: pod/web-0`")
-            .flatMap { target($0, f.path("to"), r, &step) }
+            .flatMap { target($0, f.path("to"), .to, r, &step) }
         var count: Int? = 3
         if let n = f["count"] { count = r.integer(n, f.path("count"), in: 1...1_000_000, expected: "a number of echo requests") }
         var interval: SimDuration? = SimDuration(nanoseconds: 1_000_000_000)
@@ -361,11 +594,11 @@ enum TopologyDocument {
     private static func readUDP(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> ScenarioAction? {
         guard let f = r.fields(node, path, udpSchema, expected: "udp options (a mapping with client, server, port, count, interval, length)") else { return nil }
         let client = r.required(f, "client", expected: "the sending endpoint, like pod/client", hint: "add `client: pod/client`")
-            .flatMap { target($0, f.path("client"), r, &step) }
+            .flatMap { target($0, f.path("client"), .client, r, &step) }
         let server = r.required(f, "server", expected: "the echoing endpoint, like pod/web-0", hint: "add `server: pod/web-0`")
-            .flatMap { target($0, f.path("server"), r, &step) }
+            .flatMap { target($0, f.path("server"), .server, r, &step) }
         var port: Int? = 8080
-        if let n = f["port"] { port = r.integer(n, f.path("port"), in: 1...65535, expected: "a UDP port") }
+        if let n = f["port"] { port = explicitPort(n, f.path("port"), r, &step) }
         var count: Int? = 3
         if let n = f["count"] { count = r.integer(n, f.path("count"), in: 1...1_000_000, expected: "a number of datagrams") }
         var interval: SimDuration? = SimDuration(nanoseconds: 50_000_000)
@@ -383,34 +616,124 @@ enum TopologyDocument {
                                 length: length, echo: echo, dontFragment: dontFragment))
     }
 
-    /// "pod/NAME", "node/NAME" or "deploy/NAME" (kubectl's short and long type names).
-    private static func target(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> Target? {
-        guard let text = r.string(node, path, expected: "a target like pod/NAME, node/NAME or deploy/NAME") else { return nil }
+    /// A step's `port`, remembered with its place so that a Service target can check it.
+    private static func explicitPort(_ node: Node, _ path: String, _ r: DocumentReader, _ step: inout StepDraft) -> Int? {
+        let port = r.integer(node, path, in: 1...65535, expected: "a UDP port")
+        if let port { step.port = Located(value: port, location: r.location(of: node)) }
+        return port
+    }
+
+    static let targetForms = "pod/NAME, node/NAME or deploy/NAME (also host/NAME, and for servers svc/NAME:PORT or node/NAME:NODEPORT)"
+
+    /// "pod/NAME", "node/NAME", "deploy/NAME", "host/NAME" (kubectl's short and long type
+    /// names), "svc/NAME[:PORT]" and "node/NAME:NODEPORT". Checks what the step's `role`
+    /// allows; names are checked against the file in `TopologyValidation`.
+    private static func target(_ node: Node, _ path: String, _ role: TargetRole, _ r: DocumentReader, _ step: inout StepDraft) -> Target? {
+        guard let text = r.string(node, path, expected: "a target like \(targetForms)") else { return nil }
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let example = "write `pod/NAME`, `node/NAME` or `deploy/NAME`"
         guard parts.count == 2, !parts[1].isEmpty, !parts[1].contains("/") else {
-            r.report(node, path, "expected a target like pod/NAME, node/NAME or deploy/NAME; got \(DocumentReader.describe(node))",
+            r.report(node, path, "expected a target like \(targetForms); got \(DocumentReader.describe(node))",
                      hint: example + " — the type comes first, then a slash")
             return nil
         }
-        let (type, name) = (parts[0], parts[1])
-        let result: Target
-        switch type {
-        case "pod", "pods", "po": result = .pod(name)
-        case "node", "nodes", "no": result = .node(name)
-        case "deploy", "deployment", "deployments": result = .deployment(name)
-        case "host", "hosts": result = .host(name)
-        case "svc", "service", "services":
-            r.report(node, path, "Service targets are not supported yet (they arrive with the services issue); got \(DocumentReader.describe(node))",
-                     hint: "target a pod or a Deployment instead, e.g. `deploy/\(name)`")
-            return nil
-        default:
-            r.report(node, path, "expected a target of type pod, node, deploy or host; got \(DocumentReader.describe(node))",
-                     hint: Suggestions.didYouMean(type, in: ["pod", "node", "deploy", "host"]).map { "\($0) (\(example))" } ?? example)
+        let type = parts[0]
+        var name = parts[1]
+        var portText: String?
+        if let colon = name.firstIndex(of: ":") {
+            portText = String(name[name.index(after: colon)...])
+            name = String(name[..<colon])
+        }
+        let got = DocumentReader.describe(node)
+        if name.isEmpty {
+            r.report(node, path, "expected a name after `\(type)/`; got \(got)", hint: "write e.g. `\(type)/web:80`")
             return nil
         }
-        step.targets.append(TargetReference(target: result, location: r.location(of: node), path: path))
+        let result: Target
+        var servicePort: ServicePortReference?
+        switch type {
+        case "pod", "pods", "po", "deploy", "deployment", "deployments", "host", "hosts":
+            if portText != nil {
+                let plain = "\(type)/\(name)"
+                let hint = role == .to || role == .from
+                    ? "ping has no ports: write `\(plain)`"
+                    : "write `\(plain)` and set the step's `port:` (the port the server listens on)"
+                r.report(node, path, "a \(type) target takes no port; got \(got)", hint: hint)
+                return nil
+            }
+            switch type {
+            case "pod", "pods", "po": result = .pod(name)
+            case "host", "hosts": result = .host(name)
+            default: result = .deployment(name)
+            }
+        case "node", "nodes", "no":
+            guard let portText else {
+                result = .node(name)
+                break
+            }
+            guard let port = portNumber(portText) else {
+                r.report(node, path, "expected a node port number after `node/\(name):`, like node/\(name):30080; got \(got)",
+                         hint: "a node port is a number from a NodePort Service's `nodePort`")
+                return nil
+            }
+            guard !role.sends else {
+                r.report(node, path, "a node port cannot be a \(role == .client ? "client" : "ping source"): it is where traffic arrives; got \(got)",
+                         hint: "write `node/\(name)` to send from the node itself")
+                return nil
+            }
+            guard role == .server else {
+                r.report(node, path, "ping has no ports, and node/\(name):\(port) is a NodePort; got \(got)",
+                         hint: "write `to: node/\(name)` to ping the node, or send UDP to the node port with a `udp` step")
+                return nil
+            }
+            result = .nodePort(node: name, port: port)
+        case "svc", "service", "services":
+            guard !role.sends else {
+                r.report(node, path, "a Service cannot be a \(role == .client ? "client" : "ping source"): it is a virtual IP with no sockets; got \(got)",
+                         hint: "send from a pod, node or host, e.g. `pod/client`")
+                return nil
+            }
+            guard role == .server else {
+                r.report(node, path, "a ClusterIP does not answer ping in kube-proxy's iptables mode (nothing DNATs ICMP); ping a pod instead",
+                         hint: "write `to: pod/NAME` with one of the Service's pods, or send to the Service with a `udp` step (`server: svc/\(name):PORT`)")
+                return nil
+            }
+            switch portText {
+            case nil:
+                servicePort = .only
+            case let text? where text.isEmpty:
+                r.report(node, path, "expected a port number or name after `svc/\(name):`; got \(got)",
+                         hint: "write e.g. `svc/\(name):80` or `svc/\(name):http`, or `svc/\(name)` for a Service with one port")
+                return nil
+            case let text? where text.allSatisfy({ $0.isASCII && $0.isNumber }):
+                guard let port = portNumber(text) else {
+                    r.report(node, path, "expected a Service port from 1 to 65535 after `svc/\(name):`; got \(got)",
+                             hint: "write the Service's `port` (e.g. 80) or the port's name")
+                    return nil
+                }
+                servicePort = .number(port)
+            case let text?:
+                servicePort = .name(text)
+            }
+            if case .number(let port) = servicePort {
+                result = .service(name: name, port: port)
+            } else {
+                result = .service(name: name, port: 0)
+            }
+        default:
+            let known = ["pod", "node", "deploy", "host", "svc"]
+            r.report(node, path, "expected a target of type pod, node, deploy, host or svc; got \(got)",
+                     hint: Suggestions.didYouMean(type, in: known).map { "\($0) (\(example))" } ?? example)
+            return nil
+        }
+        step.targets.append(TargetReference(target: result, location: r.location(of: node), path: path, role: role, servicePort: servicePort))
         return result
+    }
+
+    /// 1…65535 written in decimal digits only.
+    private static func portNumber(_ text: String) -> Int? {
+        guard !text.isEmpty, text.count <= 5, text.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(text), (1...65535).contains(v) else { return nil }
+        return v
     }
 
     // MARK: spec.capture

@@ -33,6 +33,7 @@ public enum TopologyFile {
 
         var topology: TopologyDraft?
         var workloads: [WorkloadDraft] = []
+        var services: [ServiceDraft] = []
         var sawFirst = false
         for document in documents where !DocumentReader.isNull(document) {
             let isFirst = !sawFirst
@@ -45,10 +46,10 @@ public enum TopologyFile {
             guard let kindNode = mapping["kind"], let kind = DocumentReader.plainText(kindNode) ?? DocumentReader.quotedText(kindNode),
                   !kind.isEmpty else {
                 let at = mapping["kind"].map { r.location(of: $0) } ?? r.location(of: document)
-                let want = isFirst ? "kind Topology for the first document" : "Pod or Deployment"
+                let want = isFirst ? "kind Topology for the first document" : "Pod, Deployment or Service"
                 let found = mapping["kind"].map { "expected `kind` to be \(want); got \(DocumentReader.describe($0))" }
                 r.report(at: at, "kind", found ?? "missing `kind`: expected \(want)",
-                         hint: isFirst ? "add `kind: Topology` and `apiVersion: \(TopologyDocument.apiVersion)`" : "add `kind: Pod` (with `apiVersion: v1`) or `kind: Deployment` (with `apiVersion: apps/v1`)")
+                         hint: isFirst ? "add `kind: Topology` and `apiVersion: \(TopologyDocument.apiVersion)`" : "add `kind: Pod` or `kind: Service` (with `apiVersion: v1`), or `kind: Deployment` (with `apiVersion: apps/v1`)")
                 continue
             }
             if kind == "Topology" {
@@ -67,7 +68,11 @@ public enum TopologyFile {
                 // A misspelt Topology is not also reported as an unknown Kubernetes kind.
                 guard KubernetesManifest.supportedKinds.contains(kind) else { continue }
             }
-            if let w = KubernetesManifest.read(document, kind: kind, kindNode: kindNode, r) { workloads.append(w) }
+            if kind == "Service" {
+                services.append(ServiceManifest.read(document, r))
+            } else if let w = KubernetesManifest.read(document, kind: kind, kindNode: kindNode, r) {
+                workloads.append(w)
+            }
         }
         if !sawFirst && complete {
             r.report(at: SourceLocation(file: fileName, line: 1, column: 1), "",
@@ -76,7 +81,7 @@ public enum TopologyFile {
         }
 
         let result = topology.flatMap {
-            TopologyValidation.check($0, workloads: workloads, crossDocument: complete, r)
+            TopologyValidation.check($0, workloads: workloads, services: services, crossDocument: complete, r)
         }
         if let result, r.errors.isEmpty { return result }
         let sorted = r.errors.enumerated().sorted {

@@ -30,11 +30,22 @@ public struct TopologySpec: Sendable {
     public var fileName: String
     /// Machines on the LAN with no Kubernetes role.
     public var hosts: [HostSpec]
+    /// `v1 Service` documents, in file order, with ClusterIPs and node ports allocated.
+    public var services: [ServiceSpec]
+    /// `spec.switches` in file order; empty when the file has none (one implicit LAN switch).
+    public var switches: [SwitchSpec]
+    /// `spec.links` in file order; empty when the file has none (every machine on the
+    /// implicit switch).
+    public var links: [LinkSpec]
 
     public init(name: String, seed: UInt64, duration: SimDuration, cluster: ClusterSpec, nodes: [NodeSpec],
                 scenario: [ScenarioStep], capture: CaptureSpec, pods: [PodSpec], deployments: [DeploymentSpec],
-                fileName: String, hosts: [HostSpec] = []) {
+                fileName: String, hosts: [HostSpec] = [], services: [ServiceSpec] = [],
+                switches: [SwitchSpec] = [], links: [LinkSpec] = []) {
         self.hosts = hosts
+        self.services = services
+        self.switches = switches
+        self.links = links
         self.name = name
         self.seed = seed
         self.duration = duration
@@ -62,10 +73,25 @@ public struct HostSpec: Sendable {
     public var name: String
     public var address: IPv4Interface
     public var location: SourceLocation
-    public init(name: String, address: IPv4Interface, location: SourceLocation) {
+    /// `routes`, in file order, beside the connected route of `address`'s subnet.
+    public var routes: [RouteSpec]
+    public init(name: String, address: IPv4Interface, location: SourceLocation, routes: [RouteSpec] = []) {
         self.name = name
         self.address = address
         self.location = location
+        self.routes = routes
+    }
+}
+
+/// One entry of a host's `routes`: `{to: 10.244.1.0/24, via: 192.168.50.12}`, as
+/// `ip route add TO via VIA`; `to: default` is 0.0.0.0/0.
+public struct RouteSpec: Sendable, Equatable {
+    public var destination: IPv4Network
+    /// The next hop, inside the host's own subnet.
+    public var via: IPv4Address
+    public init(destination: IPv4Network, via: IPv4Address) {
+        self.destination = destination
+        self.via = via
     }
 }
 
@@ -80,8 +106,12 @@ public struct ClusterSpec: Sendable {
     public var cni: CNIKind
     /// MTU of node NICs, bridges and veths (576…9000, default 1500).
     public var mtu: Int
+    /// NodePort range (kube-apiserver `--service-node-port-range`, default 30000-32767).
+    public var serviceNodePortRange: ClosedRange<Int>
 
-    public init(podSubnet: IPv4Network, nodeCIDRMaskSize: Int, serviceSubnet: IPv4Network, cni: CNIKind, mtu: Int) {
+    public init(podSubnet: IPv4Network, nodeCIDRMaskSize: Int, serviceSubnet: IPv4Network, cni: CNIKind, mtu: Int,
+                serviceNodePortRange: ClosedRange<Int> = 30000...32767) {
+        self.serviceNodePortRange = serviceNodePortRange
         self.podSubnet = podSubnet
         self.nodeCIDRMaskSize = nodeCIDRMaskSize
         self.serviceSubnet = serviceSubnet

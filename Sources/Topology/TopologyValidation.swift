@@ -1,7 +1,9 @@
 /// Checks that span fields and documents, then assembles the final `Topology`: cluster
 /// CIDRs against each other, node names, addresses and pod CIDRs (assigning the omitted
-/// ones), Pod/Deployment names and placement, scenario targets, and the run's duration.
-/// Each check skips values already found invalid, so one mistake gives one error.
+/// ones), hosts and their routes, Pod/Deployment names and placement, Services
+/// (`TopologyValidation+Services.swift`), switches and links (`TopologyValidation+Links.swift`),
+/// scenario targets, and the run's duration. Each check skips values already found invalid,
+/// so one mistake gives one error.
 
 import Engine
 import Wire
@@ -10,13 +12,17 @@ enum TopologyValidation {
     /// Returns the assembled topology when every value needed is present; errors go to `r`.
     /// `crossDocument` is false after a YAML syntax error, when documents are missing and
     /// references to them would be reported wrongly.
-    static func check(_ t: TopologyDraft, workloads: [WorkloadDraft], crossDocument: Bool, _ r: DocumentReader) -> TopologySpec? {
+    static func check(_ t: TopologyDraft, workloads: [WorkloadDraft], services serviceDrafts: [ServiceDraft] = [],
+                      crossDocument: Bool, _ r: DocumentReader) -> TopologySpec? {
         let cluster = checkCluster(t, r)
         let nodes = checkNodes(t, cluster: cluster, r)
         checkWorkloads(workloads, nodes: t.nodes, crossDocument: crossDocument, r)
-        let steps = checkScenario(t, workloads: workloads, crossDocument: crossDocument, r)
+        let services = checkServices(serviceDrafts, serviceSubnet: cluster.serviceSubnet,
+                                     nodePortRange: t.cluster.serviceNodePortRange?.value, seed: t.seed, r)
+        let steps = checkScenario(t, workloads: workloads, services: serviceDrafts, checked: services, crossDocument: crossDocument, r)
         let duration = checkDuration(t, steps: steps, r)
         let hosts = checkHosts(t, r)
+        let cabling = checkLinks(t, r)
 
         guard let name = t.name, let seed = t.seed, let clusterSpec = cluster.spec, let nodes, let steps,
               let duration, let capture = t.capture else { return nil }
@@ -30,9 +36,10 @@ enum TopologyValidation {
                                                                 template: template, location: w.location))
             }
         }
-        guard let hosts else { return nil }
+        guard let hosts, let cabling, let services = services.all else { return nil }
         return TopologySpec(name: name, seed: seed, duration: duration, cluster: clusterSpec, nodes: nodes, scenario: steps,
-                        capture: capture, pods: pods, deployments: deployments, fileName: r.file, hosts: hosts)
+                            capture: capture, pods: pods, deployments: deployments, fileName: r.file, hosts: hosts,
+                            services: services, switches: cabling.switches, links: cabling.links)
     }
 
     // MARK: Cluster
@@ -62,10 +69,11 @@ enum TopologyValidation {
             result.maskSize = nil
         }
         if let pods = result.podSubnet, let services = result.serviceSubnet, let mask = result.maskSize,
-           let cni = c.cni, let mtu = c.mtu {
+           let cni = c.cni, let mtu = c.mtu, let nodePorts = c.serviceNodePortRange?.value {
             // Unless written, the CNI is `bridge` for one node and flannel's VXLAN for several.
             let effective: CNIKind = t.cluster.cniLocation == nil && t.nodes.count > 1 ? .flannelVXLAN : cni
-            result.spec = ClusterSpec(podSubnet: pods, nodeCIDRMaskSize: mask, serviceSubnet: services, cni: effective, mtu: mtu)
+            result.spec = ClusterSpec(podSubnet: pods, nodeCIDRMaskSize: mask, serviceSubnet: services, cni: effective, mtu: mtu,
+                                      serviceNodePortRange: nodePorts)
         }
         return result
     }
@@ -246,14 +254,58 @@ enum TopologyValidation {
                 complete = false
             }
             addresses.append((address.value.address, "host \(name.value)"))
-            out.append(HostSpec(name: name.value, address: address.value, location: h.location))
+            guard let routes = checkRoutes(h, address: address.value, r) else { complete = false; continue }
+            out.append(HostSpec(name: name.value, address: address.value, location: h.location, routes: routes))
         }
         return complete ? out : nil
     }
 
+    /// A host's routes as `ip route add TO via VIA` would take them: the next hop is on the
+    /// host's own subnet (otherwise Linux answers "Nexthop has invalid gateway") and is not
+    /// the host itself; each destination once, and not the subnet the host is already on
+    /// (Linux answers "File exists" for both).
+    private static func checkRoutes(_ h: HostDraft, address: IPv4Interface, _ r: DocumentReader) -> [RouteSpec]? {
+        let drafts = h.routes
+        let subnet = address.network
+        var routes: [RouteSpec] = []
+        var seen: [(IPv4Network, Int)] = []
+        var complete = true
+        for route in drafts {
+            let to = route.destination.value
+            let via = route.via.value
+            let name = h.name?.value ?? "the host"
+            if let first = seen.first(where: { $0.0 == to }) {
+                r.report(at: route.destination.location, route.path + ".to", "duplicate route to \(to); line \(first.1) has one already (Linux answers \"File exists\")",
+                         hint: "keep one route per destination")
+                complete = false
+            } else if to == subnet {
+                r.report(at: route.destination.location, route.path + ".to", "\(name) is on \(subnet) already (its connected route); a second route to it is refused (\"File exists\")",
+                         hint: "remove this route; machines on \(subnet) are reached directly")
+                complete = false
+            }
+            seen.append((to, route.destination.location.line))
+            if !subnet.contains(via) {
+                r.report(at: route.via.location, route.path + ".via", "next hop \(via) is not on \(name)'s subnet \(subnet), so \(name) cannot reach it (Linux answers \"Nexthop has invalid gateway\")",
+                         hint: "use the LAN address of a node or host inside \(subnet), e.g. a node's address for its pod CIDR")
+                complete = false
+            } else if via == address.address {
+                r.report(at: route.via.location, route.path + ".via", "next hop \(via) is \(name)'s own address",
+                         hint: "use the LAN address of another machine inside \(subnet)")
+                complete = false
+            } else if address.prefixLength < 31, via == subnet.network || via == subnet.broadcast {
+                r.report(at: route.via.location, route.path + ".via", "next hop \(via) is the \(via == subnet.network ? "network" : "broadcast") address of \(subnet), not a machine",
+                         hint: "use the LAN address of a node or host inside \(subnet)")
+                complete = false
+            }
+            routes.append(RouteSpec(destination: to, via: via))
+        }
+        return complete && !h.routesInvalid ? routes : nil
+    }
+
     // MARK: Scenario
 
-    private static func checkScenario(_ t: TopologyDraft, workloads: [WorkloadDraft], crossDocument: Bool, _ r: DocumentReader) -> [ScenarioStep]? {
+    private static func checkScenario(_ t: TopologyDraft, workloads: [WorkloadDraft], services: [ServiceDraft], checked: CheckedServices,
+                                      crossDocument: Bool, _ r: DocumentReader) -> [ScenarioStep]? {
         var complete = true
         var steps: [ScenarioStep] = []
         var nodeNames: [String] = []
@@ -262,13 +314,24 @@ enum TopologyValidation {
         let deployments = workloads.filter { $0.kind == .deployment }
         let deploymentNames = deployments.compactMap { $0.name?.value }
         for step in t.steps {
+            var resolved: [(role: TargetRole, target: Target)] = []
             for ref in step.targets {
                 switch ref.target {
-                case .node(let name):
+                case .node(let name), .nodePort(node: let name, port: _):
                     if !t.nodes.contains(where: { $0.name == nil }), !nodeNames.contains(name) {
-                        r.report(at: ref.location, ref.path, "target node/\(name) names no node; nodes: \(nodeNames.joined(separator: ", "))",
+                        r.report(at: ref.location, ref.path, "target \(ref.target) names no node; nodes: \(nodeNames.joined(separator: ", "))",
                                  hint: Suggestions.didYouMean(name, in: nodeNames) ?? "use one of the nodes in spec.nodes")
                         complete = false
+                    } else if case .nodePort(_, let port) = ref.target, crossDocument,
+                              case .failed = checkNodePort(ref, port: port, checked: checked, r) {
+                        complete = false
+                    }
+                case .service(let name, _):
+                    guard crossDocument else { break }
+                    switch resolveService(ref, name: name, drafts: services, checked: checked, workloads: workloads, r) {
+                    case .resolved(let target): resolved.append((ref.role, target))
+                    case .failed: complete = false
+                    case .skipped: break
                     }
                 case .host(let name):
                     let hostNames = t.hosts.compactMap { $0.name?.value }
@@ -313,9 +376,20 @@ enum TopologyValidation {
                     }
                 }
             }
-            guard let at = step.at, let action = step.action else {
+            guard let at = step.at, var action = step.action else {
                 complete = false
                 continue
+            }
+            for (role, target) in resolved { action = action.replacing(role, with: target) }
+            // A Service or node-port server carries the port the client sends to.
+            if let port = action.server.flatMap(\.port), port > 0 {
+                if let written = step.port, written.value != port {
+                    r.report(at: written.location, "\(step.path).\(action.name).port",
+                             "port \(written.value) contradicts the server \(action.server!): a Service or node-port target carries its own port",
+                             hint: "remove `port:`; the client sends to port \(port)")
+                    complete = false
+                }
+                action = action.withPort(port)
             }
             let candidate = ScenarioStep(at: at, action: action, location: step.location)
             guard end(of: candidate) != nil else {
@@ -365,5 +439,55 @@ enum TopologyValidation {
             return nil
         }
         return SimDuration(nanoseconds: total)
+    }
+}
+
+extension Target {
+    /// The port a `.service` or `.nodePort` target carries.
+    var port: Int? {
+        switch self {
+        case .service(_, let port), .nodePort(_, let port): port
+        default: nil
+        }
+    }
+}
+
+extension ScenarioAction {
+    /// The step's kind as written: `udp`, `iperf3` or `ping`.
+    var name: String {
+        switch self {
+        case .udp: "udp"
+        case .iperf3: "iperf3"
+        case .ping: "ping"
+        }
+    }
+
+    /// The receiving end of a udp or iperf3 step.
+    var server: Target? {
+        switch self {
+        case .udp(let s): s.server
+        case .iperf3(let s): s.server
+        case .ping: nil
+        }
+    }
+
+    func replacing(_ role: TargetRole, with target: Target) -> ScenarioAction {
+        switch (self, role) {
+        case (.udp(var s), .client): s.client = target; return .udp(s)
+        case (.udp(var s), .server): s.server = target; return .udp(s)
+        case (.iperf3(var s), .client): s.client = target; return .iperf3(s)
+        case (.iperf3(var s), .server): s.server = target; return .iperf3(s)
+        case (.ping(var s), .from): s.from = target; return .ping(s)
+        case (.ping(var s), .to): s.to = target; return .ping(s)
+        default: return self
+        }
+    }
+
+    func withPort(_ port: Int) -> ScenarioAction {
+        switch self {
+        case .udp(var s): s.port = UInt16(port); return .udp(s)
+        case .iperf3(var s): s.port = UInt16(port); return .iperf3(s)
+        case .ping: return self
+        }
     }
 }

@@ -8,9 +8,10 @@ import Testing
     /// Header + one node: the next document's `---` is line 7, its first line 8.
     let base = Fixtures.header + Fixtures.oneNode + "---\n"
 
-    @Test func serviceIsNotSupportedYet() {
+    @Test func serviceIsReadAndNeedsPorts() {
+        // Services are read now (ServiceManifestTests); like the API server, one needs ports.
         expectError(base + "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}}\n",
-                    line: 9, column: 7, path: "kind", ["Service is not supported yet", "services issue", "remove the document"])
+                    line: 11, column: 7, path: "spec", ["missing required field `ports`", "the API server requires ports"])
     }
 
     @Test func networkPolicyIsNotSupportedYet() {

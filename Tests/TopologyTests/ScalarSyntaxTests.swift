@@ -1,4 +1,5 @@
-/// Go durations, iperf3 bitrates, Kubernetes names and labels, and did-you-mean distances.
+/// Go durations, iperf3 bitrates, tc rates, node port ranges, Kubernetes names and labels,
+/// Linux interface names, and did-you-mean distances.
 
 import Engine
 import Testing
@@ -25,6 +26,58 @@ import Testing
         #expect(DurationSyntax.parse(".s") == .failure(.malformed))
         #expect(DurationSyntax.parse("3000000h") == .failure(.overflow))
         #expect(DurationSyntax.parse("99999999999999999999999s") == .failure(.overflow))
+    }
+
+    @Test func tcRates() {
+        #expect(TCRateSyntax.parse("100Mbit") == .success(100_000_000))
+        #expect(TCRateSyntax.parse("1gbit") == .success(1_000_000_000))
+        #expect(TCRateSyntax.parse("1.5GBIT") == .success(1_500_000_000))
+        #expect(TCRateSyntax.parse("500kbit") == .success(500_000))
+        #expect(TCRateSyntax.parse("64bit") == .success(64))
+        #expect(TCRateSyntax.parse("1mibit") == .success(1_048_576))
+        #expect(TCRateSyntax.parse("10mbps") == .success(80_000_000))   // tc's bps is bytes per second
+        #expect(TCRateSyntax.parse("100") == .failure(.missingUnit))
+        #expect(TCRateSyntax.parse("100M") == .failure(.unknownUnit("M")))
+        #expect(TCRateSyntax.parse("fast") == .failure(.malformed))
+        #expect(TCRateSyntax.parse("1..5mbit") == .failure(.malformed))
+        #expect(TCRateSyntax.parse("-5mbit") == .failure(.malformed))
+        #expect(TCRateSyntax.parse("0mbit") == .failure(.outOfRange))
+        #expect(TCRateSyntax.parse("99999999tbit") == .failure(.outOfRange))
+    }
+
+    @Test func nodePortRanges() {
+        #expect(PortRangeSyntax.parse("30000-32767") == 30000...32767)
+        #expect(PortRangeSyntax.parse("30000+2767") == 30000...32767)
+        #expect(PortRangeSyntax.parse("30080") == 30080...30080)
+        #expect(PortRangeSyntax.parse("1-65535") == 1...65535)
+        #expect(PortRangeSyntax.parse("32767-30000") == nil)
+        #expect(PortRangeSyntax.parse("0-100") == nil)
+        #expect(PortRangeSyntax.parse("30000-70000") == nil)
+        #expect(PortRangeSyntax.parse("65000+1000") == nil)
+        #expect(PortRangeSyntax.parse("30000-") == nil)
+        #expect(PortRangeSyntax.parse("") == nil)
+    }
+
+    @Test func serviceNames() {
+        #expect(NameSyntax.isDNS1035Label("web"))
+        #expect(NameSyntax.isDNS1035Label("web-1"))
+        #expect(!NameSyntax.isDNS1035Label("1web"))
+        #expect(!NameSyntax.isDNS1035Label("web-"))
+        #expect(!NameSyntax.isDNS1035Label("Web"))
+    }
+
+    @Test func linuxInterfaceNames() {
+        #expect(NameSyntax.isInterfaceName("p1"))
+        #expect(NameSyntax.isInterfaceName("br-lan.100"))
+        #expect(NameSyntax.isInterfaceName("abcdefghijklmno"))          // 15 bytes
+        #expect(!NameSyntax.isInterfaceName("abcdefghijklmnop"))        // 16 bytes: IFNAMSIZ
+        #expect(!NameSyntax.isInterfaceName(""))
+        #expect(!NameSyntax.isInterfaceName("."))
+        #expect(!NameSyntax.isInterfaceName(".."))
+        #expect(!NameSyntax.isInterfaceName("a/b"))
+        #expect(!NameSyntax.isInterfaceName("a:b"))
+        #expect(!NameSyntax.isInterfaceName("a b"))
+        #expect(!NameSyntax.isInterfaceName("a\tb"))
     }
 
     @Test func iperf3Bitrates() {

@@ -190,7 +190,7 @@ import Wire
                 - {at: -1s, ping: {from: pi-1, to: node/pi-1, interval: 10us}}
             """
         let errors = Fixtures.errors(yaml)
-        #expect(errors.contains { $0.path == "spec.scenario[0].iperf3.server" && $0.message.contains("Service targets are not supported yet") })
+        #expect(errors.contains { $0.path == "spec.scenario[0].iperf3.server" && $0.message.contains("svc/web names no Service") })
         #expect(errors.contains { $0.path == "spec.scenario[0].iperf3.bitrate" && $0.message.contains("100M") })
         #expect(errors.contains { $0.path == "spec.scenario[0].iperf3.length" && $0.message.contains("65507") })
         #expect(errors.contains { $0.path == "spec.scenario[1].at" && $0.message.contains("0s or more") })

@@ -174,6 +174,74 @@ import Wire
         #expect(p.size == 0)
     }
 
+    /// topologies/NAME, next to the default file.
+    static func topologyPath(_ name: String) -> String {
+        URL(fileURLWithPath: Fixtures.defaultFilePath).deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    @Test func everyTopologyInTheRepositoryValidates() throws {
+        let directory = URL(fileURLWithPath: Fixtures.defaultFilePath).deletingLastPathComponent().path
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.contains("two-node-service.yaml"))
+        #expect(files.count >= 4)
+        for file in files {
+            do {
+                _ = try TopologyFile.load(path: Self.topologyPath(file))
+            } catch {
+                Issue.record("\(file) does not validate:\n\(error)")
+            }
+        }
+    }
+
+    @Test func twoNodeServiceMirrorsTheKernelReference() throws {
+        let t = try TopologyFile.load(path: Self.topologyPath("two-node-service.yaml"))
+        #expect(t.name == "two-node-service")
+        #expect(t.cluster.cni == .flannelVXLAN)
+        #expect(t.nodes.map(\.name) == ["pi-1", "pi-2"])
+        #expect(t.hosts.map(\.name) == ["ext"])
+        #expect(t.pods.map(\.name) == ["client", "web-0", "web-1"])
+        #expect(t.switches.isEmpty && t.links.isEmpty)
+
+        #expect(t.services.map(\.name) == ["web", "empty"])
+        let web = t.services[0], empty = t.services[1]
+        #expect(web.type == .nodePort)
+        #expect(web.clusterIP == IPv4Address("10.96.0.20"))
+        #expect(web.selector.map(\.key) == ["app"] && web.selector.map(\.value) == ["web"])
+        #expect(web.ports == [ServicePortSpec(name: "http", protocol: "UDP", port: 80, targetPort: .name("http"), nodePort: 30080)])
+        #expect(web.externalTrafficPolicy == "Cluster" && web.sessionAffinity == "None")
+        #expect(empty.type == .clusterIP)
+        #expect(empty.clusterIP == IPv4Address("10.96.0.21"))
+        #expect(empty.ports == [ServicePortSpec(name: "http", protocol: "UDP", port: 80, targetPort: .number(80), nodePort: nil)])
+        // The Service's named targetPort matches the pods' UDP container port named http.
+        let podPorts = t.pods.filter { $0.template.labels.contains { $0.key == "app" && $0.value == "web" } }
+            .flatMap { $0.template.containers.flatMap(\.ports) }
+        #expect(podPorts.count == 2 && podPorts.allSatisfy { $0.name == "http" && $0.containerPort == 8080 && $0.protocol == "UDP" })
+        #expect(!t.pods.contains { $0.template.labels.contains { $0.key == "app" && $0.value == "empty" } })
+
+        // The reference's cases in order: c1 (6 sockets), c2 (one socket, 3 datagrams), d (7),
+        // f3 (1472 B, DF, 2 tries), g, h (6), i, j (6).
+        let steps: [(Target, Target, UInt16, Int, Int, Bool)] = t.scenario.compactMap {
+            guard case .udp(let u) = $0.action else { return nil }
+            return (u.client, u.server, u.port, u.count, u.length, u.dontFragment)
+        }
+        #expect(steps.count == t.scenario.count)
+        let svc = Target.service(name: "web", port: 80), nodePort = Target.nodePort(node: "pi-2", port: 30080)
+        let client = Target.pod("client"), ext = Target.host("ext")
+        func run(_ range: Range<Int>) -> [(Target, Target, UInt16, Int, Int, Bool)] { Array(steps[range]) }
+        #expect(run(0..<6).allSatisfy { $0.0 == client && $0.1 == svc && $0.2 == 80 && $0.3 == 1 })          // c1
+        #expect(steps[6].0 == client && steps[6].1 == svc && steps[6].3 == 3)                                 // c2
+        #expect(run(7..<14).allSatisfy { $0.0 == ext && $0.1 == nodePort && $0.2 == 30080 && $0.3 == 1 })    // d
+        #expect(steps[14].1 == nodePort && steps[14].3 == 2 && steps[14].4 == 1472 && steps[14].5)           // f3
+        #expect(steps[15].0 == client && steps[15].1 == ext && steps[15].2 == 9000 && steps[15].3 == 2)       // g
+        #expect(run(16..<22).allSatisfy { $0.0 == .pod("web-0") && $0.1 == svc && $0.3 == 1 })               // h
+        #expect(steps[22].1 == .service(name: "empty", port: 80) && steps[22].3 == 1)                        // i
+        #expect(run(23..<29).allSatisfy { $0.0 == client && $0.1 == svc && $0.3 == 1 })                      // j
+        #expect(steps.count == 29)
+        let starts = t.scenario.map(\.at)
+        #expect(starts == starts.sorted())
+        #expect(t.scenario.allSatisfy { $0.end < t.duration })
+    }
+
     @Test func unreadableFileIsAnError() {
         do {
             _ = try TopologyFile.load(path: "/nonexistent/podwire.yaml")
