@@ -354,6 +354,10 @@ extension World {
     /// checksum is recomputed.
     func natICMPError(_ st: NetfilterState, _ ip: UnsafeMutableRawPointer, length: Int, quote: Int, entry: ConntrackEntryID,
                       reply: Bool, manip: NATManip) {
+        // Only when the flow has this kind of NAT in this direction (the `statusbit` test).
+        var bit: ConntrackStatus = manip == .source ? .srcNAT : .dstNAT
+        if reply { bit = bit == .srcNAT ? .dstNAT : .srcNAT }
+        guard st.conntrack.status(entry).contains(bit) else { return }
         let e = st.conntrack.entry(entry)
         let outer = reply ? e.original.inverted : e.reply.inverted
         // The quoted datagram travelled in the other direction; its un-NATed form:

@@ -91,6 +91,7 @@ extension World {
             return
         }
         pool.pull(p, ip.headerLength + UDPHeader.length + VXLANHeader.length)
+        pool.meta[Int(p.rawValue)] = .none  // `vxlan_rcv` scrubs the outer packet's conntrack
         devices[device.index].counters.rxPackets += 1
         devices[device.index].counters.rxBytes += UInt64(pool.length(p))
         hop(.deviceRx, ns, device, p)

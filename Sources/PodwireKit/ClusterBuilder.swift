@@ -23,9 +23,20 @@ enum ClusterBuilder {
         case .flannelHostGW: network = .flannelHostGW
         case .flannelVXLAN: network = .flannelVXLAN
         }
+        var underlay: Underlay?
+        if !t.switches.isEmpty || !t.links.isEmpty {
+            underlay = Underlay(switches: t.switches.map(\.name), links: t.links.map { l in
+                UnderlayLink(LinkEnd(machine: l.endpoints.0.machine, interface: l.endpoints.0.interface),
+                             LinkEnd(machine: l.endpoints.1.machine, interface: l.endpoints.1.interface),
+                             rate: l.rateBitsPerSecond, delay: l.delay)
+            })
+        }
         let cluster = Cluster(ClusterConfiguration(podSubnet: t.cluster.podSubnet, serviceSubnet: t.cluster.serviceSubnet,
-                                                   mtu: t.cluster.mtu, seed: seed, network: network),
-                              nodes: nodes, hosts: t.hosts.map { HostDefinition(name: $0.name, address: $0.address) })
+                                                   mtu: t.cluster.mtu, seed: seed, network: network, underlay: underlay),
+                              nodes: nodes, hosts: t.hosts.map { h in
+                                  HostDefinition(name: h.name, address: h.address,
+                                                 routes: h.routes.map { ($0.destination, $0.via) })
+                              })
         enum Item { case pod(PodSpec), deployment(DeploymentSpec) }
         var items: [(SourceLocation, Item)] = t.pods.map { ($0.location, .pod($0)) }
             + t.deployments.map { ($0.location, .deployment($0)) }
@@ -39,7 +50,25 @@ enum ClusterBuilder {
                                       template: definition(d.template, name: d.name, namespace: d.namespace))
             }
         }
+        for s in t.services { cluster.addService(service(s)) }
         return cluster
+    }
+
+    static func service(_ s: ServiceSpec) -> ServiceDefinition {
+        ServiceDefinition(
+            name: s.name, namespace: s.namespace, type: s.type == .nodePort ? .nodePort : .clusterIP, clusterIP: s.clusterIP,
+            selector: s.selector.map { Label($0.key, $0.value) },
+            ports: s.ports.map { p in
+                let target: ServiceTargetPort
+                switch p.targetPort {
+                case .number(let n): target = .number(UInt16(n))
+                case .name(let n): target = .name(n)
+                }
+                return ServicePort(name: p.name, protocol: p.protocol == "TCP" ? 6 : 17, port: UInt16(p.port),
+                                   targetPort: target, nodePort: p.nodePort.map { UInt16($0) })
+            },
+            externalTrafficPolicy: s.externalTrafficPolicy == "Local" ? .local : .cluster,
+            sessionAffinity: s.sessionAffinity == "ClientIP" ? .clientIP(timeoutSeconds: s.sessionAffinityTimeoutSeconds) : .none)
     }
 
     static func definition(_ t: PodTemplate, name: String, namespace: String) -> PodDefinition {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datapath
 import Engine
 import Foundation
 import Topology
@@ -38,6 +39,10 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Seed for every random choice (default: spec.seed).") var seed: UInt64?
     @Option(name: .long, help: "Simulated time to run, e.g. 2s (default: spec.duration).") var duration: DurationArgument?
     @Flag(name: .long, help: "Print the summary as JSON instead of a table.") var json = false
+    @Flag(name: .long, help: "After the summary, print each node's iptables rules in iptables-save -c form.")
+    var dumpRules = false
+    @Flag(name: .long, help: "After the summary, print each node's conntrack table in conntrack -L form.")
+    var dumpConntrack = false
 
     func run() throws {
         let topology = try loadTopology(file)
@@ -62,6 +67,17 @@ struct RunCommand: ParsableCommand {
             }
         }
         print(json ? jsonText : report.text(), terminator: "")
+        if !json {
+            for n in report.netfilter where dumpRules {
+                print("\n# \(n.node): iptables-save -c")
+                print(n.iptablesSave, terminator: "")
+            }
+            for n in report.netfilter where dumpConntrack {
+                print("\n# \(n.node): conntrack -L (nf_conntrack_max \(n.conntrackMax))")
+                for l in n.conntrack { print(l) }
+                print(ConnectionTracker.listSummary(count: n.conntrack.count))
+            }
+        }
         if !report.conservationHolds {
             FileHandle.standardError.write(Data("podwire: packet conservation does not hold — this is a podwire bug\n".utf8))
             throw ExitCode(1)

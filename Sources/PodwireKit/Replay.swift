@@ -61,6 +61,12 @@ public enum Replay {
         let seed = options.seed ?? topology.seed
         let duration = options.duration ?? topology.duration
         let cluster = ClusterBuilder.build(topology, seed: seed)
+        do {
+            try cluster.programNodeNetfilter()
+        } catch {
+            throw RunError(description: "\(topology.fileName): the rules kube-proxy and flanneld would program do not load: \(error)",
+                           exitCode: 1)
+        }
         let world = cluster.world
         let outDir = options.outputDirectory ?? "pcaps/\(topology.name)"
 
@@ -113,6 +119,13 @@ public enum Replay {
                                                                 addresses: dev.addresses.map(\.description),
                                                                 counters: dev.counters))
             }
+        }
+        for n in cluster.nodes {
+            guard let nf = world.namespace(n.netns).netfilter else { continue }
+            report.netfilter.append(RunReport.NodeNetfilter(node: n.name, iptablesSave: nf.rules.save(counters: true),
+                                                            conntrack: nf.conntrack.list(now: world.now),
+                                                            conntrackMax: nf.conntrack.maximum,
+                                                            tableFullDrops: nf.conntrack.statistics.drop))
         }
         report.accounting = world.accounting
         report.inFlight = world.packetsInFlight()

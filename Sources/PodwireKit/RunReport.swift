@@ -47,6 +47,15 @@ public struct RunReport {
     public var interfaces: [InterfaceRow] = []
     public var accounting = PacketAccounting()
     public var inFlight: UInt64 = 0
+    /// Each node's iptables rules (iptables-save -c) and conntrack table (conntrack -L) at the end.
+    public var netfilter: [NodeNetfilter] = []
+    public struct NodeNetfilter: Sendable {
+        public var node: String
+        public var iptablesSave: String
+        public var conntrack: [String]
+        public var conntrackMax: Int
+        public var tableFullDrops: UInt64
+    }
     public var conservationHolds = false
     public var captureDirectory: String?
     public var captureFiles: [(file: String, packets: Int)] = []
@@ -162,6 +171,11 @@ public struct RunReport {
             ("interfaces", .array(interfacesJSON)),
             ("drops", .array(dropsJSON)),
             ("conservation", conservation),
+            ("netfilter", .array(netfilter.map { n in
+                .object([("node", .string(n.node)), ("iptables_save", .string(n.iptablesSave)),
+                         ("conntrack", .array(n.conntrack.map { .string($0) })),
+                         ("conntrack_max", .int(UInt64(n.conntrackMax))), ("table_full_drops", .int(n.tableFullDrops))])
+            })),
             ("capture", captureJSON),
         ])
     }

@@ -47,7 +47,38 @@ final class ScenarioRunner {
                 return .failure(RunFailure("deployment \(name) has no replicas"))
             }
             return endpoint(of: p, label: "deploy/\(name) (\(p.name))")
+        case .service(let name, _):
+            guard let s = cluster.services.first(where: { $0.name == name }) else {
+                return .failure(RunFailure("service \(name) does not exist"))
+            }
+            // Nobody lives at a ClusterIP: the client's namespace is never this one.
+            return .success(Endpoint(netns: cluster.nodes[0].netns, address: s.clusterIP))
+        case .nodePort(let node, _):
+            return resolve(.node(node))
         }
+    }
+
+    /// The pods behind a Service (or NodePort) target, each with its resolved target port:
+    /// where a server must listen so the Service has something to reach.
+    func backends(of t: Target) -> [(netns: NamespaceID, port: UInt16, label: String)] {
+        let wanted: (ServiceDefinition, ServicePort) -> Bool
+        switch t {
+        case .service(let name, let port): wanted = { s, p in s.name == name && Int(p.port) == port }
+        case .nodePort(_, let port): wanted = { _, p in p.nodePort.map(Int.init) == port }
+        default: return []
+        }
+        var out: [(netns: NamespaceID, port: UInt16, label: String)] = []
+        for se in cluster.serviceEndpoints() {
+            for (i, p) in se.service.ports.enumerated() where wanted(se.service, p) {
+                for e in se.endpoints[i] where e.ready {
+                    guard let pod = cluster.pods.first(where: { $0.ip == e.address }), let ns = pod.netns else { continue }
+                    if !out.contains(where: { $0.netns == ns && $0.port == e.port }) {
+                        out.append((ns, e.port, "pod/\(pod.name):\(e.port)"))
+                    }
+                }
+            }
+        }
+        return out
     }
 
     private func endpoint(of p: Pod, label: String) -> Result<Endpoint, RunFailure> {
@@ -71,7 +102,16 @@ final class ScenarioRunner {
                 titles.append(title)
                 do {
                     let client = try resolve(s.client).get(), server = try resolve(s.server).get()
-                    let srv = try iperfServer(server.netns, port: s.port, name: "\(s.server):\(s.port)")
+                    var srv: Iperf3Server?
+                    let behind = backends(of: s.server)
+                    if behind.isEmpty {
+                        srv = try iperfServer(server.netns, port: s.port, name: "\(s.server):\(s.port)")
+                    } else {
+                        for b in behind {
+                            let i = try iperfServer(b.netns, port: b.port, name: b.label)
+                            srv = srv ?? i
+                        }
+                    }
                     try traffic.addIperf3Client(
                         name: "flow \(i + 1)", in: client.netns,
                         configuration: Iperf3ClientConfiguration(server: server.address, port: s.port, bitrate: UInt64(s.bitrate),
@@ -97,7 +137,17 @@ final class ScenarioRunner {
                 titles.append(title)
                 do {
                     let client = try resolve(s.client).get(), server = try resolve(s.server).get()
-                    let srv = s.echo ? try echoServer(server.netns, port: s.port, name: "\(s.server):\(s.port)") : nil
+                    var srv: UDPEchoServer?
+                    let behind = backends(of: s.server)
+                    if s.echo && behind.isEmpty {
+                        srv = try echoServer(server.netns, port: s.port, name: "\(s.server):\(s.port)")
+                    } else if s.echo {
+                        // Every endpoint answers; the report follows the first one.
+                        for b in behind {
+                            let e = try echoServer(b.netns, port: b.port, name: b.label)
+                            srv = srv ?? e
+                        }
+                    }
                     try traffic.addUDPEchoClient(
                         name: "flow \(i + 1)", in: client.netns,
                         configuration: UDPEchoConfiguration(server: server.address, port: s.port, count: s.count,

@@ -40,8 +40,10 @@ import Testing
              expect: [":5:", "overlap"]),
         Case(name: "pod on a missing node", yaml: base.replacingOccurrences(of: "nodeName: pi-1", with: "nodeName: pi-9"),
              expect: [":11:", "pi-9", "pi-1"]),
-        Case(name: "Service manifest", yaml: base + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
-             expect: [":14:", "Service is not supported yet"]),
+        Case(name: "NetworkPolicy manifest", yaml: base + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec: {podSelector: {}}\n",
+             expect: [":14:", "NetworkPolicy"]),
+        Case(name: "NodePort out of range", yaml: base + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {type: NodePort, selector: {app: web}, ports: [{port: 80, protocol: UDP, nodePort: 20000}]}\n",
+             expect: [":16:", "20000", "30000-32767"]),
         Case(name: "truncated YAML", yaml: String(base.prefix(150)) + "\n  - {name: [",
              expect: ["t.yaml:"]),
     ]
