@@ -98,7 +98,7 @@ final class ScenarioRunner {
             let at = SimTime.zero + step.at
             switch step.action {
             case .iperf3(let s):
-                let title = "iperf3 -u \(s.client) → \(s.server):\(s.port) -b \(Self.rate(s.bitrate)) -l \(s.length) -t \(s.time) (at \(step.at))"
+                let title = "iperf3 -u \(s.client) → \(Self.serverText(s.server, s.port)) -b \(Self.rate(s.bitrate)) -l \(s.length) -t \(s.time) (at \(step.at))"
                 titles.append(title)
                 do {
                     let client = try resolve(s.client).get(), server = try resolve(s.server).get()
@@ -132,7 +132,7 @@ final class ScenarioRunner {
                     problems.append((i, title, "\(error)"))
                 }
             case .udp(let s):
-                let title = "udp \(s.client) → \(s.server):\(s.port), \(s.count) × \(s.length) B every \(s.interval)"
+                let title = "udp \(s.client) → \(Self.serverText(s.server, s.port)), \(s.count) × \(s.length) B every \(s.interval)"
                     + (s.echo ? ", echoed" : "") + (s.dontFragment ? ", DF (IP_PMTUDISC_DO)" : "") + " (at \(step.at))"
                 titles.append(title)
                 do {
@@ -158,6 +158,14 @@ final class ScenarioRunner {
                     problems.append((i, title, "\(error)"))
                 }
             }
+        }
+    }
+
+    /// "pod/web-0:8080", or "svc/web:80" (a Service or NodePort target names its port).
+    static func serverText(_ t: Target, _ port: UInt16) -> String {
+        switch t {
+        case .service, .nodePort: "\(t)"
+        default: "\(t):\(port)"
         }
     }
 
