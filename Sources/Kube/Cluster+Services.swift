@@ -34,12 +34,12 @@ extension Cluster {
     /// The rules node `node` runs: flanneld's (when the CNI is flannel), then kube-proxy's,
     /// which inserts its jumps at the top of the built-in chains — so its FORWARD jumps come
     /// before FLANNEL-FWD, as on a freshly booted node (REFERENCE.md §5.9 i1).
-    public func ruleset(for node: Node) -> NetfilterRuleset {
+    public func ruleset(for node: Node, services: [ServiceEndpoints]? = nil) -> NetfilterRuleset {
         var rules = NetfilterRuleset()
         if configuration.network != .bridge {
             FlannelMasquerade.program(&rules, clusterCIDR: configuration.podSubnet, podCIDR: node.definition.podCIDR)
         }
-        KubeProxy.program(&rules, services: serviceEndpoints(), nodeName: node.name,
+        KubeProxy.program(&rules, services: services ?? serviceEndpoints(), nodeName: node.name,
                           configuration: KubeProxyConfiguration(clusterCIDR: configuration.podSubnet,
                                                                 nodeIPs: [node.definition.address.address]))
         return rules
@@ -48,9 +48,10 @@ extension Cluster {
     /// Programs every node: its ruleset, a conntrack table sized as kube-proxy sizes it, and
     /// br_netfilter on (`bridge-nf-call-iptables = 1`, which kube-proxy needs).
     public func programNodeNetfilter() throws(NetfilterError) {
+        let services = serviceEndpoints()
         for n in nodes {
             let max = configuration.conntrackMax ?? Self.kubeProxyConntrackMax(cores: n.definition.profile.cores)
-            try world.enableNetfilter(n.netns, ruleset: ruleset(for: n), conntrackMax: max)
+            try world.enableNetfilter(n.netns, ruleset: ruleset(for: n, services: services), conntrackMax: max)
         }
     }
 }

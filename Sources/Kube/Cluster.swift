@@ -152,7 +152,11 @@ public final class Cluster {
             return eth0
         }
         // A crossover cable: the peer's namespace exists already; its eth0 is made here.
-        let peerNS = world.namespaces.first { $0.name == peer.machine }!.id
+        // (A peer that is no machine of this cluster leaves the NIC without carrier; the
+        // topology reader refuses such links before they get here.)
+        guard let peerNS = world.namespaces.first(where: { $0.name == peer.machine && $0.kind != .pod })?.id else {
+            return world.addPhysical(ns, name: "eth0", mac: mac, mtu: 1500)
+        }
         let peerMAC = peerMACs[peer.machine] ?? nextPortMAC()
         let (eth0, other) = world.addVethPair(ns, "eth0", mac1: mac, peerNS, "eth0", mac2: peerMAC, mtu: 1500)
         world.setLink(shape, of: eth0)
