@@ -218,25 +218,29 @@ import Wire
         #expect(podPorts.count == 2 && podPorts.allSatisfy { $0.name == "http" && $0.containerPort == 8080 && $0.protocol == "UDP" })
         #expect(!t.pods.contains { $0.template.labels.contains { $0.key == "app" && $0.value == "empty" } })
 
-        // The reference's cases in order: c1 (6 sockets), c2 (one socket, 3 datagrams), d (7),
-        // f3 (1472 B, DF, 2 tries), g, h (6), i, j (6).
-        let steps: [(Target, Target, UInt16, Int, Int, Bool)] = t.scenario.compactMap {
+        // The reference's cases in order: a, b (3 datagrams on one socket each), c1 (6 sockets),
+        // c2 (one socket, 3 datagrams), d (7), e (ping), f0/f1/f2 (1422 B DF, 1423 B DF, 2000 B),
+        // f3 (1472 B, DF, 2 tries), g, h (6), i1, j (6).
+        let steps: [(Target, Target, UInt16, Int, Int, Bool)?] = t.scenario.map {
             guard case .udp(let u) = $0.action else { return nil }
             return (u.client, u.server, u.port, u.count, u.length, u.dontFragment)
         }
-        #expect(steps.count == t.scenario.count)
+        #expect(steps.count == 35)
+        guard steps.count == 35 else { return }
         let svc = Target.service(name: "web", port: 80), nodePort = Target.nodePort(node: "pi-2", port: 30080)
-        let client = Target.pod("client"), ext = Target.host("ext")
-        func run(_ range: Range<Int>) -> [(Target, Target, UInt16, Int, Int, Bool)] { Array(steps[range]) }
-        #expect(run(0..<6).allSatisfy { $0.0 == client && $0.1 == svc && $0.2 == 80 && $0.3 == 1 })          // c1
-        #expect(steps[6].0 == client && steps[6].1 == svc && steps[6].3 == 3)                                 // c2
-        #expect(run(7..<14).allSatisfy { $0.0 == ext && $0.1 == nodePort && $0.2 == 30080 && $0.3 == 1 })    // d
-        #expect(steps[14].1 == nodePort && steps[14].3 == 2 && steps[14].4 == 1472 && steps[14].5)           // f3
-        #expect(steps[15].0 == client && steps[15].1 == ext && steps[15].2 == 9000 && steps[15].3 == 2)       // g
-        #expect(run(16..<22).allSatisfy { $0.0 == .pod("web-0") && $0.1 == svc && $0.3 == 1 })               // h
-        #expect(steps[22].1 == .service(name: "empty", port: 80) && steps[22].3 == 1)                        // i
-        #expect(run(23..<29).allSatisfy { $0.0 == client && $0.1 == svc && $0.3 == 1 })                      // j
-        #expect(steps.count == 29)
+        let client = Target.pod("client"), ext = Target.host("ext"), web1 = Target.pod("web-1")
+        func run(_ range: Range<Int>) -> [(Target, Target, UInt16, Int, Int, Bool)] { steps[range].compactMap { $0 } }
+        #expect(steps[0]?.1 == .pod("web-0") && steps[0]?.3 == 3 && steps[1]?.1 == web1 && steps[1]?.3 == 3)  // a, b
+        #expect(run(2..<8).count == 6 && run(2..<8).allSatisfy { $0.0 == client && $0.1 == svc && $0.2 == 80 && $0.3 == 1 })  // c1
+        #expect(steps[8]?.0 == client && steps[8]?.1 == svc && steps[8]?.3 == 3)                               // c2
+        #expect(run(9..<16).count == 7 && run(9..<16).allSatisfy { $0.0 == ext && $0.1 == nodePort && $0.2 == 30080 && $0.3 == 1 })  // d
+        if case .ping(let p) = t.scenario[16].action { #expect(p.from == client && p.count == 3) } else { Issue.record("step 16 is not case e's ping") }
+        #expect(run(17..<20).map(\.4) == [1422, 1423, 2000] && run(17..<20).map(\.5) == [true, true, false])   // f0, f1, f2
+        #expect(steps[20]?.1 == nodePort && steps[20]?.3 == 2 && steps[20]?.4 == 1472 && steps[20]?.5 == true)    // f3
+        #expect(steps[21]?.0 == client && steps[21]?.1 == ext && steps[21]?.2 == 9000 && steps[21]?.3 == 2)       // g
+        #expect(run(22..<28).count == 6 && run(22..<28).allSatisfy { $0.0 == .pod("web-0") && $0.1 == svc && $0.3 == 1 })  // h
+        #expect(steps[28]?.1 == .service(name: "empty", port: 80) && steps[28]?.3 == 1)                         // i1
+        #expect(run(29..<35).count == 6 && run(29..<35).allSatisfy { $0.0 == client && $0.1 == svc && $0.3 == 1 })  // j
         let starts = t.scenario.map(\.at)
         #expect(starts == starts.sorted())
         #expect(t.scenario.allSatisfy { $0.end < t.duration })
