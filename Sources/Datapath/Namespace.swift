@@ -73,6 +73,10 @@ public final class Namespace {
     public internal(set) var reassemblyMemory = 0
     /// UDP ports a VXLAN device of this namespace listens on → index in `World.vxlans`.
     var vxlanPorts: [UInt16: Int32] = [:]
+    /// Path MTUs learnt from ICMP "fragmentation needed" (the routing cache's next-hop
+    /// exceptions, `fib_nh_exception`), by destination: what `ip route get` shows as
+    /// `cache expires 599sec mtu 1450`.
+    public internal(set) var pathMTUs: [IPv4Address: PathMTUException] = [:]
     /// IP ID for kernel-generated datagrams (ICMP), started at a random value.
     var ipID: UInt16
     var random: SeededGenerator
@@ -90,6 +94,12 @@ public final class Namespace {
         for l in localAddresses where l == a { return true }
         return a.isLoopback
     }
+}
+
+/// A learnt path MTU towards one destination and when it lapses (`ip_rt_mtu_expires`).
+public struct PathMTUException: Sendable, Equatable {
+    public var mtu: Int
+    public var expires: SimTime
 }
 
 /// What identifies the fragments of one datagram (RFC 791: source, destination, protocol, ID).

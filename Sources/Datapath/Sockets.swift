@@ -150,7 +150,7 @@ extension World {
         let sock = sockets[Int(s.rawValue)]
         let ns = sock.namespace
         guard let route = outputRoute(ns, to: destination) else { throw .networkUnreachable }
-        let mtu = devices[route.device.index].mtu
+        let mtu = pathMTU(ns, to: destination, deviceMTU: devices[route.device.index].mtu)
         let total = IPv4Header.minimumLength + UDPHeader.length + payloadLength
         if total > mtu {
             guard !sock.dontFragment, total <= 65_535 else { throw .messageTooLong(mtu: mtu) }
@@ -205,7 +205,7 @@ extension World {
         let sock = sockets[Int(s.rawValue)]
         let ns = sock.namespace
         guard let route = outputRoute(ns, to: destination) else { throw .networkUnreachable }
-        let mtu = devices[route.device.index].mtu
+        let mtu = pathMTU(ns, to: destination, deviceMTU: devices[route.device.index].mtu)
         let total = IPv4Header.minimumLength + ICMPv4Header.length + payloadLength
         let source = sourceAddress(for: route, ns: ns)
         if total > mtu {

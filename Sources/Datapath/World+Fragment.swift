@@ -23,7 +23,7 @@ extension World {
     /// route's MTU: DF clear, one ID, payload pieces of (MTU − 20) & ~7 bytes.
     func ipFragmentLocal(_ ns: NamespaceID, route: Route, source: IPv4Address, destination: IPv4Address,
                          identification: UInt16, ttl: UInt8, protocol: IPProtocol, payload: UnsafeRawBufferPointer) {
-        let mtu = devices[route.device.index].mtu
+        let mtu = pathMTU(ns, to: destination, deviceMTU: devices[route.device.index].mtu)
         let piece = (mtu - IPv4Header.minimumLength) & ~7
         var offset = 0
         while offset < payload.count {

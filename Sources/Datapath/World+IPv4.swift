@@ -170,12 +170,46 @@ extension World {
                 drop(p, .noSocket, ns: ns, device: dev)
                 return
             }
+            if icmp.type == .destinationUnreachable && icmp.code == ICMPv4UnreachableCode.fragmentationNeeded {
+                learnPathMTU(ns, quote: body, mtu: Int(icmp.sequence))
+            }
             notify(s, ReceivedICMP(source: ip.source, type: icmp.type, code: icmp.code, identifier: 0,
                                    sequence: 0, ttl: ip.ttl, payload: body))
             deliver(p, ns: ns, device: dev)
         default:
             drop(p, .unhandledProtocol, ns: ns, device: dev)
         }
+    }
+
+    /// `ip_rt_mtu_expires`: a learnt path MTU lasts 10 minutes.
+    static let pathMTUExpiry = SimDuration.seconds(600)
+    /// `ip_rt_min_pmtu`: a smaller reported MTU is raised to this (and locked).
+    static let minimumPathMTU = 552
+
+    /// A socket's datagram drew "fragmentation needed": `udp_err`/`ping_err` →
+    /// `ipv4_sk_update_pmtu` → `__ip_rt_update_pmtu` records the next-hop MTU for the quoted
+    /// destination, unless it is not smaller than the route's MTU now.
+    private func learnPathMTU(_ ns: NamespaceID, quote: UnsafeRawBufferPointer, mtu reported: Int) {
+        guard quote.count >= IPv4Header.minimumLength else { return }
+        let destination = IPv4Address(rawValue: UInt32(bigEndian: quote.baseAddress!.loadUnaligned(fromByteOffset: 16, as: UInt32.self)))
+        guard let route = outputRoute(ns, to: destination) else { return }
+        let current = pathMTU(ns, to: destination, deviceMTU: devices[route.device.index].mtu)
+        guard reported < current else { return }
+        let mtu = reported < World.minimumPathMTU ? min(current, World.minimumPathMTU) : reported
+        namespaces[ns.index].pathMTUs[destination] = PathMTUException(mtu: mtu, expires: now + World.pathMTUExpiry)
+    }
+
+    /// The MTU a locally generated datagram to `destination` must fit: the route's device MTU,
+    /// or a smaller learnt path MTU that has not expired.
+    @inline(__always)
+    func pathMTU(_ ns: NamespaceID, to destination: IPv4Address, deviceMTU: Int) -> Int {
+        let n = namespaces[ns.index]
+        guard !n.pathMTUs.isEmpty, let e = n.pathMTUs[destination] else { return deviceMTU }
+        guard now < e.expires else {
+            n.pathMTUs[destination] = nil
+            return deviceMTU
+        }
+        return min(deviceMTU, e.mtu)
     }
 
     private func notify(_ s: SocketID, _ m: ReceivedICMP) {

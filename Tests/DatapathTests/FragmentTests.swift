@@ -130,6 +130,53 @@ import Wire
         #expect(w.conservationHolds())
     }
 
+    /// Path MTU discovery on the sender (kernel case f3): "fragmentation needed" for a
+    /// socket's datagram makes its namespace remember the next-hop MTU towards that
+    /// destination (`__ip_rt_update_pmtu`). The next DF send that does not fit fails with
+    /// EMSGSIZE and puts nothing on the wire, a non-DF socket fragments to the learnt MTU,
+    /// and after `ip_rt_mtu_expires` (600 s) the route's own MTU applies again.
+    @Test func fragmentationNeededTeachesTheSenderThePathMTU() throws {
+        let (n, eth0) = ForwardingTests.node()
+        let w = n.world
+        w.setMTU(1000, of: eth0)
+        let rec = HopRecorder(w)
+        w.addObserver(rec)
+        let client = n.pods["client"]!.ns
+        let app = UDPApp()
+        let df = try w.openUDP(in: client, port: nil, app: w.register(app))
+        w.setDontFragment(df, true)
+        let far = IPv4Address(1, 1, 1, 1)
+        func sentOnClient() -> [Int] {
+            rec.records.filter { $0.device == "client/eth0" && $0.hop.stage == .deviceTx && $0.frame[23] == 17 }.map(\.frame.count)
+        }
+        try w.sendUDP(df, to: far, port: 9000, payloadLength: 1400) { _ in }
+        w.run(until: w.now + .milliseconds(10))
+        #expect(app.errors.map { "\($0.type.rawValue)/\($0.code)" } == ["3/4"])
+        #expect(w.namespaces[client.index].pathMTUs[far]?.mtu == 1000)
+        #expect(sentOnClient() == [1442])
+        // Learnt: the same send now fails in the sender, and nothing more is sent.
+        #expect(throws: SendError.messageTooLong(mtu: 1000)) {
+            try w.sendUDP(df, to: far, port: 9000, payloadLength: 1400) { _ in }
+        }
+        try w.sendUDP(df, to: far, port: 9000, payloadLength: 972) { _ in }   // IP 1000 fits
+        // Only that destination learnt it.
+        try w.sendUDP(df, to: IPv4Address(1, 1, 1, 2), port: 9000, payloadLength: 1400) { _ in }
+        w.run(until: w.now + .milliseconds(10))
+        #expect(sentOnClient() == [1442, 1014, 1442])
+        // A socket without DF fragments to the learnt MTU: IP 996 + 424 bytes (976 + 404 data).
+        let want = try w.openUDP(in: client, port: nil, app: w.register(UDPApp()))
+        try w.sendUDP(want, to: far, port: 9000, payloadLength: 1372) { _ in }
+        w.run(until: w.now + .milliseconds(10))
+        #expect(Array(sentOnClient().dropFirst(3)) == [1010, 438])
+        // Ten minutes later the exception has lapsed: the DF send leaves again (and learns again).
+        w.run(until: w.now + .seconds(600))
+        try w.sendUDP(df, to: far, port: 9000, payloadLength: 1400) { _ in }
+        w.run(until: w.now + .milliseconds(10))
+        #expect(Array(sentOnClient().dropFirst(5)) == [1442])
+        #expect(app.errors.count == 3)
+        #expect(w.conservationHolds())
+    }
+
     /// `ping -s 2000`: the request leaves in fragments (DF clear), the responder reassembles
     /// it and its reply comes back fragmented the same way, and ping gets its reply.
     @Test func largePingIsFragmentedBothWays() throws {

@@ -94,6 +94,7 @@ import Testing
         Case(name: "e", sender: "client:eth0", starts: "icmp 8/0"),
         Case(name: "f0", sender: "client:eth0", starts: "ip:10.244.0.2>10.244.1.2 "),
         Case(name: "f1", sender: "client:eth0", starts: "ip:10.244.0.2>10.244.1.2 "),
+        Case(name: "f3", sender: "ext:eth0", starts: "ip:192.168.50.100>192.168.50.12 "),
         Case(name: "g", sender: "client:eth0", starts: "ip:10.244.0.2>192.168.50.100 "),
         Case(name: "h", sender: "web-0:eth0", starts: "ip:10.244.0.3>10.96.0.20 ", random: true),
         Case(name: "i1", sender: "client:eth0", starts: "ip:10.244.0.2>10.96.0.21 "),
@@ -231,6 +232,17 @@ import Testing
         #expect(try Self.compare(Self.named("e")) == 3)
         #expect(try Self.compare(Self.named("f0")) == 1)
         #expect(try Self.compare(Self.named("f1")) == 1)
+    }
+
+    /// (f3) ext → NodePort, 1472 bytes with DF: pi-2 DNATs, finds MTU 1450 towards either pod
+    /// and answers ICMP 3/4 (mtu 1450, TOS 0xc0) whose quote is translated back to
+    /// 192.168.50.12:30080; ext learns the path MTU, so its second send fails with EMSGSIZE
+    /// and puts nothing on the wire. The neighbour probes of pi-2 and web-0 fall in this case.
+    @Test func caseF3FragmentationNeededThroughTheNodePort() throws {
+        #expect(try Self.compare(Self.named("f3")) == 1)
+        let flows = try E2E.json(try Self.run() + "/summary.json")["flows"] as! [[String: Any]]
+        let f3 = flows.first { ($0["title"] as? String ?? "").contains("1472") }?["result"] as? [String: Any]
+        #expect((f3?["send_errors"] as? [String])?.first?.hasPrefix("EMSGSIZE") == true, "\(String(describing: f3))")
     }
 
     /// (g) egress: FLANNEL-POSTRTG masquerades 10.244.0.2 to 192.168.50.11 (TTL 63 on the
