@@ -409,6 +409,18 @@ public final class ConnectionTracker {
         statistics.invalid += 1
     }
 
+    /// The entry's `conntrack -L` id, unique over the table's life: with the index it names
+    /// one entry even after the index was freed and reused.
+    public func tag(_ id: ConntrackEntryID) -> UInt32 {
+        records[checkedIndex(id)].id
+    }
+
+    /// Whether `id` still names the live entry that had `tag`.
+    public func isLive(_ id: ConntrackEntryID, tag: UInt32) -> Bool {
+        let index = Int(id.rawValue)
+        return index >= 0 && index < recordsUsed && records[index].life != .free && records[index].id == tag
+    }
+
     /// A snapshot of the entry.
     public func entry(_ id: ConntrackEntryID) -> ConntrackEntry {
         snapshot(checkedIndex(id))

@@ -69,6 +69,8 @@ public final class Namespace {
     /// IPv4 reassembly queues (`ipq`), by slot; `reassemblyIndex` finds a queue by its key.
     var reassemblies: [Reassembly?] = []
     var reassemblyIndex: [ReassemblyKey: Int32] = [:]
+    /// Tells a queue's timer from a later queue's in the same slot.
+    var reassemblyGeneration: UInt32 = 0
     /// Memory the queued fragments hold (`fqdir->mem`, in estimated skb truesize bytes).
     public internal(set) var reassemblyMemory = 0
     /// UDP ports a VXLAN device of this namespace listens on → index in `World.vxlans`.
@@ -103,11 +105,21 @@ public struct PathMTUException: Sendable, Equatable {
 }
 
 /// What identifies the fragments of one datagram (RFC 791: source, destination, protocol, ID).
+/// `user` keeps the queues apart as the kernel's `ip_defrag` users do: 0 for local delivery
+/// (`IP_DEFRAG_LOCAL_DELIVER`), 1 for conntrack's defrag at PREROUTING (`IP_DEFRAG_CONNTRACK_IN`).
 struct ReassemblyKey: Hashable {
     let source: UInt32
     let destination: UInt32
     let identification: UInt16
     let proto: UInt8
+    var user: UInt8 = 0
+}
+
+/// Where a fragment conntrack's defrag took must go back in once its datagram is complete:
+/// `ip_rcv` on `device` (`bridge` < 0), or the bridge's frame handling from port `device`.
+struct FragmentResume {
+    var device: DeviceID
+    var bridge: Int32
 }
 
 /// One datagram being reassembled: the fragments so far (kept as packets until complete).
@@ -121,4 +133,6 @@ struct Reassembly {
     var memory = 0
     var generation: UInt32 = 0
     let device: DeviceID
+    /// For conntrack's queues: where each fragment (same order as `fragments`) resumes.
+    var resume: [FragmentResume] = []
 }

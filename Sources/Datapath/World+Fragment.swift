@@ -41,15 +41,15 @@ extension World {
         }
     }
 
-    /// `ip_fragment` on the forward path (`ip_do_fragment`'s slow path): datagram `p` (header
-    /// `ip`, its TTL not yet decremented in `ip` but already in the packet) is cut into pieces
+    /// `ip_fragment` on the forward path (`ip_do_fragment`'s slow path): datagram `p` (its
+    /// header as it is in the packet now: TTL decremented, addresses after NAT) is cut into pieces
     /// of (MTU − 20) & ~7 bytes that keep its ID, TOS and protocol; each piece has MF set
     /// unless it ends a datagram that was itself unfragmented or the last fragment. IP
     /// options are not carried over (podwire never sends any). The original ends as
     /// `fragmented`; the pieces count as `fragmentsCreated`.
-    func ipFragmentForwarded(_ ns: NamespaceID, _ p: PacketHandle, _ ip: IPv4Header, mtu: Int, device: DeviceID,
-                             nextHop: IPv4Address) {
+    func ipFragmentForwarded(_ ns: NamespaceID, _ p: PacketHandle, mtu: Int, device: DeviceID, nextHop: IPv4Address) {
         let bytes = UnsafeRawBufferPointer(pool.bytes(p))
+        let ip = try! IPv4Header(parsing: bytes)  // validated by ip_rcv; NAT kept it valid
         let payload = UnsafeRawBufferPointer(rebasing: bytes[ip.headerLength..<Int(ip.totalLength)])
         let piece = (mtu - IPv4Header.minimumLength) & ~7
         let delay = namespaces[ns.index].delays.ipForward
@@ -64,7 +64,7 @@ extension World {
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + n)]))
             IPv4Header(tos: ip.tos, totalLength: UInt16(IPv4Header.minimumLength + n), identification: ip.identification,
                        dontFragment: false, moreFragments: offset + n < payload.count || ip.moreFragments,
-                       fragmentOffset: ip.fragmentOffset + UInt16(offset), ttl: ip.ttl &- 1, protocol: ip.protocol,
+                       fragmentOffset: ip.fragmentOffset + UInt16(offset), ttl: ip.ttl, protocol: ip.protocol,
                        source: ip.source, destination: ip.destination).emit(into: b)
             neighbourOutput(ns, device: device, nextHop: nextHop, f, after: delay)
             offset += n
@@ -76,13 +76,22 @@ extension World {
     /// `ip_defrag`: queue a fragment; when the datagram is complete, rebuild it and deliver it.
     func ipDefragment(_ dev: DeviceID, _ p: PacketHandle, _ ip: IPv4Header) {
         let ns = devices[dev.index].namespace
+        guard let slot = reassemblyEnqueue(ns, p, ip, device: dev, user: 0, resume: nil) else { return }
+        reassembled(ns, Int(slot), dev)
+    }
+
+    /// Queues fragment `p` (header `ip`) of `user`'s reassembly; returns the queue's slot when
+    /// this fragment completed the datagram. A fragment refused for memory, or inconsistent
+    /// with the queue, is dropped here.
+    func reassemblyEnqueue(_ ns: NamespaceID, _ p: PacketHandle, _ ip: IPv4Header, device dev: DeviceID, user: UInt8,
+                           resume: FragmentResume?) -> Int32? {
         let n = namespaces[ns.index]
         if n.reassemblyMemory > World.reassemblyHighThreshold {
             drop(p, .reassemblyMemoryLimit, ns: ns, device: dev)
-            return
+            return nil
         }
         let key = ReassemblyKey(source: ip.source.rawValue, destination: ip.destination.rawValue,
-                                identification: ip.identification, proto: ip.protocol.rawValue)
+                                identification: ip.identification, proto: ip.protocol.rawValue, user: user)
         let offset = Int(ip.fragmentOffset), length = ip.payloadLength
         let slot: Int32
         if let s = n.reassemblyIndex[key] {
@@ -90,9 +99,10 @@ extension World {
         } else {
             slot = Int32(n.reassemblies.firstIndex { $0 == nil } ?? n.reassemblies.count)
             if Int(slot) == n.reassemblies.count { n.reassemblies.append(nil) }
-            n.reassemblies[Int(slot)] = Reassembly(key: key, device: dev)
+            n.reassemblyGeneration &+= 1
+            n.reassemblies[Int(slot)] = Reassembly(key: key, generation: n.reassemblyGeneration, device: dev)
             n.reassemblyIndex[key] = slot
-            scheduler.schedule(.reassemblyTimer(ns, slot, 0), after: World.reassemblyTimeout)
+            scheduler.schedule(.reassemblyTimer(ns, slot, n.reassemblyGeneration), after: World.reassemblyTimeout)
         }
         var q = n.reassemblies[Int(slot)]!
         let end = offset + length
@@ -104,17 +114,18 @@ extension World {
         let endsTooEarly = !ip.moreFragments && queuedEnd > end
         if overlaps || pastEnd || endsTooEarly || (length == 0 && ip.moreFragments) {
             drop(p, .malformed, ns: ns, device: dev)
-            return
+            return nil
         }
         q.fragments.append((offset, length, p))
+        if let resume { q.resume.append(resume) }
         q.received += length
         let truesize = World.fragmentTruesize(frameLength: Int(ip.totalLength))
         q.memory += truesize
         n.reassemblyMemory += truesize
         if !ip.moreFragments { q.totalLength = end }
         n.reassemblies[Int(slot)] = q
-        guard let total = q.totalLength, q.received == total else { return }
-        reassembled(ns, Int(slot), dev)
+        guard let total = q.totalLength, q.received == total else { return nil }
+        return slot
     }
 
     /// All fragments are here: copy them into one datagram in `scratch` and deliver it.
@@ -210,7 +221,11 @@ extension World {
         n.reassemblies[Int(slot)] = nil
         n.reassemblyIndex[q.key] = nil
         n.reassemblyMemory -= q.memory
-        if let first = q.fragments.first(where: { $0.offset == 0 }) {
+        // Only an end host answers (RFC 792; `frag_expire_skip_icmp`): conntrack's queues
+        // send nothing unless the datagram was for this host, and came in by IP.
+        let local = q.key.user == 0
+            || (n.isLocal(IPv4Address(rawValue: q.key.destination)) && q.resume.allSatisfy { $0.bridge < 0 })
+        if local, let first = q.fragments.first(where: { $0.offset == 0 }) {
             sendICMPError(ns, about: first.packet, type: .timeExceeded, code: 1)
         }
         for f in q.fragments { drop(f.packet, .reassemblyTimeout, ns: ns, device: q.device) }

@@ -96,15 +96,17 @@ extension World {
     /// `ip_local_deliver`: UDP to its socket, ICMP to the echo responder or a socket.
     func ipLocalDeliver(_ dev: DeviceID, _ p: PacketHandle, _ ip: IPv4Header) {
         let ns = devices[dev.index].namespace
-        if ip.isFragment {
-            ipDefragment(dev, p, ip)
-            return
-        }
         var ip = ip
+        // INPUT before reassembly: on a node with conntrack the fragments' datagram was gathered
+        // at PREROUTING already (World+ConntrackDefrag), and INPUT confirms its entry.
         if let st = namespaces[ns.index].netfilter {
             guard nfPostroutingOrInput(ns, st, p, ipOffset: 0, hook: .input, inDevice: dev, outDevice: .none) else { return }
             ip.source = IPv4Address(loading: pool.data(p) + 12)
             ip.destination = IPv4Address(loading: pool.data(p) + IPv4Header.destinationOffset)
+        }
+        if ip.isFragment {
+            ipDefragment(dev, p, ip)
+            return
         }
         let bytes = UnsafeRawBufferPointer(pool.bytes(p))
         let l4 = UnsafeRawBufferPointer(rebasing: bytes[ip.headerLength..<Int(ip.totalLength)])
@@ -284,7 +286,7 @@ extension World {
         let nextHop = route.gateway ?? ip.destination
         if Int(ip.totalLength) > mtu {
             // No DF: `ip_finish_output` → `ip_fragment` cuts it for the next hop.
-            ipFragmentForwarded(ns, p, ip, mtu: mtu, device: route.device, nextHop: nextHop)
+            ipFragmentForwarded(ns, p, mtu: mtu, device: route.device, nextHop: nextHop)
             return
         }
         neighbourOutput(ns, device: route.device, nextHop: nextHop, p, after: namespaces[ns.index].delays.ipForward)

@@ -156,7 +156,7 @@ extension World {
         let brnf = namespaces[ns.index].netfilter.flatMap { $0.bridgeCallsIptables && !dst.isMulticast
             && frame.count >= EthernetHeader.length + 20 && frame[12] == 0x08 && frame[13] == 0x00 ? $0 : nil }
         if let st = brnf {
-            guard let mac = brNetfilterPrerouting(b, st, ns, p) else { return }
+            guard let mac = brNetfilterPrerouting(b, st, ns, p, ingress: ingress) else { return }
             dst = mac
         }
         switch bridgeDecide(b, ingress: ingress, destination: dst) {
@@ -179,12 +179,13 @@ extension World {
     /// frame stays bridged — TTL and source MAC untouched — with the new neighbour's MAC as
     /// its destination; an unresolved neighbour sends it from the bridge device instead.
     /// Returns the destination MAC to bridge on, or nil when the packet was consumed.
-    func brNetfilterPrerouting(_ b: BridgeID, _ st: NetfilterState, _ ns: NamespaceID, _ p: PacketHandle) -> MACAddress? {
+    func brNetfilterPrerouting(_ b: BridgeID, _ st: NetfilterState, _ ns: NamespaceID, _ p: PacketHandle,
+                               ingress: DeviceID) -> MACAddress? {
         let bridgeDevice = bridges[Int(b.rawValue)].device
         let ipStart = pool.data(p) + EthernetHeader.length
         let before = IPv4Address(loading: ipStart + IPv4Header.destinationOffset)
         guard nfPreroutingOrOutput(ns, st, p, ipOffset: EthernetHeader.length, hook: .prerouting, inDevice: bridgeDevice,
-                                   outDevice: .none) else { return nil }
+                                   outDevice: .none, bridgePort: ingress) else { return nil }
         pool.meta[Int(p.rawValue)].preroutingDone = true
         let frameDst = MACAddress(loading: pool.data(p))
         let after = IPv4Address(loading: pool.data(p) + EthernetHeader.length + IPv4Header.destinationOffset)

@@ -43,6 +43,12 @@ public struct PacketMeta: Sendable {
     /// br_netfilter already ran PREROUTING for this packet (skip it in `ip_rcv`).
     var preroutingDone = false
     var mark: UInt32 = 0
+    /// Conntrack's defrag already gathered this fragment's datagram (`nf_defrag_ipv4`).
+    var defragmented = false
+    /// A fragment after the first of a tracked datagram: it follows the first fragment's
+    /// entry, which it checks by `entryTag` (the entry may be gone if the first was dropped).
+    var follower = false
+    var entryTag: UInt32 = 0
 
     static let none = PacketMeta()
 }
@@ -72,11 +78,13 @@ extension World {
     /// tuple of the datagram it quotes (offset of the quote in `quote`). Nil: untracked
     /// (fragments, truncated, protocols without a tuple podwire models).
     @inline(__always)
-    func conntrackTuple(_ ip: UnsafeRawPointer, length: Int) -> (tuple: ConntrackTuple, quote: Int)? {
+    func conntrackTuple(_ ip: UnsafeRawPointer, length: Int, firstFragment: Bool = false) -> (tuple: ConntrackTuple, quote: Int)? {
         guard length >= 20 else { return nil }
         let hl = Int(ip.load(as: UInt8.self) & 0x0F) * 4
         let flags = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
-        if flags & 0x3FFF != 0 { return nil }  // MF or an offset: a fragment
+        // MF or an offset: a fragment (only a datagram's first one, once defrag has the
+        // whole datagram, has the ports of the flow)
+        if flags & (firstFragment ? 0x1FFF : 0x3FFF) != 0 { return nil }
         let proto = ip.load(fromByteOffset: 9, as: UInt8.self)
         let src = IPv4Address(loading: ip + 12), dst = IPv4Address(loading: ip + 16)
         let l4 = ip + hl
@@ -113,14 +121,28 @@ extension World {
     /// unconfirmed entry for a new flow), run the nat table's DNAT for a new flow, apply the
     /// flow's destination manipulation, then — for OUTPUT — the filter table.
     /// Returns false when the packet was consumed (dropped).
+    /// `bridgePort`: the port a bridged frame came in on (br_netfilter), so a fragment
+    /// conntrack's defrag holds can resume there.
     func nfPreroutingOrOutput(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ipOffset: Int, hook: NetfilterHook,
-                              inDevice: DeviceID, outDevice: DeviceID) -> Bool {
+                              inDevice: DeviceID, outDevice: DeviceID, bridgePort: DeviceID = .none) -> Bool {
         let ip = pool.data(p) + ipOffset
         let length = pool.length(p) - ipOffset
+        let i = Int(p.rawValue)
+        if hook == .prerouting && !pool.meta[i].defragmented
+            && UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 6, as: UInt16.self)) & 0x3FFF != 0 {
+            conntrackDefragment(ns, st, p, ipOffset: ipOffset, inDevice: inDevice, bridgePort: bridgePort)
+            return false
+        }
+        guard followerIsLive(ns, st, p, device: inDevice == .none ? outDevice : inDevice) else { return false }
+        if pool.meta[i].defragmented && pool.meta[i].conntrack >= 0 {
+            // A fragment of a datagram defrag gathered: the datagram's entry is attached already.
+            natApply(st, p, ip, entry: ConntrackEntryID(rawValue: pool.meta[i].conntrack), reply: pool.meta[i].reply,
+                     manip: .destination)
+            return hook == .output ? nfFilter(ns, st, p, ipOffset: ipOffset, hook: .output, inDevice: inDevice, outDevice: outDevice) : true
+        }
         guard let (tuple, quote) = conntrackTuple(ip, length: length) else {
             return hook == .output ? nfFilter(ns, st, p, ipOffset: ipOffset, hook: .output, inDevice: inDevice, outDevice: outDevice) : true
         }
-        let i = Int(p.rawValue)
         if quote != 0 {
             // An ICMP error: RELATED to the flow it quotes, if that flow is tracked (or, for
             // an error this host makes, to the flow of the packet it is about).
@@ -136,30 +158,8 @@ extension World {
             return hook == .output ? nfFilter(ns, st, p, ipOffset: ipOffset, hook: .output, inDevice: inDevice, outDevice: outDevice) : true
         }
         if pool.meta[i].conntrack < 0 {
-            if let (id, dir) = st.conntrack.find(tuple, now: now) {
-                pool.meta[i].conntrack = id.rawValue
-                pool.meta[i].reply = dir == .reply
-                st.conntrack.packet(id, direction: dir, length: length, now: now)
-            } else {
-                guard let id = st.conntrack.create(original: tuple, now: now) else {
-                    drop(p, .conntrackTableFull, ns: ns, device: inDevice == .none ? outDevice : inDevice)
-                    return false
-                }
-                pool.meta[i].conntrack = id.rawValue
-                pool.meta[i].reply = false
-                pool.meta[i].unconfirmed = true
-                if !st.rules.isEmpty(.nat, hook) {
-                    var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
-                    let verdict = st.rules.evaluate(.nat, hook, &pkt, now: now, random: &st.random)
-                    pool.meta[i].mark = pkt.mark
-                    if case .dnat(let address, let port) = verdict {
-                        var reply = st.conntrack.entry(id).reply
-                        reply.source = address
-                        if let port { reply.sourcePort = port }
-                        st.conntrack.setReply(id, reply)
-                    }
-                }
-            }
+            guard conntrackAttach(ns, st, p, ip: ip, length: length, tuple: tuple, hook: hook, inDevice: inDevice,
+                                  outDevice: outDevice) else { return false }
         }
         natApply(st, p, ip, entry: ConntrackEntryID(rawValue: pool.meta[i].conntrack), reply: pool.meta[i].reply, manip: .destination)
         if hook == .output {
@@ -168,14 +168,48 @@ extension World {
         return true
     }
 
+    /// `nf_conntrack_in` for a packet without an entry: find its flow, or create an
+    /// unconfirmed entry and run the nat table's DNAT for it. Returns false when the packet
+    /// was dropped (table full).
+    func conntrackAttach(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ip: UnsafeMutableRawPointer, length: Int,
+                         tuple: ConntrackTuple, hook: NetfilterHook, inDevice: DeviceID, outDevice: DeviceID) -> Bool {
+        let i = Int(p.rawValue)
+        if let (id, dir) = st.conntrack.find(tuple, now: now) {
+            pool.meta[i].conntrack = id.rawValue
+            pool.meta[i].reply = dir == .reply
+            st.conntrack.packet(id, direction: dir, length: length, now: now)
+        } else {
+            guard let id = st.conntrack.create(original: tuple, now: now) else {
+                drop(p, .conntrackTableFull, ns: ns, device: inDevice == .none ? outDevice : inDevice)
+                return false
+            }
+            pool.meta[i].conntrack = id.rawValue
+            pool.meta[i].reply = false
+            pool.meta[i].unconfirmed = true
+            if !st.rules.isEmpty(.nat, hook) {
+                var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
+                let verdict = st.rules.evaluate(.nat, hook, &pkt, now: now, random: &st.random)
+                pool.meta[i].mark = pkt.mark
+                if case .dnat(let address, let port) = verdict {
+                    var reply = st.conntrack.entry(id).reply
+                    reply.source = address
+                    if let port { reply.sourcePort = port }
+                    st.conntrack.setReply(id, reply)
+                }
+            }
+        }
+        return true
+    }
+
     /// The filter table at `hook` (INPUT, FORWARD, OUTPUT). DROP drops; REJECT sends its
     /// ICMP error about the packet, then drops. Returns false when the packet was consumed.
     func nfFilter(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ipOffset: Int, hook: NetfilterHook,
                   inDevice: DeviceID, outDevice: DeviceID) -> Bool {
+        guard followerIsLive(ns, st, p, device: inDevice == .none ? outDevice : inDevice) else { return false }
         if st.rules.isEmpty(.filter, hook) { return true }
         let ip = pool.data(p) + ipOffset
         let length = pool.length(p) - ipOffset
-        let tuple = conntrackTuple(ip, length: length)?.tuple
+        let tuple = conntrackTuple(ip, length: length, firstFragment: pool.meta[Int(p.rawValue)].defragmented)?.tuple
             ?? ConntrackTuple(source: IPv4Address(loading: ip + 12), destination: IPv4Address(loading: ip + 16),
                               sourcePort: 0, destinationPort: 0, protocolNumber: ip.load(fromByteOffset: 9, as: UInt8.self))
         var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
@@ -205,6 +239,7 @@ extension World {
             return false
         }
         guard pool.meta[i].conntrack >= 0 else { return true }
+        guard followerIsLive(ns, st, p, device: inDevice == .none ? outDevice : inDevice) else { return false }
         let id = ConntrackEntryID(rawValue: pool.meta[i].conntrack)
         let ip = pool.data(p) + ipOffset
         let length = pool.length(p) - ipOffset
@@ -215,7 +250,7 @@ extension World {
             return true
         }
         if pool.meta[i].unconfirmed {
-            if !st.rules.isEmpty(.nat, hook), let tuple = conntrackTuple(ip, length: length)?.tuple {
+            if !st.rules.isEmpty(.nat, hook), let tuple = conntrackTuple(ip, length: length, firstFragment: pool.meta[i].defragmented)?.tuple {
                 var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
                 let verdict = st.rules.evaluate(.nat, hook, &pkt, now: now, random: &st.random)
                 pool.meta[i].mark = pkt.mark
@@ -321,7 +356,9 @@ extension World {
         let addressOffset = destination ? 16 : 12
         let old = IPv4Address(loading: ip + addressOffset)
         let hl = Int(ip.load(as: UInt8.self) & 0x0F) * 4
-        let proto = ip.load(fromByteOffset: 9, as: UInt8.self)
+        // A fragment after the first carries no UDP header: only its IP header changes.
+        let proto = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 6, as: UInt16.self)) & 0x1FFF != 0
+            ? 0 : ip.load(fromByteOffset: 9, as: UInt8.self)
         if old != address {
             address.store(to: ip + addressOffset)
             let c = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 10, as: UInt16.self))

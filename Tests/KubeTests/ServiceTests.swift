@@ -83,6 +83,54 @@ import Wire
         #expect(w.conservationHolds())
     }
 
+    /// Conntrack's defrag: a 2000-byte datagram (two fragments at MTU 1450, or 1500 from the
+    /// LAN) to the ClusterIP or the NodePort is gathered before conntrack, so every fragment
+    /// is translated like the datagram — the endpoint reassembles it at its own address, the
+    /// reply's fragments come back from the VIP (or the node port) and reassemble at the
+    /// client. One conntrack entry per datagram's flow, none per fragment.
+    @Test func fragmentedDatagramsAreTranslatedWhole() throws {
+        let c = try Self.reference()
+        let w = c.world
+        let servers = try Self.servers(c)
+        final class Sizes: NetworkApplication {
+            var replies: [(from: IPv4Address, port: UInt16, bytes: [UInt8])] = []
+            func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
+                replies.append((datagram.source, datagram.sourcePort, Array(datagram.payload)))
+            }
+        }
+        let payload = (0..<2000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        var clients: [Sizes] = []
+        let clientNS = try #require(c.pod(named: "client")?.netns), extNS = try #require(c.host(named: "ext")?.netns)
+        for k in 0..<16 {
+            let app = Sizes()
+            clients.append(app)
+            let fromExt = k >= 8
+            let s = try w.openUDP(in: fromExt ? extNS : clientNS, port: nil, app: w.register(app))
+            w.run(until: SimTime.zero + .milliseconds(Int64(50 * k)))
+            try w.sendUDP(s, to: fromExt ? IPv4Address(192, 168, 50, 12) : IPv4Address(10, 96, 0, 20), port: fromExt ? 30080 : 80,
+                          payloadLength: payload.count) { $0.copyBytes(from: payload) }
+        }
+        w.run(until: SimTime.zero + .seconds(2))
+        let got = servers["web-0"]!.got + servers["web-1"]!.got
+        #expect(got.count == 16)
+        #expect(servers["web-0"]!.got.count > 0 && servers["web-1"]!.got.count > 0)
+        #expect(servers["web-0"]!.got.allSatisfy { $0.to == IPv4Address(10, 244, 0, 3) })
+        #expect(servers["web-1"]!.got.allSatisfy { $0.to == IPv4Address(10, 244, 1, 2) })
+        for (k, app) in clients.enumerated() {
+            let (vip, port): (IPv4Address, UInt16) = k >= 8 ? (IPv4Address(192, 168, 50, 12), 30080) : (IPv4Address(10, 96, 0, 20), 80)
+            #expect(app.replies.count == 1 && app.replies.first?.from == vip && app.replies.first?.port == port, "client \(k)")
+            #expect(app.replies.first.map { $0.bytes == payload } == true, "client \(k): reply payload")
+        }
+        // One entry per flow on pi-1 (8 ClusterIP flows + the VXLAN outer flows), not one per fragment.
+        let pi1 = try #require(c.node(named: "pi-1")?.netns), pi2 = try #require(c.node(named: "pi-2")?.netns)
+        let entries1 = try #require(w.namespaces[pi1.index].netfilter).conntrack.entries(now: w.now)
+        #expect(entries1.filter { $0.original.destination == IPv4Address(10, 96, 0, 20) }.count == 8)
+        let entries2 = try #require(w.namespaces[pi2.index].netfilter).conntrack.entries(now: w.now)
+        #expect(entries2.filter { $0.original.destinationPort == 30080 }.count == 8)
+        #expect(w.namespaces[pi1.index].reassemblyMemory == 0 && w.namespaces[pi2.index].reassemblyMemory == 0)
+        #expect(w.conservationHolds())
+    }
+
     /// Case (i1): a Service without endpoints: kube-proxy's REJECT answers with ICMP port
     /// unreachable from the cni0 gateway address.
     @Test func serviceWithoutEndpointsIsRejected() throws {
