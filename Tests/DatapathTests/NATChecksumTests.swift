@@ -263,13 +263,16 @@ import Wire
     ///    address when the flow was DNATed (the kernel's "outer looks like the reply");
     ///  - about a reply (RELATED, original direction): the quote is the reply tuple, the
     ///    outer destination the endpoint, the outer source the SNAT address when SNATed.
+    /// Edge cases, a tenth of the errors each: no UDP checksum in the quote (stays 0); a quoted
+    /// UDP checksum of 0x0000 after translation (sent 0xFFFF); a quoted IPv4 header checksum
+    /// of 0x0000 after translation; an outer header checksum of 0x0000 after translation.
     @Test func icmpErrorTranslationEqualsFullRecomputation() throws {
         let world = World(seed: 2)
         let ns = world.addNamespace(name: "node", kind: .node, node: "node")
         try world.enableNetfilter(ns, ruleset: NetfilterRuleset(), conntrackMax: 0)
         let st = try #require(world.namespace(ns).netfilter)
         var rng = SeededGenerator(seed: 792)
-        var cases = (truncated: 0, whole: 0, absent: 0, sumZero: 0, dnat: 0, snat: 0, both: 0)
+        var cases = (truncated: 0, whole: 0, absent: 0, sumZero: 0, quotedIPZero: 0, outerIPZero: 0, dnat: 0, snat: 0, both: 0)
         for i in 0..<4_000 {
             // The flow and its NAT.
             var client = UDPPacket.random(&rng, maximumPayload: 700)
@@ -303,6 +306,12 @@ import Wire
                 client.forceUDPChecksumZero()
                 client.setTuple(onTheWire)
                 cases.sumZero += 1
+            } else if i % 10 == 4 {
+                // The quoted IPv4 header checksum comes out as 0x0000 after translation.
+                client.setTuple(translated)
+                client.forceIPChecksumZero()
+                client.setTuple(onTheWire)
+                cases.quotedIPZero += 1
             }
             let datagram = client.bytes()
             // Linux quotes at most 576 bytes in all (548 of the datagram), at least the
@@ -315,10 +324,21 @@ import Wire
             let router = Self.randomAddress(&rng)
             let (type, code): (ICMPv4Type, UInt8) = [(.destinationUnreachable, 3), (.destinationUnreachable, 4),
                                                      (.timeExceeded, 0)][Int(rng.next() % 3)]
+            // Where the error must end up (see above).
+            let finalOuter = aboutReply
+                ? (source: kind != 0 ? reply.destination : router, destination: reply.source)
+                : (source: kind != 1 ? original.destination : router, destination: original.source)
+            var outerID = UInt16(truncatingIfNeeded: rng.next())
+            if i % 10 == 5 {
+                // The outer header checksum comes out as 0x0000 after translation: the IP ID
+                // is the checksum of the final header with ID 0.
+                let probe = Self.icmpError(source: finalOuter.source, destination: finalOuter.destination, type: type,
+                                           code: code, identification: 0, quoting: datagram, quoteLength: quoteLength)
+                outerID = UDPPacket.field(probe, IPv4Header.checksumOffset)
+                cases.outerIPZero += 1
+            }
             var error = Self.icmpError(source: router, destination: onTheWire.source, type: type, code: code,
-                                       identification: UInt16(truncatingIfNeeded: rng.next()),
-                                       quoting: datagram, quoteLength: quoteLength)
-            let outerID = UInt16(error[4]) << 8 | UInt16(error[5])
+                                       identification: outerID, quoting: datagram, quoteLength: quoteLength)
 
             // The error travels against the datagram it quotes.
             let direction: ConntrackDirection = aboutReply ? .original : .reply
@@ -336,15 +356,15 @@ import Wire
             }
             let final = try Self.parseError(error)
             #expect(final.quote == translated, "error \(i): quotes \(final.quote)")
-            if aboutReply {
-                #expect(final.destination == reply.source, "error \(i)")
-                #expect(final.source == (kind != 0 ? reply.destination : router), "error \(i)")
-            } else {
-                #expect(final.destination == original.source, "error \(i)")
-                #expect(final.source == (kind != 1 ? original.destination : router), "error \(i)")
+            #expect(final.source == finalOuter.source && final.destination == finalOuter.destination,
+                    "error \(i): \(final.source) → \(final.destination)")
+            let quoteOffset = IPv4Header.minimumLength + ICMPv4Header.length
+            if i % 10 == 4 {
+                #expect(UDPPacket.field(error, quoteOffset + IPv4Header.checksumOffset) == 0, "error \(i): quoted header")
+            } else if i % 10 == 5 {
+                #expect(UDPPacket.field(error, IPv4Header.checksumOffset) == 0, "error \(i): outer header")
             }
-            let quoteChecksum = UDPPacket.field(error, IPv4Header.minimumLength + ICMPv4Header.length
-                                                    + client.headerLength + UDPHeader.checksumOffset)
+            let quoteChecksum = UDPPacket.field(error, quoteOffset + client.headerLength + UDPHeader.checksumOffset)
             if !client.checksummed {
                 #expect(quoteChecksum == 0, "error \(i): an absent UDP checksum stays absent")
             } else if forcedZero {
@@ -352,6 +372,7 @@ import Wire
             }
         }
         #expect(cases.truncated > 500 && cases.whole > 500 && cases.absent == 800 && cases.sumZero > 500
+                && cases.quotedIPZero == 400 && cases.outerIPZero == 400
                 && min(cases.dnat, cases.snat, cases.both) > 1000, "cases exercised: \(cases)")
     }
 }
