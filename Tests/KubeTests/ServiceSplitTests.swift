@@ -130,6 +130,15 @@ import Wire
     ///   i.e. 667/444/889. For n = 2 that bug is invisible (1/n = 1/(n−0) = ½), which is why
     ///   the three-endpoint case exists;
     /// - the comparison inverted (match with 1 − p): n = 3 gives 2/3, 1/6, 1/6 = 1333/333/333.
+    ///   Like the previous one, invisible for n = 2 (1 − ½ = ½).
+    ///
+    /// Even counts can come from a choice that is not random: round robin (IPVS's default
+    /// scheduler) would give 1000/1000 and 667/667/666. So the draws must also be
+    /// independent: of the 1,999 pairs of consecutive flows, the number that reached the same
+    /// endpoint has the mean and variance of Binomial(1999, 1/n) for independent uniform
+    /// draws (the pair indicators are pairwise independent when the choice is uniform), and
+    /// gets the same 4.5σ bound:
+    /// n = 2: 999.5 ± 100.6; n = 3: 666.3 ± 94.8. Round robin gives 0.
     ///
     /// Also: every datagram of a flow reaches the endpoint its first one reached (later
     /// datagrams follow the conntrack entry, not the rules), the client's address is kept
@@ -191,7 +200,11 @@ import Wire
             #expect(band.contains(Double(count)), "\(b.name): \(count) of \(flows) flows, bound \(band)")
         }
         #expect(counts.reduce(0, +) == flows)
-        print("split over \(n) endpoints (\(backends.map(\.name))): \(counts), bound \(band)")
+        let repeats = zip(sent, sent.dropFirst()).filter { endpointOfPort[$0.port] == endpointOfPort[$1.port] }.count
+        let pairBand = Self.bound(flows: flows - 1, p: 1 / Double(n))
+        #expect(pairBand.contains(Double(repeats)), "consecutive flows to the same endpoint: \(repeats), bound \(pairBand)")
+        print("split over \(n) endpoints (\(backends.map(\.name))): \(counts), bound \(band); "
+              + "consecutive repeats \(repeats), bound \(pairBand)")
         #expect(w.conservationHolds())
     }
 
