@@ -149,13 +149,19 @@ public final class UDPPathScenario {
     public var events: UInt64 { cluster.world.scheduler.eventsProcessed }
     public var conservationHolds: Bool { cluster.world.conservationHolds() }
 
-    /// pi-1's conntrack entries (live at the current time) for flows from the client pod to
-    /// `target`, the Service for `.clusterIP`. Empty when pi-1 runs no netfilter (`.bridged`,
-    /// `.crossNodeVXLAN`). Allocates: for checks, not for the measured loop.
+    /// When the server last received a datagram.
+    public var lastDelivery: SimTime { receiver.lastReceivedAt }
+
+    /// pi-1's conntrack entries for flows from the client pod to `target` (the Service for
+    /// `.clusterIP`) that were live when the last datagram was delivered. Not judged at
+    /// `world.now`: `deliver` may run the clock on past the last datagram (its run steps are
+    /// as long as the whole batch), and after a long batch that idle time alone can exceed the
+    /// 30 s UDP timeout. Empty when pi-1 runs no netfilter (`.bridged`, `.crossNodeVXLAN`).
+    /// Allocates: for checks, not for the measured loop.
     public func clientFlowEntries() -> [ConntrackEntry] {
         let world = cluster.world
         guard let st = world.namespace(cluster.nodes[0].netns).netfilter else { return [] }
-        return st.conntrack.entries(now: world.now).filter {
+        return st.conntrack.entries(now: receiver.lastReceivedAt).filter {
             $0.original.protocolNumber == ConntrackTuple.udpProtocol && $0.original.source == client.ip!
                 && $0.original.destination == target.address && $0.original.destinationPort == target.port
         }
@@ -228,14 +234,15 @@ final class BlastSender: NetworkApplication {
     }
 }
 
-/// Counts datagrams, and separately those from `source` to `destination:destinationPort`
-/// (three compares per datagram, no allocation).
+/// Counts datagrams, and separately those from `source` to `destination:destinationPort`,
+/// and notes when the last one arrived (a few compares and stores per datagram, no allocation).
 final class CountingReceiver: NetworkApplication {
     let source: IPv4Address
     let destination: IPv4Address
     let destinationPort: UInt16
     var received = 0
     var fromClientToPod = 0
+    var lastReceivedAt = SimTime.zero
 
     init(source: IPv4Address, destination: IPv4Address, destinationPort: UInt16) {
         self.source = source
@@ -245,6 +252,7 @@ final class CountingReceiver: NetworkApplication {
 
     func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
         received += 1
+        lastReceivedAt = world.now
         if datagram.source == source && datagram.destination == destination && datagram.destinationPort == destinationPort {
             fromClientToPod += 1
         }
