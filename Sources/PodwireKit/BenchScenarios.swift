@@ -24,8 +24,11 @@ import Wire
 /// KUBE-SVC → KUBE-SEP; every later datagram is a conntrack hit plus the same rewrite of the
 /// destination (address, port, incremental checksums), then FORWARD's filter rules, the
 /// outer VXLAN packet's OUTPUT/POSTROUTING, and on pi-2 PREROUTING/INPUT for the outer and
-/// PREROUTING/FORWARD/POSTROUTING for the inner packet. The server does not answer, so the
-/// reverse translation (un-DNAT of replies) is not exercised. Pacing as for VXLAN.
+/// PREROUTING/FORWARD/POSTROUTING for the inner packet. Each node also tracks the outer
+/// 8472 flow, so steady state is four conntrack hits and four filter-table walks (27 rules
+/// in all) per datagram. The server does not answer: both flows stay `[UNREPLIED]` (ctstate
+/// NEW, so FORWARD takes kube-proxy's `--ctstate NEW` jumps every time, as Linux does for
+/// one-way UDP), and the reverse translation of replies is not exercised. Pacing as for VXLAN.
 ///
 /// **Cross-node VXLAN** (issue 3, `.crossNodeVXLAN`): two Pi 4 nodes on the LAN switch with
 /// flannel's VXLAN backend, client on pi-1 and server on pi-2; each datagram is routed by
