@@ -71,6 +71,6 @@ let package = Package(
         .testTarget(name: "TrafficTests", dependencies: ["Traffic", "Datapath", "Wire", "Engine", "DatapathTestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Wire", "Engine"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "CPcap", "Datapath", "Engine"]),
-        .testTarget(name: "PodwireKitTests", dependencies: ["PodwireKit", "Topology", "Kube", "Datapath", "Capture"]),
+        .testTarget(name: "PodwireKitTests", dependencies: ["PodwireKit", "Topology", "Kube", "Datapath", "Capture", "Wire", "Engine"]),
     ]
 )

@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
-// podwire's benchmark suite (ordo-one/benchmark): the engine hold model and the bridged UDP
-// path with capture off and on, with malloc counts. Run: `make benchmarks` from the top, or
-// `swift package --allow-writing-to-package-directory benchmark` here. See README.md.
+// podwire's benchmark suite (ordo-one/benchmark): the engine hold model and the UDP paths
+// (bridged, cross-node VXLAN, ClusterIP) with capture off and on, with malloc counts. Run:
+// `make benchmarks` from the top, or `swift package --allow-writing-to-package-directory
+// benchmark` here. See README.md.
 import PackageDescription
 
 let package = Package(

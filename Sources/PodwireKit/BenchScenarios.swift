@@ -8,6 +8,28 @@ import Wire
 /// The fixed scenarios behind `podwire bench` and the Benchmarks/ package, so both measure
 /// the same work. No wall clock here: callers time them.
 ///
+/// **Netfilter.** `.bridged` and `.crossNodeVXLAN` run *without* netfilter: no node gets
+/// kube-proxy's or flanneld's rules or a conntrack table (`Cluster.programNodeNetfilter()` is
+/// not called), so `podwire bench`'s `bridge_pkts_per_s_*` and `vxlan_pkts_per_s_*` (the
+/// Benchmarks' "Bridged …" and "Cross-node VXLAN …") measure the datapath without netfilter.
+/// `.clusterIP` programs both nodes as `podwire run` does — kube-proxy's and flanneld's
+/// iptables rules, a conntrack table sized as kube-proxy sizes it, br_netfilter on — so
+/// `clusterip_pkts_per_s_*` ("ClusterIP …") include every hook's rules, conntrack on both
+/// nodes and the DNAT.
+///
+/// **ClusterIP** (issue 5, `.clusterIP`): the cross-node VXLAN layout, but the client sends
+/// to a UDP Service (ClusterIP 10.96.0.20, port 80 → targetPort 5201) whose only endpoint is
+/// the server pod on pi-2. pi-1's PREROUTING (br_netfilter on cni0) creates one conntrack
+/// entry for the client's socket and DNATs its first datagram through KUBE-SERVICES →
+/// KUBE-SVC → KUBE-SEP; every later datagram is a conntrack hit plus the same rewrite of the
+/// destination (address, port, incremental checksums), then FORWARD's filter rules, the
+/// outer VXLAN packet's OUTPUT/POSTROUTING, and on pi-2 PREROUTING/INPUT for the outer and
+/// PREROUTING/FORWARD/POSTROUTING for the inner packet. Each node also tracks the outer
+/// 8472 flow, so steady state is four conntrack hits and four filter-table walks (27 rules
+/// in all) per datagram. The server does not answer: both flows stay `[UNREPLIED]` (ctstate
+/// NEW, so FORWARD takes kube-proxy's `--ctstate NEW` jumps every time, as Linux does for
+/// one-way UDP), and the reverse translation of replies is not exercised. Pacing as for VXLAN.
+///
 /// **Cross-node VXLAN** (issue 3, `.crossNodeVXLAN`): two Pi 4 nodes on the LAN switch with
 /// flannel's VXLAN backend, client on pi-1 and server on pi-2; each datagram is routed by
 /// pi-1 onto flannel.1, encapsulated (+50 bytes, outer checksum), queued on the 1 Gbit/s
@@ -22,36 +44,68 @@ import Wire
 public final class UDPPathScenario {
     /// Which path the datagrams take.
     public enum Path: Sendable {
-        /// client → cni0 → server on one node.
+        /// client → cni0 → server on one node. No netfilter.
         case bridged
-        /// client on pi-1 → flannel VXLAN over the LAN → server on pi-2.
+        /// client on pi-1 → flannel VXLAN over the LAN → server on pi-2. No netfilter.
         case crossNodeVXLAN
+        /// client on pi-1 → Service ClusterIP (DNAT on pi-1) → flannel VXLAN → server on
+        /// pi-2, with kube-proxy's and flanneld's rules and conntrack on both nodes.
+        case clusterIP
     }
 
+    public let path: Path
     public let cluster: Cluster
     public let capture: PcapCapture?
+    /// The client pod (on pi-1) and the server pod (pi-1 for `.bridged`, else pi-2).
+    public let client: Pod
+    public let server: Pod
+    /// Where the client sends: the server pod's address and port 5201, or for `.clusterIP`
+    /// the Service's ClusterIP and port 80.
+    public let target: (address: IPv4Address, port: UInt16)
     let sender: BlastSender
     let receiver: CountingReceiver
 
     public static let payloadLength = 1400
+    /// The port the server listens on (the Service's targetPort).
+    public static let serverPort: UInt16 = 5201
+    /// The `.clusterIP` scenario's Service.
+    public static let serviceIP = IPv4Address(10, 96, 0, 20)
+    public static let servicePort: UInt16 = 80
 
     /// `captureDirectory`: where every hop's pcap goes when `capture` is on.
     public init(_ path: Path, capture: Bool, captureDirectory: String? = nil) {
-        let crossNodeVXLAN = path == .crossNodeVXLAN
+        self.path = path
+        let crossNode = path != .bridged
         let profile = NodeProfile.named("raspberry-pi-4b")!
-        let nodes = (0..<(crossNodeVXLAN ? 2 : 1)).map { i in
+        let nodes = (0..<(crossNode ? 2 : 1)).map { i in
             NodeDefinition(name: "pi-\(i + 1)", profile: profile, address: IPv4Interface("192.168.50.\(11 + i)/24")!,
                            podCIDR: IPv4Network("10.244.\(i).0/24")!)
         }
-        cluster = Cluster(ClusterConfiguration(seed: 1, network: crossNodeVXLAN ? .flannelVXLAN : .bridge), nodes: nodes)
-        let client = cluster.addPod(PodDefinition(name: "client", nodeName: "pi-1"))
-        let server = cluster.addPod(PodDefinition(name: "server", nodeName: crossNodeVXLAN ? "pi-2" : "pi-1"))
+        cluster = Cluster(ClusterConfiguration(seed: 1, network: crossNode ? .flannelVXLAN : .bridge), nodes: nodes)
+        // Labels and the named container port are what the Service's selector and
+        // targetPort resolve against (Endpoints.resolve); the other paths ignore them.
+        let serverContainer = Container(name: "iperf3", image: "iperf3", ports: [
+            ContainerPort(name: "iperf", containerPort: Int(Self.serverPort), protocol: "UDP"),
+        ])
+        client = cluster.addPod(PodDefinition(name: "client", labels: [Label("app", "client")], nodeName: "pi-1"))
+        server = cluster.addPod(PodDefinition(name: "server", labels: [Label("app", "server")],
+                                              nodeName: crossNode ? "pi-2" : "pi-1", containers: [serverContainer]))
+        if path == .clusterIP {
+            cluster.addService(ServiceDefinition(name: "server", clusterIP: Self.serviceIP, selector: [Label("app", "server")],
+                                                 ports: [ServicePort(name: "iperf", port: Self.servicePort,
+                                                                     targetPort: .name("iperf"))]))
+            // As `podwire run` does for every topology (Replay.swift).
+            try! cluster.programNodeNetfilter()
+            target = (Self.serviceIP, Self.servicePort)
+        } else {
+            target = (server.ip!, Self.serverPort)
+        }
         let world = cluster.world
-        receiver = CountingReceiver()
+        receiver = CountingReceiver(source: client.ip!, destination: server.ip!, destinationPort: Self.serverPort)
         let rid = world.register(receiver)
-        _ = try! world.openUDP(in: server.netns!, port: 5201, app: rid)
-        sender = BlastSender(destination: server.ip!, port: 5201, length: UDPPathScenario.payloadLength,
-                             interval: crossNodeVXLAN ? .microseconds(13) : .microseconds(1))
+        _ = try! world.openUDP(in: server.netns!, port: Self.serverPort, app: rid)
+        sender = BlastSender(destination: target.address, port: target.port, length: UDPPathScenario.payloadLength,
+                             interval: crossNode ? .microseconds(13) : .microseconds(1))
         sender.app = world.register(sender)
         sender.socket = try! world.openUDP(in: client.netns!, port: nil, app: sender.app)
         if capture {
@@ -89,8 +143,48 @@ public final class UDPPathScenario {
     }
 
     public var delivered: Int { receiver.received }
+    /// Datagrams sent so far.
+    public var sent: Int { Int(sender.sequence) }
+    /// Delivered datagrams that reached the server's socket from the client's own address
+    /// and addressed to the server pod's address and port 5201: for `.clusterIP`, those
+    /// that went through the DNAT (the client addressed them to the ClusterIP).
+    public var deliveredFromClientToPod: Int { receiver.fromClientToPod }
     public var events: UInt64 { cluster.world.scheduler.eventsProcessed }
     public var conservationHolds: Bool { cluster.world.conservationHolds() }
+
+    /// When the server last received a datagram.
+    public var lastDelivery: SimTime { receiver.lastReceivedAt }
+
+    /// pi-1's conntrack entries for flows from the client pod to `target` (the Service for
+    /// `.clusterIP`) that were live when the last datagram was delivered. Not judged at
+    /// `world.now`: `deliver` may run the clock on past the last datagram (its run steps are
+    /// as long as the whole batch), and after a long batch that idle time alone can exceed the
+    /// 30 s UDP timeout. Empty when pi-1 runs no netfilter (`.bridged`, `.crossNodeVXLAN`).
+    /// Allocates: for checks, not for the measured loop.
+    public func clientFlowEntries() -> [ConntrackEntry] {
+        let world = cluster.world
+        guard let st = world.namespace(cluster.nodes[0].netns).netfilter else { return [] }
+        return st.conntrack.entries(now: receiver.lastReceivedAt).filter {
+            $0.original.protocolNumber == ConntrackTuple.udpProtocol && $0.original.source == client.ip!
+                && $0.original.destination == target.address && $0.original.destinationPort == target.port
+        }
+    }
+
+    /// `.clusterIP`: the Service path did its work. pi-1's conntrack holds exactly one entry
+    /// for the client's flow to ClusterIP:80, its reply tuple comes from the server pod's
+    /// 5201 to the client's own address (DNAT, no SNAT), that entry counted every datagram
+    /// sent, and every delivered datagram reached the pod's address from the client.
+    /// Always false for the other paths.
+    public var serviceDNATVerified: Bool {
+        guard path == .clusterIP else { return false }
+        let entries = clientFlowEntries()
+        guard entries.count == 1, let e = entries.first else { return false }
+        return e.status.contains(.dstNAT) && !e.status.contains(.srcNAT)
+            && e.reply.source == server.ip! && e.reply.sourcePort == Self.serverPort
+            && e.reply.destination == client.ip! && e.reply.destinationPort == e.original.sourcePort
+            && e.originalCounters.packets == UInt64(sent)
+            && delivered == sent && deliveredFromClientToPod == delivered
+    }
 
     /// Closes the pcaps and removes the capture folder.
     public func tearDown() {
@@ -143,9 +237,27 @@ final class BlastSender: NetworkApplication {
     }
 }
 
+/// Counts datagrams, and separately those from `source` to `destination:destinationPort`,
+/// and notes when the last one arrived (a few compares and stores per datagram, no allocation).
 final class CountingReceiver: NetworkApplication {
+    let source: IPv4Address
+    let destination: IPv4Address
+    let destinationPort: UInt16
     var received = 0
+    var fromClientToPod = 0
+    var lastReceivedAt = SimTime.zero
+
+    init(source: IPv4Address, destination: IPv4Address, destinationPort: UInt16) {
+        self.source = source
+        self.destination = destination
+        self.destinationPort = destinationPort
+    }
+
     func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
         received += 1
+        lastReceivedAt = world.now
+        if datagram.source == source && datagram.destination == destination && datagram.destinationPort == destinationPort {
+            fromClientToPod += 1
+        }
     }
 }

@@ -136,17 +136,19 @@ final class ProgressLine: @unchecked Sendable {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure podwire's own speed: engine events/s, bridged and cross-node VXLAN UDP packets/s, capture off and on.",
+        abstract: "Measure podwire's own speed: engine events/s, bridged, cross-node VXLAN and ClusterIP UDP packets/s, capture off and on.",
         discussion: """
             Runs the same scenarios as the Benchmarks/ package (PodwireKit/BenchScenarios.swift). \
+            bridge_* and vxlan_* run without netfilter; clusterip_* (pod → Service → pod on another \
+            node) with kube-proxy's and flannel's rules and conntrack on both nodes. \
             mallocs_per_packet is null here: only the Benchmarks/ package can count allocations \
             (make benchmarks).
             """)
 
     @Flag(name: .long, help: "Print one JSON line.") var json = false
     @Option(name: .long, help: "Events for the engine hold model.") var events = 20_000_000
-    @Option(name: .long, help: "Datagrams for the bridged scenario with capture off.") var packets = 2_000_000
-    @Option(name: .long, help: "Datagrams for the bridged scenario with capture on.") var capturedPackets = 500_000
+    @Option(name: .long, help: "Datagrams for the bridged scenario with capture off (VXLAN and ClusterIP: half as many).") var packets = 2_000_000
+    @Option(name: .long, help: "Datagrams for the bridged scenario with capture on (VXLAN and ClusterIP: a quarter).") var capturedPackets = 500_000
     @Option(name: .long, help: "Folder for the capture-on pcaps (default: /dev/shm if present, else the temp folder).")
     var captureDir: String?
 
@@ -159,9 +161,8 @@ struct BenchCommand: ParsableCommand {
         let engineTime = clock.measure { checksum = model.run(events: events) }
         let engineRate = Double(events) / engineTime.seconds
 
-        func bridged(capture: Bool, packets: Int, vxlan: Bool = false) -> Double {
-            let s = UDPPathScenario(vxlan ? .crossNodeVXLAN : .bridged, capture: capture,
-                                    captureDirectory: captureDir.map { $0 + "/podwire-bench" })
+        func measure(_ path: UDPPathScenario.Path, capture: Bool, packets: Int) -> Double {
+            let s = UDPPathScenario(path, capture: capture, captureDirectory: captureDir.map { $0 + "/podwire-bench" })
             s.deliver(packets: 20_000)
             // With capture on, the time includes writing the last queued bytes and closing
             // every file (finish), not only handing them to the background writer.
@@ -170,13 +171,21 @@ struct BenchCommand: ParsableCommand {
                 _ = try? s.capture?.finish()
             }
             precondition(s.conservationHolds, "packet conservation failed in the bench scenario")
+            precondition(s.delivered == 20_000 + packets && s.sent == s.delivered,
+                         "the bench scenario delivered \(s.delivered) of \(s.sent) datagrams")
+            if path == .clusterIP {
+                precondition(s.serviceDNATVerified,
+                             "the ClusterIP scenario did not go through one DNATed conntrack entry on pi-1: \(s.clientFlowEntries())")
+            }
             s.tearDown()
             return Double(packets) / t.seconds
         }
-        let off = bridged(capture: false, packets: packets)
-        let on = bridged(capture: true, packets: capturedPackets)
-        let vxlanOff = bridged(capture: false, packets: packets / 2, vxlan: true)
-        let vxlanOn = bridged(capture: true, packets: capturedPackets / 4, vxlan: true)
+        let off = measure(.bridged, capture: false, packets: packets)
+        let on = measure(.bridged, capture: true, packets: capturedPackets)
+        let vxlanOff = measure(.crossNodeVXLAN, capture: false, packets: packets / 2)
+        let vxlanOn = measure(.crossNodeVXLAN, capture: true, packets: capturedPackets / 4)
+        let clusterIPOff = measure(.clusterIP, capture: false, packets: packets / 2)
+        let clusterIPOn = measure(.clusterIP, capture: true, packets: capturedPackets / 4)
         if json {
             print(JSONValue.object([
                 ("engine_events_per_s", .int(Int64(engineRate))),
@@ -185,6 +194,8 @@ struct BenchCommand: ParsableCommand {
                 ("mallocs_per_packet", .null),
                 ("vxlan_pkts_per_s_pcap_off", .int(Int64(vxlanOff))),
                 ("vxlan_pkts_per_s_pcap_on", .int(Int64(vxlanOn))),
+                ("clusterip_pkts_per_s_pcap_off", .int(Int64(clusterIPOff))),
+                ("clusterip_pkts_per_s_pcap_on", .int(Int64(clusterIPOn))),
             ]).compactText())
         } else {
             print("engine hold model (100k pending):      \(Int(engineRate)) events/s  (checksum \(checksum & 0xFFFF))")
@@ -192,6 +203,9 @@ struct BenchCommand: ParsableCommand {
             print("bridged UDP 1400 B, every hop captured: \(Int(on)) delivered packets/s")
             print("cross-node VXLAN UDP 1400 B, capture off:       \(Int(vxlanOff)) delivered packets/s")
             print("cross-node VXLAN UDP 1400 B, every hop captured: \(Int(vxlanOn)) delivered packets/s")
+            print("ClusterIP → pod on another node UDP 1400 B, capture off:       \(Int(clusterIPOff)) delivered packets/s")
+            print("ClusterIP → pod on another node UDP 1400 B, every hop captured: \(Int(clusterIPOn)) delivered packets/s")
+            print("(bridged and VXLAN without netfilter; ClusterIP with kube-proxy's and flannel's rules and conntrack on both nodes)")
             print("mallocs per packet: see `make benchmarks` (ordo-one/benchmark counts them)")
         }
     }

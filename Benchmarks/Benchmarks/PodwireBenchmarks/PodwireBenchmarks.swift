@@ -4,12 +4,14 @@ import Benchmark
 import Engine
 import PodwireKit
 
-/// Datagrams pushed through the bridged path per benchmark iteration.
+/// Datagrams pushed through a UDP path per benchmark iteration.
 let packetsPerIteration = 1_000
 
-/// One warmed-up world per bridged benchmark, built once in `setup` (not per iteration), so
-/// every measured iteration is steady state: ARP resolved, pool, queues and files at size.
-nonisolated(unsafe) var bridged: [UDPPathScenario?] = [nil, nil, nil]
+/// One warmed-up world per UDP path benchmark, built once in `setup` (not per iteration), so
+/// every measured iteration is steady state: ARP resolved, pool, queues and files at size,
+/// and for ClusterIP the flow's conntrack entry made. Slots: 0/1 bridged capture off/on,
+/// 2 cross-node VXLAN, 3/4 ClusterIP capture off/on.
+nonisolated(unsafe) var scenarios: [UDPPathScenario?] = [nil, nil, nil, nil, nil]
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -37,7 +39,7 @@ let benchmarks: @Sendable () -> Void = {
         "Cross-node VXLAN UDP 1400 B, capture off (\(packetsPerIteration) datagrams)",
         configuration: .init(maxIterations: 500),
         closure: { benchmark in
-            let scenario = bridged[2]!
+            let scenario = scenarios[2]!
             for _ in benchmark.scaledIterations {
                 blackHole(scenario.deliver(packets: packetsPerIteration))
             }
@@ -45,9 +47,9 @@ let benchmarks: @Sendable () -> Void = {
         setup: {
             let scenario = UDPPathScenario(.crossNodeVXLAN, capture: false)
             scenario.deliver(packets: 20_000)
-            bridged[2] = scenario
+            scenarios[2] = scenario
         },
-        teardown: { bridged[2] = nil }
+        teardown: { scenarios[2] = nil }
     )
 
     for capture in [false, true] {
@@ -58,7 +60,7 @@ let benchmarks: @Sendable () -> Void = {
             // run stays under ~1.5 GB there.
             configuration: .init(maxIterations: capture ? 250 : 1_000),
             closure: { benchmark in
-                let scenario = bridged[slot]!
+                let scenario = scenarios[slot]!
                 for _ in benchmark.scaledIterations {
                     blackHole(scenario.deliver(packets: packetsPerIteration))
                 }
@@ -66,11 +68,46 @@ let benchmarks: @Sendable () -> Void = {
             setup: {
                 let scenario = UDPPathScenario(.bridged, capture: capture)
                 scenario.deliver(packets: 20_000)
-                bridged[slot] = scenario
+                scenarios[slot] = scenario
             },
             teardown: {
-                bridged[slot]?.tearDown()
-                bridged[slot] = nil
+                scenarios[slot]?.tearDown()
+                scenarios[slot] = nil
+            }
+        )
+    }
+
+    // pod → Service (ClusterIP 10.96.0.20:80) → pod on another node over flannel VXLAN, with
+    // kube-proxy's and flannel's rules and conntrack on both nodes (the bridged and VXLAN
+    // benchmarks run without netfilter). One client socket: after setup every datagram is a
+    // conntrack hit, the DNAT rewrite on pi-1 and the filter/nat hooks on both nodes; no
+    // new entries. Capture off must allocate nothing per datagram.
+    for capture in [false, true] {
+        let slot = capture ? 4 : 3
+        Benchmark(
+            "ClusterIP UDP 1400 B, capture \(capture ? "on" : "off") (\(packetsPerIteration) datagrams)",
+            // Capture on writes 13 capture points, ~19 KB per datagram, to /dev/shm: bound
+            // the iterations so a run stays under ~1.5 GB there.
+            configuration: .init(maxIterations: capture ? 80 : 500),
+            closure: { benchmark in
+                let scenario = scenarios[slot]!
+                for _ in benchmark.scaledIterations {
+                    blackHole(scenario.deliver(packets: packetsPerIteration))
+                }
+            },
+            setup: {
+                let scenario = UDPPathScenario(.clusterIP, capture: capture)
+                scenario.deliver(packets: 20_000)
+                precondition(scenario.serviceDNATVerified, "ClusterIP scenario: no DNATed conntrack entry after warm-up")
+                scenarios[slot] = scenario
+            },
+            teardown: {
+                if let scenario = scenarios[slot] {
+                    precondition(scenario.conservationHolds && scenario.serviceDNATVerified,
+                                 "ClusterIP scenario: packets lost or the flow no longer DNATed")
+                    scenario.tearDown()
+                }
+                scenarios[slot] = nil
             }
         )
     }
