@@ -89,15 +89,20 @@ import Wire
         #expect(w.conservationHolds())
     }
 
+    /// ForwardingTests' node (pod client behind pi-1) with eth0's MTU cut to 1000, recorded.
+    static func routerWithNarrowUplink() -> (BridgedNode, World, HopRecorder) {
+        let (n, eth0) = ForwardingTests.node()
+        n.world.setMTU(1000, of: eth0)
+        let rec = HopRecorder(n.world)
+        n.world.addObserver(rec)
+        return (n, n.world, rec)
+    }
+
     /// A router fragments a forwarded datagram without DF that is too big for the next hop
     /// (`ip_fragment` after `ip_forward`): pieces of (MTU − 20) & ~7 bytes with the
     /// decremented TTL, and a piece cut from a non-last fragment keeps MF.
     @Test func routerFragmentsForwardedDatagramsWithoutDF() throws {
-        let (n, eth0) = ForwardingTests.node()
-        let w = n.world
-        w.setMTU(1000, of: eth0)
-        let rec = HopRecorder(w)
-        w.addObserver(rec)
+        let (n, w, rec) = Self.routerWithNarrowUplink()
         let cs = try w.openUDP(in: n.pods["client"]!.ns, port: nil, app: w.register(UDPApp()))
         try w.sendUDP(cs, to: IPv4Address(1, 1, 1, 1), port: 9000, payloadLength: 2000) { p in
             for i in 0..<p.count { p[i] = UInt8(truncatingIfNeeded: i &* 13) }
@@ -136,11 +141,7 @@ import Wire
     /// EMSGSIZE and puts nothing on the wire, a non-DF socket fragments to the learnt MTU,
     /// and after `ip_rt_mtu_expires` (600 s) the route's own MTU applies again.
     @Test func fragmentationNeededTeachesTheSenderThePathMTU() throws {
-        let (n, eth0) = ForwardingTests.node()
-        let w = n.world
-        w.setMTU(1000, of: eth0)
-        let rec = HopRecorder(w)
-        w.addObserver(rec)
+        let (n, w, rec) = Self.routerWithNarrowUplink()
         let client = n.pods["client"]!.ns
         let app = UDPApp()
         let df = try w.openUDP(in: client, port: nil, app: w.register(app))
