@@ -11,12 +11,22 @@ public enum NamespaceKind: String, Sendable {
     case host
 }
 
-/// How long each datapath stage takes in simulated time. The defaults are the per-packet
-/// CPU costs proposed for a Raspberry Pi 4 at 1.5 GHz in
-/// shared/reference/pi-profiles.md §7.1 — **estimates, not measurements** (see that table for
-/// the reasoning). Here they are plain latencies; the issue that adds a CPU model turns them
-/// into contended CPU time on a softirq core.
-public struct StageDelays: Sendable, Equatable {
+/// Per-packet CPU cost of each datapath stage, in simulated time. The defaults are the costs
+/// proposed for a Raspberry Pi 4 at 1.5 GHz in shared/reference/pi-profiles.md §7.1 —
+/// **estimates, not measurements**: no published ns-per-packet figure exists for the Linux
+/// bridge, VXLAN or conntrack on ARM (§4 "not found"), so each is anchored as that table
+/// explains (e.g. NIC receive: a Pi 4 moves ~81 kpps of full-size frames on one softirq core,
+/// so the whole receive chain must fit in 12.3 µs; iptables: 90–230 x86 cycles per rule,
+/// scaled for the A72's clock and IPC). A node profile multiplies them by its CPU scale.
+///
+/// With a node CPU (`World.setCPU`), each cost is time the packet's core is busy: stages queue
+/// behind one another on that core, so a flood that needs more than the core has is
+/// CPU-bound and overflows the backlog. Without one (plain hosts), a cost is a latency.
+public struct StageCosts: Sendable, Equatable {
+    /// NIC driver receive (interrupt/NAPI poll, GRO, `netif_receive_skb`): 1500 ns.
+    public var nicRx = SimDuration.nanoseconds(1500)
+    /// NIC driver transmit (`ndo_start_xmit`, descriptor, doorbell): 1000 ns.
+    public var nicTx = SimDuration.nanoseconds(1000)
     /// veth xmit → peer receive (one extra netif_rx hop): 300 ns.
     public var veth = SimDuration.nanoseconds(300)
     /// Bridge port receive → egress port transmit (FDB lookup + forward): 600 ns.
@@ -27,22 +37,38 @@ public struct StageDelays: Sendable, Equatable {
     public var bridgeFloodCopy = SimDuration.nanoseconds(100)
     /// IPv4 receive → transmit on a routed hop (route lookup + forward): 800 ns.
     public var ipForward = SimDuration.nanoseconds(800)
-    /// Socket send → first transmit (UDP/IP output path). Estimate: 1000 ns, as nic_tx.
+    /// Socket send → first transmit (UDP/IP output path, process context). Estimate: 1000 ns,
+    /// as nic_tx.
     public var localOutput = SimDuration.nanoseconds(1000)
-    /// VXLAN encapsulation (FDB lookup, outer headers, outer route): 1500 ns, the estimate in
-    /// pi-profiles.md §7.1.
+    /// Socket receive: enqueue on the socket and wake the reader (no application cost): 2000 ns.
+    public var localDeliver = SimDuration.nanoseconds(2000)
+    /// Each netfilter hook traversed (`nf_hook_slow` with the table's entry point): 100 ns.
+    public var netfilterHook = SimDuration.nanoseconds(100)
+    /// Each iptables rule examined (`ipt_do_table`'s match loop): 120 ns.
+    public var iptablesRule = SimDuration.nanoseconds(120)
+    /// Conntrack lookup of an existing entry (hash, compare, refresh timeout): 300 ns.
+    public var conntrackLookup = SimDuration.nanoseconds(300)
+    /// Conntrack new entry (allocate, NAT setup, confirm), without the rules walked: 1500 ns.
+    public var conntrackNew = SimDuration.nanoseconds(1500)
+    /// VXLAN encapsulation (FDB lookup, outer headers, outer route): 1500 ns.
     public var vxlanEncap = SimDuration.nanoseconds(1500)
+    /// VXLAN decapsulation (UDP socket demux, VNI check, inner netif_rx): 1500 ns.
+    public var vxlanDecap = SimDuration.nanoseconds(1500)
     /// Loopback transmit → receive. Estimate: 300 ns, as veth.
     public var loopback = SimDuration.nanoseconds(300)
 
     public init() {}
 
-    /// All delays multiplied by `factor` (a profile's CPU scale, Pi 4 = 1.0).
-    public func scaled(by factor: Double) -> StageDelays {
+    /// Every cost multiplied by `factor` (a profile's CPU scale, Pi 4 = 1.0).
+    public func scaled(by factor: Double) -> StageCosts {
         func s(_ d: SimDuration) -> SimDuration { .nanoseconds(Int64((Double(d.nanoseconds) * factor).rounded())) }
         var r = self
+        r.nicRx = s(nicRx); r.nicTx = s(nicTx)
         r.veth = s(veth); r.bridge = s(bridge); r.bridgeFloodCopy = s(bridgeFloodCopy); r.ipForward = s(ipForward)
-        r.localOutput = s(localOutput); r.loopback = s(loopback); r.vxlanEncap = s(vxlanEncap)
+        r.localOutput = s(localOutput); r.localDeliver = s(localDeliver)
+        r.netfilterHook = s(netfilterHook); r.iptablesRule = s(iptablesRule)
+        r.conntrackLookup = s(conntrackLookup); r.conntrackNew = s(conntrackNew)
+        r.vxlanEncap = s(vxlanEncap); r.vxlanDecap = s(vxlanDecap); r.loopback = s(loopback)
         return r
     }
 }
@@ -61,7 +87,7 @@ public final class Namespace {
     public var forwarding = false
     /// iptables rules and conntrack, when something (kube-proxy, flanneld) programmed them.
     public internal(set) var netfilter: NetfilterState?
-    public var delays = StageDelays()
+    public var costs = StageCosts()
     /// Every local IPv4 address (all devices), for the "is this for us" test.
     public internal(set) var localAddresses: [IPv4Address] = []
     var udpPorts: [UInt16: SocketID] = [:]

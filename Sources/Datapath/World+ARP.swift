@@ -240,6 +240,6 @@ extension World {
         ARPPacket(operation: operation, senderHardwareAddress: mac, senderProtocolAddress: senderIP,
                   targetHardwareAddress: targetMAC, targetProtocolAddress: targetIP).emit(into: pool.bytes(p))
         pushEthernet(p, destination: ethernetDestination, source: mac, type: .arp)
-        schedule(.transmit(dev, p), after: namespaces[ns.index].delays.localOutput)
+        schedule(.transmit(dev, p), after: namespaces[ns.index].costs.localOutput)
     }
 }

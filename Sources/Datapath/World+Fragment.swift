@@ -52,7 +52,7 @@ extension World {
         let ip = try! IPv4Header(parsing: bytes)  // validated by ip_rcv; NAT kept it valid
         let payload = UnsafeRawBufferPointer(rebasing: bytes[ip.headerLength..<Int(ip.totalLength)])
         let piece = (mtu - IPv4Header.minimumLength) & ~7
-        let delay = namespaces[ns.index].delays.ipForward
+        let delay = namespaces[ns.index].costs.ipForward
         var offset = 0
         while offset < payload.count {
             let n = min(piece, payload.count - offset)

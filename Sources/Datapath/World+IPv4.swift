@@ -53,7 +53,7 @@ extension World {
             }
         }
         neighbourOutput(ns, device: route.device, nextHop: route.gateway ?? dst, p,
-                        after: delay ?? namespaces[ns.index].delays.localOutput)
+                        after: delay ?? namespaces[ns.index].costs.localOutput)
     }
 
     // MARK: Receive
@@ -289,7 +289,7 @@ extension World {
             ipFragmentForwarded(ns, p, mtu: mtu, device: route.device, nextHop: nextHop)
             return
         }
-        neighbourOutput(ns, device: route.device, nextHop: nextHop, p, after: namespaces[ns.index].delays.ipForward)
+        neighbourOutput(ns, device: route.device, nextHop: nextHop, p, after: namespaces[ns.index].costs.ipForward)
     }
 
     // MARK: ICMP errors

@@ -32,9 +32,9 @@ extension World {
         switch kind {
         case .veth(let peer):
             pool.meta[Int(p.rawValue)] = .none  // `skb_scrub_packet`
-            schedule(.receive(peer, p), after: namespaces[devices[peer.index].namespace.index].delays.veth)
+            schedule(.receive(peer, p), after: namespaces[devices[peer.index].namespace.index].costs.veth)
         case .loopback:
-            schedule(.receive(dev, p), after: namespaces[ns.index].delays.loopback)
+            schedule(.receive(dev, p), after: namespaces[ns.index].costs.loopback)
         case .bridge(let b):
             bridgeDeviceTransmit(b, p)
         case .ethernet:
@@ -162,7 +162,7 @@ extension World {
         switch bridgeDecide(b, ingress: ingress, destination: dst) {
         case .forward(let port):
             if let st = brnf, !brNetfilterForward(b, st, ns, p) { return }
-            schedule(.transmit(port, p), after: namespaces[ns.index].delays.bridge)
+            schedule(.transmit(port, p), after: namespaces[ns.index].costs.bridge)
         case .flood(let passUp):
             if let st = brnf, !passUp, !brNetfilterForward(b, st, ns, p) { return }
             bridgeFlood(b, ingress: ingress, p, passUp: passUp)
@@ -202,7 +202,7 @@ extension World {
         pool.pull(p, EthernetHeader.length)
         guard nfPostroutingOrInput(ns, st, p, ipOffset: 0, hook: .postrouting, inDevice: bridgeDevice, outDevice: bridgeDevice)
         else { return nil }
-        neighbourOutput(ns, device: bridgeDevice, nextHop: nextHop, p, after: n.delays.bridge)
+        neighbourOutput(ns, device: bridgeDevice, nextHop: nextHop, p, after: n.costs.bridge)
         return nil
     }
 
@@ -231,8 +231,8 @@ extension World {
     /// then `br_pass_frame_up` if asked.
     func bridgeFlood(_ b: BridgeID, ingress: DeviceID, _ p: PacketHandle, passUp: Bool) {
         let bridge = bridges[Int(b.rawValue)]
-        let delays = namespaces[devices[bridge.device.index].namespace.index].delays
-        var delay = delays.bridge
+        let costs = namespaces[devices[bridge.device.index].namespace.index].costs
+        var delay = costs.bridge
         var targets = 0
         for port in bridge.ports where bridgeShouldDeliver(port, ingress: ingress) { targets += 1 }
         var remaining = targets + (passUp ? 1 : 0)
@@ -244,7 +244,7 @@ extension World {
             remaining -= 1
             let copy = remaining == 0 ? p : clonePacket(p)
             schedule(.transmit(port, copy), after: delay)
-            delay += delays.bridgeFloodCopy
+            delay += costs.bridgeFloodCopy
         }
         if passUp { bridgePassUp(b, p) }
     }
@@ -272,7 +272,7 @@ extension World {
         let dev = bridges[Int(b.rawValue)].device
         switch bridgeDecide(b, ingress: .none, destination: dst) {
         case .forward(let port):
-            schedule(.transmit(port, p), after: namespaces[devices[dev.index].namespace.index].delays.bridge)
+            schedule(.transmit(port, p), after: namespaces[devices[dev.index].namespace.index].costs.bridge)
         case .flood:
             bridgeFlood(b, ingress: .none, p, passUp: false)
         case .passUp:

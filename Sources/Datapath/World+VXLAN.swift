@@ -46,7 +46,7 @@ extension World {
         // `iptunnel_xmit` scrubs the inner packet's conntrack; the outer datagram is a new
         // local packet of the node (conntrack tracks the 8472 flows, REFERENCE.md §6).
         pool.meta[Int(p.rawValue)] = .none
-        ipOutputLocal(ns, route: route, p, delay: n.delays.vxlanEncap)
+        ipOutputLocal(ns, route: route, p, delay: n.costs.vxlanEncap)
     }
 
     /// The inner flow's hash (Linux: `skb_get_hash`, keyed per boot): addresses, protocol and,

@@ -39,18 +39,23 @@ extension Cluster {
         if configuration.network != .bridge {
             FlannelMasquerade.program(&rules, clusterCIDR: configuration.podSubnet, podCIDR: node.definition.podCIDR)
         }
-        KubeProxy.program(&rules, services: services ?? serviceEndpoints(), nodeName: node.name,
-                          configuration: KubeProxyConfiguration(clusterCIDR: configuration.podSubnet,
-                                                                nodeIPs: [node.definition.address.address]))
+        if configuration.kubeProxy {
+            KubeProxy.program(&rules, services: services ?? serviceEndpoints(), nodeName: node.name,
+                              configuration: KubeProxyConfiguration(clusterCIDR: configuration.podSubnet,
+                                                                    nodeIPs: [node.definition.address.address]))
+        }
         return rules
     }
 
-    /// Programs every node: its ruleset, a conntrack table sized as kube-proxy sizes it, and
-    /// br_netfilter on (`bridge-nf-call-iptables = 1`, which kube-proxy needs).
+    /// Programs every node: its ruleset, a conntrack table sized as kube-proxy sizes it (or,
+    /// without kube-proxy, as the kernel sizes it for the board's memory), and br_netfilter on
+    /// (`bridge-nf-call-iptables = 1`, which kube-proxy needs).
     public func programNodeNetfilter() throws(NetfilterError) {
         let services = serviceEndpoints()
         for n in nodes {
-            let max = configuration.conntrackMax ?? Self.kubeProxyConntrackMax(cores: n.definition.profile.cores)
+            let profile = n.definition.profile
+            let max = configuration.conntrackMax
+                ?? (configuration.kubeProxy ? profile.kubeProxyConntrackMax : profile.kernelConntrackMax)
             try world.enableNetfilter(n.netns, ruleset: ruleset(for: n, services: services), conntrackMax: max)
         }
     }

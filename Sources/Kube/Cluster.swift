@@ -22,8 +22,12 @@ public struct ClusterConfiguration: Sendable {
     public var lanDelay: SimDuration
     /// Switches and cables; nil: `Underlay.automatic` (one switch, every machine on it).
     public var underlay: Underlay?
-    /// `nf_conntrack_max` on every node; nil: what kube-proxy sets for the node's cores.
+    /// `nf_conntrack_max` on every node; nil: what kube-proxy sets for the node's cores, or
+    /// without kube-proxy the kernel's default for the node's memory.
     public var conntrackMax: Int?
+    /// Whether kube-proxy runs on the nodes (programs Services and sizes conntrack). Without
+    /// it a node has flanneld's rules only, and the kernel's conntrack default.
+    public var kubeProxy = true
     public init(podSubnet: IPv4Network = IPv4Network("10.244.0.0/16")!,
                 serviceSubnet: IPv4Network = IPv4Network("10.96.0.0/12")!, mtu: Int = 1500, seed: UInt64 = 1,
                 network: PodNetwork = .bridge, lanDelay: SimDuration = .microseconds(1), underlay: Underlay? = nil) {
@@ -241,7 +245,7 @@ public final class Cluster {
         let k = nodes.count
         let netns = world.namespace(ns)
         netns.forwarding = true
-        netns.delays = d.profile.stageDelays
+        netns.costs = d.profile.stageCosts
         // eth0: the node's LAN interface, cabled as the underlay says.
         let eth0 = plug(ns, machine: d.name, mac: Self.nodeMAC(k), rate: d.profile.lineRate, underlay)
         world.addAddress(d.address, to: eth0)
@@ -373,7 +377,7 @@ enum BridgePlugin {
             vethName = "veth" + hex8(UInt32(truncatingIfNeeded: names.next()))
         } while world.device(named: vethName, in: node.netns) != nil
         let ns = world.addNamespace(name: pod.definition.name, kind: .pod, node: node.name)
-        world.namespace(ns).delays = node.definition.profile.stageDelays
+        world.namespace(ns).costs = node.definition.profile.stageCosts
         // Pod namespaces inherit ip_forward = 1 from the node (kernel-ref §1 "Sysctls").
         world.namespace(ns).forwarding = true
         let mtu = cluster.podMTU

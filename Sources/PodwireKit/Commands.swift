@@ -136,6 +136,14 @@ final class ProgressLine: @unchecked Sendable {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Benchmarks: podwire's own speed (engine, the default) or the emulated Pi cluster's throughput.",
+        subcommands: [BenchEngineCommand.self, BenchThroughputCommand.self],
+        defaultSubcommand: BenchEngineCommand.self)
+}
+
+struct BenchEngineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
         abstract: "Measure podwire's own speed: engine events/s, bridged, cross-node VXLAN and ClusterIP UDP packets/s, capture off and on.",
         discussion: """
             Runs the same scenarios as the Benchmarks/ package (PodwireKit/BenchScenarios.swift). \

@@ -142,8 +142,12 @@ struct StepDraft {
 
 extension NodeSpec {
     /// The hardware profiles a node may name, from the smallest board to the largest.
+    /// (The same list as Kube's `NodeProfile.names`, which this module cannot import;
+    /// `ClusterBuilderTests` checks the two agree.)
     public static let knownProfiles = [
-        "raspberry-pi-zero-2w", "raspberry-pi-3b", "raspberry-pi-3b-plus", "raspberry-pi-4b", "raspberry-pi-5",
+        "raspberry-pi-zero-2w", "raspberry-pi-3b", "raspberry-pi-3b-plus", "raspberry-pi-4b",
+        "raspberry-pi-4b-1gb", "raspberry-pi-4b-2gb", "raspberry-pi-4b-4gb", "raspberry-pi-4b-8gb",
+        "raspberry-pi-5", "raspberry-pi-5-4gb", "raspberry-pi-5-8gb",
     ]
 }
 

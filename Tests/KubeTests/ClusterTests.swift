@@ -115,9 +115,9 @@ private func oneNode(mask: Int = 24, mtu: Int = 1500, seed: UInt64 = 1) -> Clust
         #expect(a[0].split(separator: "-")[1] == names(seed: 2)[0].split(separator: "-")[1])
     }
 
-    @Test func profileScalesStageDelays() {
-        #expect(NodeProfile.named("raspberry-pi-4b")!.stageDelays.bridge == .nanoseconds(600))
-        #expect(NodeProfile.named("raspberry-pi-5")!.stageDelays.bridge == .nanoseconds(240))
+    @Test func profileScalesStageCosts() {
+        #expect(NodeProfile.named("raspberry-pi-4b")!.stageCosts.bridge == .nanoseconds(600))
+        #expect(NodeProfile.named("raspberry-pi-5")!.stageCosts.bridge == .nanoseconds(240))
         #expect(NodeProfile.named("raspberry-pi-nope") == nil)
     }
 }
