@@ -17,15 +17,29 @@ public struct NodeCPUConfiguration: Sendable, Equatable {
     }
 }
 
-/// One core of a node: a FIFO server. Work charged to it starts when the core is free and
-/// keeps it busy for the stage's cost; an event that needs that work done fires when it ends.
+/// One piece of queued work: the event to run once `cost` of CPU time has been spent on it.
+struct CPUWork {
+    var event: WorldEvent
+    var cost: SimDuration
+    /// The packet's first work on this core (it counts against `netdev_max_backlog`).
+    var entry: Bool
+}
+
+/// One core of a node: a single server with a FIFO of work. One item runs at a time; its
+/// event fires when its cost has been spent, and the next item starts then.
 struct CPUCore {
-    /// When the work charged so far ends.
-    var busyUntil = SimTime.zero
-    /// Start times of input-queue packets that have not started yet (`input_pkt_queue`),
-    /// oldest first from `head`: their count is the backlog.
-    var backlogStarts: [SimTime] = []
+    var running = false
+    var current: WorldEvent = .appTimer(AppID(rawValue: -1), 0)
+    /// Queued work, oldest first from `head`.
+    var queue: [CPUWork] = []
     var head = 0
+    /// Entries among the queued work: the backlog (`input_pkt_queue` length).
+    var waitingEntries = 0
+    /// CPU time charged while an item ran, without a stage of its own (netfilter, conntrack,
+    /// delivery): the next item starts after it.
+    var carry = SimDuration.zero
+    /// Charged while the core was idle: it is busy until then.
+    var freeAt = SimTime.zero
     /// Simulated CPU time charged in all, and packets refused because the backlog was full.
     var busy = SimDuration.zero
     var backlogDrops: UInt64 = 0
@@ -57,10 +71,15 @@ public struct CoreStatistics: Sendable, Equatable {
 /// node share one core, the one after the softirq core (`iperf3` is one thread).
 ///
 /// Costs are charged in the order work happens; a stage's event fires when the core has
-/// finished it, so under load packets queue behind one another. Packets enter a core's
-/// input queue at three points — a frame from the wire (NAPI poll), a veth transmit
-/// (`netif_rx`) and a socket send — and are refused there when `netdev_max_backlog` packets
-/// already wait (`SKB_DROP_REASON_CPU_BACKLOG`). Stages after the entry never drop for CPU.
+/// finished it, so under load packets queue behind one another. A packet joins a core's
+/// queue where it first reaches it — a frame from the wire (the NIC's NAPI poll) or a socket
+/// send — and is refused there when `netdev_max_backlog` packets already wait
+/// (`SKB_DROP_REASON_CPU_BACKLOG`). Later stages on the same core never drop for CPU: Linux
+/// runs a veth's `netif_rx` backlog in the same softirq round (or, for a sender, on
+/// `local_bh_enable` before `sendmsg` returns), so the work a packet has had is not thrown
+/// away half-way. Two simplifications follow: a sender that outruns its core loses datagrams
+/// at the socket (as counted loss) where a real `sendmsg` would block it, and the NIC's RX
+/// ring is modelled as the backlog.
 /// Where a namespace has no CPU (plain hosts, switches) a cost is a plain latency.
 extension World {
     /// Gives namespaces `members` (a node's root namespace and its pods) one node's CPU.
@@ -130,60 +149,101 @@ extension World {
         if i < packetCore.count { packetCore[i] = -1 }
     }
 
-    /// Schedules `event` (which carries `p`) for when `ns`'s core has spent `cost` on `p`.
+    /// Schedules `event` (which carries `p`) for when `ns`'s core has spent `cost` on `p`,
+    /// after the work queued before it.
     @inline(__always) func stage(_ event: WorldEvent, _ p: PacketHandle, in ns: NamespaceID, cost: SimDuration) {
         let c = core(ns, p)
         if c < 0 {
             schedule(event, after: cost)
             return
         }
-        let start = max(now, cores[Int(c)].busyUntil)
-        let end = start + cost
-        cores[Int(c)].busyUntil = end
-        cores[Int(c)].busy += cost
-        schedule(event, after: end - now)
+        submit(Int(c), CPUWork(event: event, cost: cost, entry: nextStageIsEntry))
+        nextStageIsEntry = false
     }
 
-    /// CPU time `p`'s core spends in `ns` without a stage of its own (netfilter rules,
-    /// conntrack, VXLAN decapsulation, socket delivery): it delays whatever runs next there.
-    @inline(__always) func charge(_ ns: NamespaceID, _ p: PacketHandle, _ cost: SimDuration) {
-        let c = core(ns, p)
-        if c < 0 { return }
-        cores[Int(c)].busyUntil = max(now, cores[Int(c)].busyUntil) + cost
-        cores[Int(c)].busy += cost
-    }
-
-    /// `enqueue_to_backlog`: `p` joins its core's input queue in `ns`, or is dropped
-    /// (`.cpuBacklog`) when `netdev_max_backlog` packets already wait there. Returns false
-    /// when dropped.
-    @inline(__always) func enterBacklog(_ ns: NamespaceID, _ p: PacketHandle, device: DeviceID) -> Bool {
+    /// False (and `p` dropped as `.cpuBacklog`) when `p`'s core in `ns` already has
+    /// `netdev_max_backlog` packets waiting.
+    @inline(__always) func admitToBacklog(_ ns: NamespaceID, _ p: PacketHandle, device: DeviceID) -> Bool {
         let c = core(ns, p)
         if c < 0 { return true }
-        return enterBacklog(core: Int(c), ns, p, device: device)
-    }
-
-    private func enterBacklog(core c: Int, _ ns: NamespaceID, _ p: PacketHandle, device: DeviceID) -> Bool {
-        let start = max(now, cores[c].busyUntil)
-        if start == now { return true }
-        // Packets whose processing has started have left the queue.
-        while cores[c].head < cores[c].backlogStarts.count, cores[c].backlogStarts[cores[c].head] <= now {
-            cores[c].head += 1
-        }
-        if cores[c].head == cores[c].backlogStarts.count {
-            cores[c].backlogStarts.removeAll(keepingCapacity: true)
-            cores[c].head = 0
-        } else if cores[c].head >= 4096 {
-            // Under sustained load the queue never empties: shift out what has started.
-            cores[c].backlogStarts.removeFirst(cores[c].head)
-            cores[c].head = 0
-        }
-        let limit = cpuBlocks[Int(namespaces[ns.index].cpu)].backlogLimit
-        if cores[c].backlogStarts.count - cores[c].head >= limit {
-            cores[c].backlogDrops += 1
+        let i = Int(c)
+        if cores[i].running && cores[i].waitingEntries >= cpuBlocks[Int(namespaces[ns.index].cpu)].backlogLimit {
+            cores[i].backlogDrops += 1
             drop(p, .cpuBacklog, ns: ns, device: device)
             return false
         }
-        cores[c].backlogStarts.append(start)
         return true
+    }
+
+    /// `enqueue_to_backlog` then the stage: `p` reaches its core in `ns` for the first time (a
+    /// frame from the wire, a socket send) and joins the queue, or is dropped (`.cpuBacklog`)
+    /// when `netdev_max_backlog` packets already wait there.
+    @inline(__always) func entryStage(_ event: WorldEvent, _ p: PacketHandle, in ns: NamespaceID, cost: SimDuration,
+                                      device: DeviceID) {
+        let c = core(ns, p)
+        if c < 0 {
+            schedule(event, after: cost)
+            return
+        }
+        guard admitToBacklog(ns, p, device: device) else { return }
+        submit(Int(c), CPUWork(event: event, cost: cost, entry: true))
+    }
+
+    @inline(__always) private func submit(_ c: Int, _ work: CPUWork) {
+        packetEvents += 1
+        if cores[c].running {
+            if work.entry { cores[c].waitingEntries += 1 }
+            cores[c].queue.append(work)
+        } else {
+            start(c, work)
+        }
+    }
+
+    @inline(__always) private func start(_ c: Int, _ work: CPUWork) {
+        let begin = max(now, cores[c].freeAt) + cores[c].carry
+        cores[c].carry = .zero
+        cores[c].running = true
+        cores[c].current = work.event
+        cores[c].busy += work.cost
+        scheduler.schedule(.cpu(Int32(truncatingIfNeeded: c)), after: begin + work.cost - now)
+    }
+
+    /// The running item of core `c` is done: run its event, then start the next item.
+    func cpuDone(_ c: Int) {
+        let e = cores[c].current
+        dispatch(e)
+        cores[c].running = false
+        guard cores[c].head < cores[c].queue.count else {
+            cores[c].queue.removeAll(keepingCapacity: true)
+            cores[c].head = 0
+            if cores[c].carry > .zero {
+                cores[c].freeAt = now + cores[c].carry
+                cores[c].carry = .zero
+            }
+            return
+        }
+        let next = cores[c].queue[cores[c].head]
+        cores[c].head += 1
+        if cores[c].head >= 4096 && cores[c].head * 2 >= cores[c].queue.count {
+            // Under sustained load the queue never empties: shift out what has run.
+            cores[c].queue.removeFirst(cores[c].head)
+            cores[c].head = 0
+        }
+        if next.entry { cores[c].waitingEntries -= 1 }
+        start(c, next)
+    }
+
+    /// CPU time `p`'s core spends in `ns` without a stage of its own (netfilter rules,
+    /// conntrack, VXLAN decapsulation, socket delivery): whatever runs next there waits for it.
+    @inline(__always) func charge(_ ns: NamespaceID, _ p: PacketHandle, _ cost: SimDuration) {
+        let c = core(ns, p)
+        if c < 0 { return }
+        let i = Int(c)
+        cores[i].busy += cost
+        if cores[i].running {
+            cores[i].carry += cost
+        } else {
+            cores[i].freeAt = max(now, cores[i].freeAt) + cost
+        }
     }
 }

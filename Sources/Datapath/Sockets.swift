@@ -238,7 +238,10 @@ extension World {
     /// that core's earlier work (dropped when its backlog is full: see NodeCPU.swift).
     @inline(__always) func socketOutput(_ ns: NamespaceID, route: Route, _ p: PacketHandle) {
         setApplicationCore(ns, p)
-        guard enterBacklog(ns, p, device: route.device) else { return }
+        guard admitToBacklog(ns, p, device: route.device) else { return }
+        // The send's first stage (socket output, once OUTPUT/POSTROUTING have run) is its entry.
+        nextStageIsEntry = true
         ipOutputLocal(ns, route: route, p)
+        nextStageIsEntry = false
     }
 }

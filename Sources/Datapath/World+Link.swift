@@ -33,9 +33,9 @@ extension World {
         switch kind {
         case .veth(let peer):
             pool.meta[Int(p.rawValue)] = .none  // `skb_scrub_packet`
-            // veth_xmit → netif_rx: the peer receives from its core's backlog.
+            // veth_xmit → netif_rx: the peer receives on the same core (see NodeCPU.swift on
+            // why this entry never drops).
             let peerNS = devices[peer.index].namespace
-            guard enterBacklog(peerNS, p, device: peer) else { return }
             stage(.receive(peer, p), p, in: peerNS, cost: namespaces[peerNS.index].costs.veth)
         case .loopback:
             stage(.receive(dev, p), p, in: ns, cost: namespaces[ns.index].costs.loopback)
@@ -104,11 +104,7 @@ extension World {
             deviceReceive(dev, p)
             return
         }
-        guard enterBacklog(ns, p, device: dev) else {
-            devices[dev.index].counters.rxDropped += 1
-            return
-        }
-        stage(.receive(dev, p), p, in: ns, cost: namespaces[ns.index].costs.nicRx)
+        entryStage(.receive(dev, p), p, in: ns, cost: namespaces[ns.index].costs.nicRx, device: dev)
     }
 
     /// A frame arrives at `dev`.

@@ -19,6 +19,8 @@ public enum WorldEvent: Sendable {
     case wireStart(DeviceID, PacketHandle)
     /// A frame's last bit reaches the device at the cable's far end.
     case wireArrival(DeviceID, PacketHandle)
+    /// A node core finished its running work item (NodeCPU.swift).
+    case cpu(Int32)
     /// A neighbour entry's timer (retransmit, delay, probe).
     case neighbourTimer(NamespaceID, Int32, UInt32)
     /// An application's timer.
@@ -73,9 +75,11 @@ public final class World {
     var cores: [CPUCore] = []
     var cpuBlocks: [CPUBlock] = []
     var packetCore: [Int32] = []
+    /// Set while a socket send runs `ip_local_out`: its first stage is the packet's backlog entry.
+    var nextStageIsEntry = false
 
-    /// Pending `.receive`/`.transmit` events (each holds one packet).
-    private var packetEvents: UInt64 = 0
+    /// Pending `.receive`/`.transmit` events (each holds one packet), scheduled or queued on a core.
+    var packetEvents: UInt64 = 0
     private var observers: [any HopObserver] = []
     @usableFromInline var observed = false
 
@@ -162,6 +166,7 @@ public final class World {
         case .wireArrival(let d, let p):
             packetEvents -= 1
             wireArrival(d, p)
+        case .cpu(let c): cpuDone(Int(c))
         case .neighbourTimer(let ns, let i, let g): neighbourTimer(ns, i, g)
         case .appTimer(let a, let tag): applications[Int(a.rawValue)].timerFired(self, tag: tag)
         case .reassemblyTimer(let ns, let slot, let g): reassemblyExpired(ns, slot, g)
