@@ -25,14 +25,18 @@ struct CPUWork {
     var entry: Bool
 }
 
-/// One core of a node: a single server with a FIFO of work. One item runs at a time; its
-/// event fires when its cost has been spent, and the next item starts then.
+/// One core of a node: a single server. One item runs at a time; its event fires when its
+/// cost has been spent, and the next item starts then — first the continuations of the
+/// packet that just ran (run to completion, as a softirq does), then the queue.
 struct CPUCore {
     var running = false
     var current: WorldEvent = .appTimer(AppID(rawValue: -1), 0)
     /// Queued work, oldest first from `head`.
     var queue: [CPUWork] = []
     var head = 0
+    /// Work the running item's event submitted (its packet's next stages), run before `queue`.
+    var continuations: [CPUWork] = []
+    var continuationHead = 0
     /// Entries among the queued work: the backlog (`input_pkt_queue` length).
     var waitingEntries = 0
     /// CPU time charged while an item ran, without a stage of its own (netfilter, conntrack,
@@ -193,7 +197,11 @@ extension World {
         packetEvents += 1
         if cores[c].running {
             if work.entry { cores[c].waitingEntries += 1 }
-            cores[c].queue.append(work)
+            if c == dispatchingCore && !work.entry {
+                cores[c].continuations.append(work)
+            } else {
+                cores[c].queue.append(work)
+            }
         } else {
             start(c, work)
         }
@@ -211,8 +219,20 @@ extension World {
     /// The running item of core `c` is done: run its event, then start the next item.
     func cpuDone(_ c: Int) {
         let e = cores[c].current
+        dispatchingCore = c
         dispatch(e)
+        dispatchingCore = -1
         cores[c].running = false
+        if cores[c].continuationHead < cores[c].continuations.count {
+            let next = cores[c].continuations[cores[c].continuationHead]
+            cores[c].continuationHead += 1
+            if cores[c].continuationHead == cores[c].continuations.count {
+                cores[c].continuations.removeAll(keepingCapacity: true)
+                cores[c].continuationHead = 0
+            }
+            start(c, next)
+            return
+        }
         guard cores[c].head < cores[c].queue.count else {
             cores[c].queue.removeAll(keepingCapacity: true)
             cores[c].head = 0

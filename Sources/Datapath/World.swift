@@ -77,6 +77,8 @@ public final class World {
     var packetCore: [Int32] = []
     /// Set while a socket send runs `ip_local_out`: its first stage is the packet's backlog entry.
     var nextStageIsEntry = false
+    /// The core whose finished item is being dispatched (its packet's next stages run next), or -1.
+    var dispatchingCore = -1
 
     /// Pending `.receive`/`.transmit` events (each holds one packet), scheduled or queued on a core.
     var packetEvents: UInt64 = 0

@@ -93,6 +93,10 @@ import Wire
         let interval = Double((s.lastArrival - s.firstArrival).nanoseconds) / Double(s.packets - 1)
         #expect(abs(interval - 4200) / 4200 < 0.02, "\(interval) ns between datagrams, \(s.packets) received, first \(s.firstArrival) last \(s.lastArrival), sent \(flood.datagrams)")
         #expect(world.accounting.dropped(.cpuBacklog) > 0)
+        // Run to completion: once the sends stop (at 25 ms), at most the backlog (1000
+        // packets) and the one running are left, so the core drains within 1001 × 4.2 µs.
+        #expect(s.lastArrival - (SimTime.zero + .milliseconds(25)) <= .nanoseconds(1001 * 4200),
+                "drained at \(s.lastArrival)")
         #expect(UInt64(world.accounting.dropped(.cpuBacklog)) + s.packets == flood.datagrams)
         let stats = world.coreStatistics(cluster.nodes[0].netns)
         #expect(stats.count == 4)
