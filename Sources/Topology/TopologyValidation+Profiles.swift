@@ -34,7 +34,6 @@ extension TopologyValidation {
                     ok = false
                 } else {
                     name = n.value
-                    result.declared.append((n.value, n.location.line))
                 }
             } else {
                 ok = false
@@ -62,6 +61,8 @@ extension TopologyValidation {
                 flattened = spec
             }
             if ok, let f = flattened { ok = checkConsistency(f, p, r) }
+            // Declared after its base is looked up: a profile is not a base candidate of itself.
+            if let name { result.declared.append((name, p.name?.location.line ?? p.location.line)) }
             if ok, let name, let f = flattened {
                 result.resolved.append((name, f))
                 result.written?.append(spec)
@@ -118,10 +119,11 @@ extension TopologyValidation {
 
     private static func reportUnknown(_ n: Located<String>, path: String, profiles: CheckedProfiles, _ r: DocumentReader) {
         let custom = profiles.declared.map(\.name)
-        let mine = custom.isEmpty ? "" : " or one of spec.profiles (" + custom.joined(separator: ", ") + ")"
-        let what = DocumentReader.lastComponent(path) == "base" ? "a base" : "a profile"
+        let isBase = DocumentReader.lastComponent(path) == "base"
+        let mine = custom.isEmpty ? "" : (isBase ? ", or a profile defined above (" : ", or one of spec.profiles (") + custom.joined(separator: ", ") + ")"
         r.report(at: n.location, path,
-                 "expected \(what): one of " + NodeSpec.knownProfiles.joined(separator: ", ") + mine + "; got \(String(reflecting: n.value))",
+                 "expected \(isBase ? "a base" : "a profile"): a built-in (" + NodeSpec.knownProfiles.joined(separator: ", ") + ")" + mine
+                    + "; got \(String(reflecting: n.value))",
                  hint: Suggestions.didYouMean(n.value, in: NodeSpec.knownProfiles + custom)
                     ?? "pick the built-in board closest to yours, or define your own under `spec.profiles`")
     }

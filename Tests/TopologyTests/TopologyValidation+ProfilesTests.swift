@@ -85,12 +85,19 @@ func profilesFile(_ profiles: [String], nodes: [String]) -> String {
     @Test func unknownNodeProfileListsTheFilesOwn() {
         expectError(profilesFile(["{name: my-pi4, base: raspberry-pi-4b}"], nodes: ["my-pi5"]),
                     line: 8, column: 29, path: "spec.nodes[0].profile",
-                    ["or one of spec.profiles (my-pi4)", "got \"my-pi5\"", "did you mean `my-pi4`?"])
+                    ["a built-in (raspberry-pi-zero-2w,", ", or one of spec.profiles (my-pi4)", "got \"my-pi5\"", "did you mean `my-pi4`?"])
     }
 
     @Test func aNodeNamingAnInvalidProfileIsNotReportedAgain() {
         let errors = Fixtures.errors(profilesFile(["{name: bad, base: nowhere}"], nodes: ["bad"]))
         #expect(errors.map(\.path) == ["spec.profiles[0].base"])
+    }
+
+    @Test func baseCandidatesAreTheProfilesAbove() {
+        expectError(profilesFile(["{name: a, base: raspberry-pi-4b}", "{name: b, base: nothing-here}", "{name: c, base: raspberry-pi-5}"], nodes: ["a"]),
+                    line: 7, column: 23, path: "spec.profiles[1].base", ["expected a base", ", or a profile defined above (a); got \"nothing-here\""])
+        expectError(profilesFile(["{name: b, base: b2}"], nodes: ["b"]),
+                    line: 6, column: 23, path: "spec.profiles[0].base", ["raspberry-pi-5-8gb); got \"b2\"", "pick the built-in board"])
     }
 
     @Test func baseDefinedBelow() {
