@@ -105,6 +105,22 @@ enum FlowThroughput {
     /// Each plottable tap's goodput per bin (Mbit/s of UDP payload), in tap order.
     static func series(taps: [FlowTap], directory: String, epochSeconds: Int64, duration: SimDuration,
                        bin: SimDuration) throws(RunError) -> [ThroughputSeries] {
+        let bytes = try binnedBytes(taps: taps, directory: directory, epochSeconds: epochSeconds, duration: duration, bin: bin)
+        let binNS = bin.nanoseconds, end = duration.nanoseconds
+        var out: [ThroughputSeries] = []
+        for (t, tap) in taps.enumerated() where tap.problem == nil {
+            let mbps = bytes[t].indices.map { b -> Double in
+                let width = min(Int64(b + 1) * binNS, end) - Int64(b) * binNS
+                return Double(bytes[t][b]) * 8 * 1000 / Double(width)
+            }
+            out.append(ThroughputSeries(label: tap.label, mbps: mbps))
+        }
+        return out
+    }
+
+    /// UDP payload bytes per tap (all taps, in order; none for one with a problem) and bin.
+    static func binnedBytes(taps: [FlowTap], directory: String, epochSeconds: Int64, duration: SimDuration,
+                            bin: SimDuration) throws(RunError) -> [[UInt64]] {
         let binNS = bin.nanoseconds, end = duration.nanoseconds
         guard binNS > 0 else { throw RunError(description: "--svg-bin must be longer than 0s", exitCode: 2) }
         let count = Int((end + binNS - 1) / binNS)
@@ -112,7 +128,7 @@ enum FlowThroughput {
             throw RunError(description: "--svg-bin \(bin) cuts \(duration) into \(count) bins; at most \(maximumBins) are drawn — use a bin of at least \(SimDuration.nanoseconds((end + Int64(maximumBins) - 1) / Int64(maximumBins)))",
                            exitCode: 2)
         }
-        var bytes = [[UInt64]](repeating: [UInt64](repeating: 0, count: max(count, 1)), count: taps.count)
+        var bytes = [[UInt64]](repeating: [UInt64](repeating: 0, count: count), count: taps.count)
 
         // Each file once, in first-use order, with the receivers that read it.
         var files: [String] = []
@@ -155,15 +171,7 @@ enum FlowThroughput {
                 bytes[tap][b] += UInt64(max(payload, 0))
             }
         }
-        var out: [ThroughputSeries] = []
-        for (t, tap) in taps.enumerated() where tap.problem == nil {
-            let mbps = (0..<count).map { b -> Double in
-                let width = min(Int64(b + 1) * binNS, end) - Int64(b) * binNS
-                return Double(bytes[t][b]) * 8 * 1000 / Double(width)
-            }
-            out.append(ThroughputSeries(label: tap.label, mbps: mbps))
-        }
-        return out
+        return bytes
     }
 
     /// Writes `throughput.svg` (every flow) and `flow-N.svg` (one each) into `directory`;

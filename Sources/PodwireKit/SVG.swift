@@ -51,7 +51,8 @@ enum SVG {
         while magnitude * 10 <= raw { magnitude *= 10 }
         while magnitude > raw { magnitude /= 10 }
         let step = [1, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-        let intervals = (maximum / step).rounded(.up)
+        // Less a hair, so that 0.3 / 0.1 = 3.0000000000000004 is 3 intervals, not 4.
+        let intervals = (maximum / step - 1e-9).rounded(.up)
         return (step, max(intervals, 1) * step)
     }
 
