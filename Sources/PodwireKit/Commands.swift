@@ -96,8 +96,9 @@ struct RunCommand: ParsableCommand {
         }
         if let svg {
             do {
-                let (files, skipped) = try FlowThroughput.writeCharts(report, directory: svg, bin: svgBin?.value)
+                let (files, skipped, notes) = try FlowThroughput.writeCharts(report, directory: svg, bin: svgBin?.value)
                 for why in skipped { FileHandle.standardError.write(Data("podwire: --svg: not plotted: \(why)\n".utf8)) }
+                for note in notes { FileHandle.standardError.write(Data("podwire: --svg: note: \(note)\n".utf8)) }
                 if !json { print("\nPLOTS: \(files.count) SVG file\(files.count == 1 ? "" : "s") in \(svg)/ (throughput.svg has every flow)") }
             } catch {
                 FileHandle.standardError.write(Data("podwire: \(error.description)\n".utf8))

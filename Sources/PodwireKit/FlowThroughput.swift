@@ -1,15 +1,21 @@
 /// `podwire run --svg DIR`: each UDP flow's goodput over simulated time, read back from the
-/// captures the run wrote (no datapath hook): the receiving namespace's pcaps are read with
-/// libpcap, each UDP datagram for the flow's server is matched by the flow's 5-tuple, and its
-/// payload bytes are summed per time bin.
+/// captures the run wrote (no datapath hook): the sending and receiving namespaces' pcaps are
+/// read with libpcap, each UDP datagram that reached the flow's server is attributed to the
+/// flow, and its payload bytes are summed per time bin.
 ///
-/// Matching: a frame counts for a flow when it is IPv4/UDP from the flow's client port to an
-/// address of the receiving namespace and the port the server listens on there (after a
-/// Service's DNAT: each endpoint pod and its target port). The source address is not
-/// compared, so a masqueraded flow (NodePort) still matches. Fragments count from the first
-/// one (which carries the ports), keyed by (source, destination, IP ID). What is counted is
-/// what reached the receiver's interfaces — a datagram later dropped for want of a socket
-/// still counts. Ping steps carry no UDP payload and are not plotted.
+/// Attribution. At the receiver (each endpoint pod of a Service, after DNAT) a datagram is a
+/// candidate when it is IPv4/UDP to an address of that namespace and the port its server
+/// listens on. It belongs to the flow whose client sent it:
+/// * directly, when it still carries the client's source address and port (no SNAT);
+/// * otherwise (kube-proxy's and flanneld's MASQUERADE use `--random-fully`, so the source
+///   port changes), by content: NAT leaves the UDP payload alone, so the datagram is matched
+///   to the earliest datagram with the same UDP length and first 32 payload bytes that the
+///   client's own interfaces sent (to the address and port it addressed) and that nothing has
+///   claimed yet.
+/// Fragments follow their first fragment (which carries the ports), keyed by source,
+/// destination and IP ID. What is counted is what reached the receiver's interfaces — a
+/// datagram later dropped for want of a socket still counts. Ping steps carry no UDP payload
+/// and are not plotted.
 
 import Capture
 import Datapath
@@ -19,7 +25,7 @@ import Kube
 import Topology
 import Traffic
 
-/// Where one scenario flow's datagrams arrive, for reading them back from the captures.
+/// Where one scenario flow's datagrams leave and arrive, for reading them back from the captures.
 struct FlowTap: Sendable {
     /// The step's number, as in "flow N" (1-based scenario index).
     var flow: Int
@@ -27,11 +33,18 @@ struct FlowTap: Sendable {
     var title: String
     /// The client socket's (ephemeral) port: the flow's source port.
     var clientPort: UInt16
+    /// The address and port the client sends to (a ClusterIP, a node port …), host order.
+    var serverAddress: UInt32 = 0
+    var serverPort: UInt16 = 0
+    /// Capture files of the client's namespace (what it sent, before any NAT).
+    var senders: [String] = []
     /// Capture files (names in the capture directory) of each receiving namespace, with that
     /// namespace's addresses (host order) and the port its server listens on.
-    var receivers: [(file: String, addresses: [UInt32], port: UInt16)]
+    var receivers: [(file: String, addresses: [UInt32], port: UInt16)] = []
     /// Why the flow cannot be plotted, or nil.
     var problem: String?
+    /// A caveat about what is plotted, or nil.
+    var note: String?
 
     var label: String { "flow \(flow): \(title)" }
 }
@@ -42,40 +55,45 @@ enum FlowThroughput {
     /// `titles` are the flows' titles in scenario order (`RunReport.flows`).
     static func taps(runner: ScenarioRunner, titles: [String], interfaces: [CaptureInterface], captured: [String]) -> [FlowTap] {
         let world = runner.cluster.world
+        /// The namespace's own interfaces that were captured: not lo, not bridge ports (what
+        /// a port carries for the namespace itself shows again on its bridge, cni0).
+        func files(of ns: Namespace) -> [String] {
+            ns.devices.filter { id in
+                let dev = world.device(id)
+                return dev.kind != .loopback && dev.master == nil
+            }.compactMap { id in interfaces.first { $0.device == id }?.fileName }.filter { captured.contains($0) }
+        }
         var taps: [FlowTap] = []
         for (i, step) in runner.topology.scenario.enumerated() {
-            let server: Target, port: UInt16
+            let client: Target, server: Target, port: UInt16
             switch step.action {
             case .ping: continue
-            case .udp(let s): (server, port) = (s.server, s.port)
-            case .iperf3(let s): (server, port) = (s.server, s.port)
+            case .udp(let s): (client, server, port) = (s.client, s.server, s.port)
+            case .iperf3(let s): (client, server, port) = (s.client, s.server, s.port)
             }
             let name = "flow \(i + 1)"
-            var tap = FlowTap(flow: i + 1, title: i < titles.count ? titles[i] : name, clientPort: 0, receivers: [])
+            var tap = FlowTap(flow: i + 1, title: i < titles.count ? titles[i] : name, clientPort: 0)
             for app in runner.traffic.applications {
                 switch app {
-                case .iperf3Client(let c, _) where c.name == name: tap.clientPort = c.localPort
-                case .udpEchoClient(let c, _) where c.name == name: tap.clientPort = c.localPort
+                case .iperf3Client(let c, _) where c.name == name:
+                    (tap.clientPort, tap.serverAddress, tap.serverPort) = (c.localPort, c.configuration.server.rawValue, c.configuration.port)
+                case .udpEchoClient(let c, _) where c.name == name:
+                    (tap.clientPort, tap.serverAddress, tap.serverPort) = (c.localPort, c.configuration.server.rawValue, c.configuration.port)
                 default: break
                 }
             }
-            guard tap.clientPort != 0 else {
+            guard tap.clientPort != 0, case .success(let from) = runner.resolve(client) else {
                 tap.problem = "it did not start (see its result in the summary)"
                 taps.append(tap)
                 continue
             }
+            tap.senders = files(of: world.namespace(from.netns))
             var destinations = runner.backends(of: server).map { (netns: $0.netns, port: $0.port) }
             if destinations.isEmpty, case .success(let e) = runner.resolve(server) { destinations = [(e.netns, port)] }
             var left: [String] = []
             for d in destinations {
                 let ns = world.namespace(d.netns)
-                // The namespace's own interfaces: not lo, not bridge ports (what a port
-                // carries for the namespace itself shows again on its bridge, cni0).
-                let files = ns.devices.filter { id in
-                    let dev = world.device(id)
-                    return dev.kind != .loopback && dev.master == nil
-                }.compactMap { id in interfaces.first { $0.device == id }?.fileName }
-                let kept = files.filter { captured.contains($0) }
+                let kept = files(of: ns)
                 if kept.isEmpty { left.append(ns.name) }
                 let addresses = ns.localAddresses.map(\.rawValue)
                 tap.receivers += kept.map { (file: $0, addresses: addresses, port: d.port) }
@@ -84,6 +102,10 @@ enum FlowThroughput {
                 tap.problem = "its server \(server) has no namespace"
             } else if tap.receivers.isEmpty {
                 tap.problem = "no interface of \(left.joined(separator: ", ")) was captured (spec.capture.interfaces)"
+            } else if tap.senders.isEmpty {
+                tap.note = "the client's interfaces were not captured, so only datagrams that keep its source port (no SNAT) are counted"
+            } else if !left.isEmpty {
+                tap.note = "no interface of \(left.joined(separator: ", ")) was captured, so what reached it is missing"
             }
             taps.append(tap)
         }
@@ -129,55 +151,105 @@ enum FlowThroughput {
                            exitCode: 2)
         }
         var bytes = [[UInt64]](repeating: [UInt64](repeating: 0, count: count), count: taps.count)
+        let live = taps.indices.filter { taps[$0].problem == nil }
 
-        // Each file once, in first-use order, with the receivers that read it.
-        var files: [String] = []
-        var byFile: [String: [(tap: Int, addresses: [UInt32], port: UInt16)]] = [:]
-        for (t, tap) in taps.enumerated() where tap.problem == nil {
-            for r in tap.receivers {
-                if byFile[r.file] == nil { files.append(r.file) }
-                byFile[r.file, default: []].append((t, r.addresses, r.port))
-            }
-        }
-        for file in files {
-            let receivers = byFile[file] ?? []
+        func read(_ file: String) throws(RunError) -> [(t: Int64, d: Datagram)] {
             let capture: (linkType: Int32, nanosecondPrecision: Bool, packets: [(seconds: Int64, nanoseconds: Int64, bytes: [UInt8], originalLength: Int)])
             do {
                 capture = try PcapReader.read(path: directory + "/" + file)
             } catch {
                 throw RunError(description: "--svg: cannot read \(directory)/\(file): \(error)", exitCode: 1)
             }
-            guard capture.linkType == 1 else { continue }  // DLT_EN10MB; podwire writes nothing else
-            var fragments: [Datagram.FragmentKey: Int] = [:]
-            for p in capture.packets {
+            guard capture.linkType == 1 else { return [] }  // DLT_EN10MB; podwire writes nothing else
+            return capture.packets.compactMap { p in
                 let t = (p.seconds - epochSeconds) * 1_000_000_000 + p.nanoseconds
-                guard t >= 0, t <= end, let d = Datagram(p.bytes) else { continue }
-                let tap: Int
-                var payload = d.ipPayload
-                if d.fragmentOffset == 0 {
-                    guard let ports = d.ports,
-                          let match = receivers.first(where: { r in
-                              r.port == ports.destination && taps[r.tap].clientPort == ports.source && r.addresses.contains(d.destination)
-                          }) else { continue }
-                    tap = match.tap
-                    payload -= 8
-                    if d.moreFragments { fragments[d.fragmentKey] = tap }
-                } else {
-                    guard let owner = fragments[d.fragmentKey] else { continue }
-                    tap = owner
-                    if !d.moreFragments { fragments[d.fragmentKey] = nil }
-                }
-                let b = min(Int(t / binNS), count - 1)
-                bytes[tap][b] += UInt64(max(payload, 0))
+                guard t >= 0, t <= end, let d = Datagram(p.bytes) else { return nil }
+                return (t, d)
             }
+        }
+
+        // What each client sent (first fragments only), by content, in time order.
+        var sent = [[Datagram.Content: [Int64]]](repeating: [:], count: taps.count)
+        var claimed = [[Datagram.Content: Int]](repeating: [:], count: taps.count)
+        var source = [UInt32?](repeating: nil, count: taps.count)
+        var senderFiles: [String] = []
+        for t in live { for f in taps[t].senders where !senderFiles.contains(f) { senderFiles.append(f) } }
+        for file in senderFiles {
+            let mine = live.filter { taps[$0].senders.contains(file) }
+            for (time, d) in try read(file) {
+                guard let ports = d.ports, let content = d.content else { continue }
+                for t in mine where ports.source == taps[t].clientPort && d.destination == taps[t].serverAddress
+                    && ports.destination == taps[t].serverPort {
+                    sent[t][content, default: []].append(time)
+                    if source[t] == nil { source[t] = d.source }
+                }
+            }
+        }
+        for t in live { for k in sent[t].keys { sent[t][k]!.sort() } }
+
+        // What reached the receivers, every file merged in time order.
+        var receiverFiles: [String] = []
+        for t in live { for r in taps[t].receivers where !receiverFiles.contains(r.file) { receiverFiles.append(r.file) } }
+        var arrivals: [(t: Int64, file: Int, d: Datagram)] = []
+        for (f, file) in receiverFiles.enumerated() {
+            let wanted = live.flatMap { t in taps[t].receivers.filter { $0.file == file } }
+            for (time, d) in try read(file) where d.fragmentOffset > 0
+                || wanted.contains(where: { $0.port == d.ports?.destination && $0.addresses.contains(d.destination) }) {
+                arrivals.append((time, f, d))
+            }
+        }
+        arrivals.sort { ($0.t, $0.file) < ($1.t, $1.file) }  // stable: each file keeps its order
+
+        var fragments: [FragmentOwner: Int] = [:]
+        for a in arrivals {
+            let d = a.d
+            let owner = FragmentOwner(file: a.file, key: d.fragmentKey)
+            let tap: Int
+            var payload = d.ipPayload
+            if d.fragmentOffset == 0 {
+                guard let ports = d.ports else { continue }
+                let file = receiverFiles[a.file]
+                let candidates = live.filter { t in
+                    taps[t].receivers.contains { $0.file == file && $0.port == ports.destination && $0.addresses.contains(d.destination) }
+                }
+                if let direct = candidates.first(where: { taps[$0].clientPort == ports.source && (source[$0] ?? d.source) == d.source }) {
+                    tap = direct
+                    if let c = d.content, let times = sent[tap][c], claimed[tap][c, default: 0] < times.count { claimed[tap][c, default: 0] += 1 }
+                } else {
+                    // Translated on the way: the oldest unclaimed datagram with this content.
+                    guard let c = d.content else { continue }
+                    var best: (tap: Int, time: Int64)?
+                    for t in candidates {
+                        guard let times = sent[t][c] else { continue }
+                        let next = claimed[t][c, default: 0]
+                        if next < times.count, times[next] <= a.t, times[next] < (best?.time ?? .max) { best = (t, times[next]) }
+                    }
+                    guard let best else { continue }
+                    tap = best.tap
+                    claimed[tap][c, default: 0] += 1
+                }
+                payload -= 8
+                if d.moreFragments { fragments[owner] = tap }
+            } else {
+                guard let t = fragments[owner] else { continue }
+                tap = t
+                if !d.moreFragments { fragments[owner] = nil }
+            }
+            let b = min(Int(a.t / binNS), count - 1)
+            bytes[tap][b] += UInt64(max(payload, 0))
         }
         return bytes
     }
 
+    private struct FragmentOwner: Hashable {
+        var file: Int
+        var key: Datagram.FragmentKey
+    }
+
     /// Writes `throughput.svg` (every flow) and `flow-N.svg` (one each) into `directory`;
-    /// returns the paths written and the flows left out with why.
+    /// returns the paths written, the flows left out with why, and caveats about others.
     static func writeCharts(_ report: RunReport, directory: String, bin: SimDuration?) throws(RunError)
-        -> (files: [String], skipped: [String]) {
+        -> (files: [String], skipped: [String], notes: [String]) {
         guard let captures = report.captureDirectory else {
             throw RunError(description: "--svg reads the run's captures, and this run wrote none", exitCode: 2)
         }
@@ -205,12 +277,13 @@ enum FlowThroughput {
                                                                     title: "\(report.topology): flow \(tap.flow) goodput"))
         }
         let skipped = taps.compactMap { t in t.problem.map { "flow \(t.flow) (\(t.title)): \($0)" } }
-        return (written, skipped)
+        let notes = taps.compactMap { t in t.note.map { "flow \(t.flow) (\(t.title)): \($0)" } }
+        return (written, skipped, notes)
     }
 }
 
 /// The IPv4 and UDP header fields the binning needs, read from an Ethernet frame.
-private struct Datagram {
+struct Datagram {
     var source: UInt32
     var destination: UInt32
     var identification: UInt16
@@ -219,6 +292,14 @@ private struct Datagram {
     /// IP total length less the IP header (UDP header included on a first fragment).
     var ipPayload: Int
     var ports: (source: UInt16, destination: UInt16)?
+    /// A first fragment's UDP length and first 32 payload bytes (or as many as were captured).
+    var content: Content?
+
+    /// What NAT leaves alone: identifies a datagram between its sender and its receiver.
+    struct Content: Hashable {
+        var udpLength: UInt16
+        var head: [UInt8]
+    }
 
     /// A datagram's fragments share source, destination and IP ID (protocol: always UDP here).
     struct FragmentKey: Hashable {
@@ -247,6 +328,10 @@ private struct Datagram {
         ipPayload = total - ihl
         if fragmentOffset == 0, b.count >= ip + ihl + 4 {
             ports = (u16(ip + ihl), u16(ip + ihl + 2))
+        }
+        if fragmentOffset == 0, b.count >= ip + ihl + 8 {
+            let start = ip + ihl + 8
+            content = Content(udpLength: u16(ip + ihl + 4), head: Array(b[start..<min(b.count, start + 32)]))
         }
     }
 }

@@ -72,6 +72,10 @@ final class XMLElements: NSObject, XMLParserDelegate {
 
     @Test func barsMarkersAndLabels() throws {
         let svg = ThroughputChart.svg(rows: Self.rows, title: "bench throughput")
+        // PODWIRE_SVG_SAMPLES=DIR keeps the chart, to look at.
+        if let dir = ProcessInfo.processInfo.environment["PODWIRE_SVG_SAMPLES"] {
+            try svg.write(toFile: dir + "/bench-throughput.svg", atomically: true, encoding: .utf8)
+        }
         let x = try #require(XMLElements.parse(svg))
         #expect(x.elements.first?.name == "svg")
         #expect(x.all("rect", class: "bar").count == 5)
