@@ -61,6 +61,9 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
     case conntrackInsertFailed
     /// SNAT/MASQUERADE found no free source port for the flow.
     case natNoFreePort
+    /// The core's input queue already held `netdev_max_backlog` packets: the node's CPU
+    /// cannot keep up (`SKB_DROP_REASON_CPU_BACKLOG`; `softnet_stat`'s dropped column).
+    case cpuBacklog
 
     /// The kernel's name for the reason, as `pwru`/`dropwatch` print it.
     public var kernelName: String {
@@ -86,6 +89,7 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .vxlanBadHeader: "SKB_DROP_REASON_VXLAN_VNI_NOT_FOUND"
         case .reassemblyMemoryLimit: "SKB_DROP_REASON_NOT_SPECIFIED"
         case .netfilterDrop, .conntrackTableFull, .conntrackInsertFailed, .natNoFreePort: "SKB_DROP_REASON_NETFILTER_DROP"
+        case .cpuBacklog: "SKB_DROP_REASON_CPU_BACKLOG"
         }
     }
 
@@ -116,6 +120,7 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .conntrackTableFull: "nf_conntrack: table full, dropping packet"
         case .conntrackInsertFailed: "conntrack insert failed (the flow's tuple was already taken)"
         case .natNoFreePort: "NAT found no free source port"
+        case .cpuBacklog: "CPU backlog full (netdev_max_backlog): the node's core cannot keep up"
         }
     }
 

@@ -88,6 +88,8 @@ public final class Namespace {
     /// iptables rules and conntrack, when something (kube-proxy, flanneld) programmed them.
     public internal(set) var netfilter: NetfilterState?
     public var costs = StageCosts()
+    /// The node CPU this namespace's work runs on (`World.setCPU`), or -1: costs are latencies.
+    public internal(set) var cpu: Int32 = -1
     /// Every local IPv4 address (all devices), for the "is this for us" test.
     public internal(set) var localAddresses: [IPv4Address] = []
     var udpPorts: [UInt16: SocketID] = [:]

@@ -16,3 +16,234 @@ public struct NodeCPUConfiguration: Sendable, Equatable {
         self.netdevMaxBacklog = netdevMaxBacklog
     }
 }
+
+/// One piece of queued work: the event to run once `cost` of CPU time has been spent on it.
+struct CPUWork {
+    var event: WorldEvent
+    var cost: SimDuration
+    /// The packet's first work on this core (it counts against `netdev_max_backlog`).
+    var entry: Bool
+}
+
+/// One core of a node: a single server with a FIFO of work. One item runs at a time; its
+/// event fires when its cost has been spent, and the next item starts then.
+struct CPUCore {
+    var running = false
+    var current: WorldEvent = .appTimer(AppID(rawValue: -1), 0)
+    /// Queued work, oldest first from `head`.
+    var queue: [CPUWork] = []
+    var head = 0
+    /// Entries among the queued work: the backlog (`input_pkt_queue` length).
+    var waitingEntries = 0
+    /// CPU time charged while an item ran, without a stage of its own (netfilter, conntrack,
+    /// delivery): the next item starts after it.
+    var carry = SimDuration.zero
+    /// Charged while the core was idle: it is busy until then.
+    var freeAt = SimTime.zero
+    /// Simulated CPU time charged in all, and packets refused because the backlog was full.
+    var busy = SimDuration.zero
+    var backlogDrops: UInt64 = 0
+}
+
+/// A node's cores, `World.cores[first ..< first + count]`.
+struct CPUBlock {
+    let first: Int32
+    let count: Int32
+    /// Absolute index of the softirq core, and of the core applications send from.
+    let softirq: Int32
+    let application: Int32
+    let backlogLimit: Int
+}
+
+/// Per-core figures for reports.
+public struct CoreStatistics: Sendable, Equatable {
+    /// Simulated CPU time charged to the core.
+    public var busy: SimDuration
+    /// Packets `enqueue_to_backlog` refused (`softnet_stat`'s dropped column).
+    public var backlogDrops: UInt64
+}
+
+/// The CPU model (`StageCosts`): each node namespace and its pods share the node's cores.
+/// A packet's work runs on one core, as in Linux: a frame from the NIC on the softirq core
+/// from the driver up to the socket (NET_RX, through VXLAN, routing, cni0 and the pod's veth,
+/// which `netif_rx`s onto the same core's backlog); a datagram an application sends on the
+/// application's core until it leaves the NIC or reaches a local socket. Applications on a
+/// node share one core, the one after the softirq core (`iperf3` is one thread).
+///
+/// Costs are charged in the order work happens; a stage's event fires when the core has
+/// finished it, so under load packets queue behind one another. A packet joins a core's
+/// queue where it first reaches it — a frame from the wire (the NIC's NAPI poll) or a socket
+/// send — and is refused there when `netdev_max_backlog` packets already wait
+/// (`SKB_DROP_REASON_CPU_BACKLOG`). Later stages on the same core never drop for CPU: Linux
+/// runs a veth's `netif_rx` backlog in the same softirq round (or, for a sender, on
+/// `local_bh_enable` before `sendmsg` returns), so the work a packet has had is not thrown
+/// away half-way. Two simplifications follow: a sender that outruns its core loses datagrams
+/// at the socket (as counted loss) where a real `sendmsg` would block it, and the NIC's RX
+/// ring is modelled as the backlog.
+/// Where a namespace has no CPU (plain hosts, switches) a cost is a plain latency.
+extension World {
+    /// Gives namespaces `members` (a node's root namespace and its pods) one node's CPU.
+    public func setCPU(_ configuration: NodeCPUConfiguration, for members: [NamespaceID]) {
+        precondition(configuration.cores > 0 && (0..<configuration.cores).contains(configuration.softirqCore))
+        let first = Int32(cores.count)
+        let n = Int32(configuration.cores)
+        let softirq = first + Int32(configuration.softirqCore)
+        let application = first + (Int32(configuration.softirqCore) + 1) % n
+        cores.append(contentsOf: repeatElement(CPUCore(), count: configuration.cores))
+        cpuBlocks.append(CPUBlock(first: first, count: n, softirq: softirq, application: application,
+                                  backlogLimit: configuration.netdevMaxBacklog))
+        for m in members { namespaces[m.index].cpu = Int32(cpuBlocks.count - 1) }
+    }
+
+    /// Puts namespace `ns` (a pod made after `setCPU`) on the same CPU as `node`.
+    public func shareCPU(of node: NamespaceID, with ns: NamespaceID) {
+        namespaces[ns.index].cpu = namespaces[node.index].cpu
+    }
+
+    /// Per-core figures of `ns`'s CPU, core 0 first; empty when it has none.
+    public func coreStatistics(_ ns: NamespaceID) -> [CoreStatistics] {
+        let b = namespaces[ns.index].cpu
+        guard b >= 0 else { return [] }
+        let block = cpuBlocks[Int(b)]
+        return (block.first..<block.first + block.count).map {
+            CoreStatistics(busy: cores[Int($0)].busy, backlogDrops: cores[Int($0)].backlogDrops)
+        }
+    }
+
+    /// The core `p`'s work in `ns` runs on, or -1 when `ns` has no CPU. A packet keeps its
+    /// core while it stays on one node; anything else (new from the kernel, or arrived from
+    /// another machine) runs on the node's softirq core.
+    @inline(__always) func core(_ ns: NamespaceID, _ p: PacketHandle) -> Int32 {
+        let b = namespaces[ns.index].cpu
+        if b < 0 { return -1 }
+        let i = Int(p.rawValue)
+        if i >= packetCore.count { growPacketCores(i) }
+        let c = packetCore[i]
+        let block = cpuBlocks[Int(b)]
+        if c >= block.first && c < block.first &+ block.count { return c }
+        packetCore[i] = block.softirq
+        return block.softirq
+    }
+
+    @inline(never) func growPacketCores(_ i: Int) {
+        packetCore.append(contentsOf: repeatElement(-1, count: max(i + 1 - packetCore.count, pool.capacity - packetCore.count)))
+    }
+
+    /// Marks `p` as sent by an application of `ns` (process context on the application core).
+    @inline(__always) func setApplicationCore(_ ns: NamespaceID, _ p: PacketHandle) {
+        let b = namespaces[ns.index].cpu
+        let i = Int(p.rawValue)
+        if i >= packetCore.count { growPacketCores(i) }
+        packetCore[i] = b < 0 ? -1 : cpuBlocks[Int(b)].application
+    }
+
+    @inline(__always) func copyCore(from p: PacketHandle, to c: PacketHandle) {
+        let i = Int(p.rawValue), j = Int(c.rawValue)
+        if j >= packetCore.count { growPacketCores(j) }
+        packetCore[j] = i < packetCore.count ? packetCore[i] : -1
+    }
+
+    /// Forgets `p`'s core: it left this machine (its next node puts it on its softirq core).
+    @inline(__always) func clearCore(_ p: PacketHandle) {
+        let i = Int(p.rawValue)
+        if i < packetCore.count { packetCore[i] = -1 }
+    }
+
+    /// Schedules `event` (which carries `p`) for when `ns`'s core has spent `cost` on `p`,
+    /// after the work queued before it.
+    @inline(__always) func stage(_ event: WorldEvent, _ p: PacketHandle, in ns: NamespaceID, cost: SimDuration) {
+        let c = core(ns, p)
+        if c < 0 {
+            schedule(event, after: cost)
+            return
+        }
+        submit(Int(c), CPUWork(event: event, cost: cost, entry: nextStageIsEntry))
+        nextStageIsEntry = false
+    }
+
+    /// False (and `p` dropped as `.cpuBacklog`) when `p`'s core in `ns` already has
+    /// `netdev_max_backlog` packets waiting.
+    @inline(__always) func admitToBacklog(_ ns: NamespaceID, _ p: PacketHandle, device: DeviceID) -> Bool {
+        let c = core(ns, p)
+        if c < 0 { return true }
+        let i = Int(c)
+        if cores[i].running && cores[i].waitingEntries >= cpuBlocks[Int(namespaces[ns.index].cpu)].backlogLimit {
+            cores[i].backlogDrops += 1
+            drop(p, .cpuBacklog, ns: ns, device: device)
+            return false
+        }
+        return true
+    }
+
+    /// `enqueue_to_backlog` then the stage: `p` reaches its core in `ns` for the first time (a
+    /// frame from the wire, a socket send) and joins the queue, or is dropped (`.cpuBacklog`)
+    /// when `netdev_max_backlog` packets already wait there.
+    @inline(__always) func entryStage(_ event: WorldEvent, _ p: PacketHandle, in ns: NamespaceID, cost: SimDuration,
+                                      device: DeviceID) {
+        let c = core(ns, p)
+        if c < 0 {
+            schedule(event, after: cost)
+            return
+        }
+        guard admitToBacklog(ns, p, device: device) else { return }
+        submit(Int(c), CPUWork(event: event, cost: cost, entry: true))
+    }
+
+    @inline(__always) private func submit(_ c: Int, _ work: CPUWork) {
+        packetEvents += 1
+        if cores[c].running {
+            if work.entry { cores[c].waitingEntries += 1 }
+            cores[c].queue.append(work)
+        } else {
+            start(c, work)
+        }
+    }
+
+    @inline(__always) private func start(_ c: Int, _ work: CPUWork) {
+        let begin = max(now, cores[c].freeAt) + cores[c].carry
+        cores[c].carry = .zero
+        cores[c].running = true
+        cores[c].current = work.event
+        cores[c].busy += work.cost
+        scheduler.schedule(.cpu(Int32(truncatingIfNeeded: c)), after: begin + work.cost - now)
+    }
+
+    /// The running item of core `c` is done: run its event, then start the next item.
+    func cpuDone(_ c: Int) {
+        let e = cores[c].current
+        dispatch(e)
+        cores[c].running = false
+        guard cores[c].head < cores[c].queue.count else {
+            cores[c].queue.removeAll(keepingCapacity: true)
+            cores[c].head = 0
+            if cores[c].carry > .zero {
+                cores[c].freeAt = now + cores[c].carry
+                cores[c].carry = .zero
+            }
+            return
+        }
+        let next = cores[c].queue[cores[c].head]
+        cores[c].head += 1
+        if cores[c].head >= 4096 && cores[c].head * 2 >= cores[c].queue.count {
+            // Under sustained load the queue never empties: shift out what has run.
+            cores[c].queue.removeFirst(cores[c].head)
+            cores[c].head = 0
+        }
+        if next.entry { cores[c].waitingEntries -= 1 }
+        start(c, next)
+    }
+
+    /// CPU time `p`'s core spends in `ns` without a stage of its own (netfilter rules,
+    /// conntrack, VXLAN decapsulation, socket delivery): whatever runs next there waits for it.
+    @inline(__always) func charge(_ ns: NamespaceID, _ p: PacketHandle, _ cost: SimDuration) {
+        let c = core(ns, p)
+        if c < 0 { return }
+        let i = Int(c)
+        cores[i].busy += cost
+        if cores[i].running {
+            cores[i].carry += cost
+        } else {
+            cores[i].freeAt = max(now, cores[i].freeAt) + cost
+        }
+    }
+}

@@ -174,7 +174,7 @@ extension World {
                             protocol: .udp, source: source, destination: destination)
         if !sock.dontFragment { sockets[Int(s.rawValue)].ipID &+= 1 }
         ip.emit(into: b)
-        ipOutputLocal(ns, route: route, p)
+        socketOutput(ns, route: route, p)
     }
 
     /// Builds the whole UDP datagram in the scratch buffer, then sends it as fragments.
@@ -231,6 +231,17 @@ extension World {
                    dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: sock.ttl,
                    protocol: .icmp, source: source, destination: destination).emit(into: b)
         sockets[Int(s.rawValue)].ipID &+= 1
+        socketOutput(ns, route: route, p)
+    }
+
+    /// A socket's send leaves through `ip_local_out` on the application's core, queued behind
+    /// that core's earlier work (dropped when its backlog is full: see NodeCPU.swift).
+    @inline(__always) func socketOutput(_ ns: NamespaceID, route: Route, _ p: PacketHandle) {
+        setApplicationCore(ns, p)
+        guard admitToBacklog(ns, p, device: route.device) else { return }
+        // The send's first stage (socket output, once OUTPUT/POSTROUTING have run) is its entry.
+        nextStageIsEntry = true
         ipOutputLocal(ns, route: route, p)
+        nextStageIsEntry = false
     }
 }

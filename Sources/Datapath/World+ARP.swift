@@ -10,12 +10,12 @@ extension World {
         let mac = devices[dev.index].mac
         if devices[dev.index].kind == .loopback {
             pushEthernet(p, destination: .zero, source: .zero)
-            schedule(.transmit(dev, p), after: delay)
+            stage(.transmit(dev, p), p, in: ns, cost: delay)
             return
         }
         if isBroadcast(nextHop, on: dev) {
             pushEthernet(p, destination: .broadcast, source: mac)
-            schedule(.transmit(dev, p), after: delay)
+            stage(.transmit(dev, p), p, in: ns, cost: delay)
             return
         }
         let n = namespaces[ns.index]
@@ -56,7 +56,7 @@ extension World {
             return
         }
         pushEthernet(p, destination: n.neighbours.entries[idx].mac!, source: mac)
-        schedule(.transmit(dev, p), after: delay)
+        stage(.transmit(dev, p), p, in: ns, cost: delay)
     }
 
     @inline(__always) func pushEthernet(_ p: PacketHandle, destination: MACAddress, source: MACAddress,
@@ -240,6 +240,6 @@ extension World {
         ARPPacket(operation: operation, senderHardwareAddress: mac, senderProtocolAddress: senderIP,
                   targetHardwareAddress: targetMAC, targetProtocolAddress: targetIP).emit(into: pool.bytes(p))
         pushEthernet(p, destination: ethernetDestination, source: mac, type: .arp)
-        schedule(.transmit(dev, p), after: namespaces[ns.index].costs.localOutput)
+        stage(.transmit(dev, p), p, in: ns, cost: namespaces[ns.index].costs.localOutput)
     }
 }

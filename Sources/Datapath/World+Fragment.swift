@@ -36,7 +36,7 @@ extension World {
             IPv4Header(tos: 0, totalLength: UInt16(IPv4Header.minimumLength + n), identification: identification,
                        dontFragment: false, moreFragments: offset + n < payload.count, fragmentOffset: UInt16(offset),
                        ttl: ttl, protocol: `protocol`, source: source, destination: destination).emit(into: b)
-            ipOutputLocal(ns, route: route, p)
+            socketOutput(ns, route: route, p)
             offset += n
         }
     }
@@ -58,6 +58,7 @@ extension World {
             let n = min(piece, payload.count - offset)
             let f = pool.allocate()
             accounting.fragmentsCreated += 1
+            copyCore(from: p, to: f)
             pool.setLength(f, IPv4Header.minimumLength + n)
             let b = pool.bytes(f)
             UnsafeMutableRawBufferPointer(rebasing: b[IPv4Header.minimumLength...])

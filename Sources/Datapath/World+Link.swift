@@ -23,6 +23,7 @@ extension World {
             return
         }
         if devices[dev.index].link != nil {
+            charge(ns, p, namespaces[ns.index].costs.nicTx)
             enqueueOnWire(dev, p)
             return
         }
@@ -32,9 +33,12 @@ extension World {
         switch kind {
         case .veth(let peer):
             pool.meta[Int(p.rawValue)] = .none  // `skb_scrub_packet`
-            schedule(.receive(peer, p), after: namespaces[devices[peer.index].namespace.index].costs.veth)
+            // veth_xmit → netif_rx: the peer receives on the same core (see NodeCPU.swift on
+            // why this entry never drops).
+            let peerNS = devices[peer.index].namespace
+            stage(.receive(peer, p), p, in: peerNS, cost: namespaces[peerNS.index].costs.veth)
         case .loopback:
-            schedule(.receive(dev, p), after: namespaces[ns.index].costs.loopback)
+            stage(.receive(dev, p), p, in: ns, cost: namespaces[ns.index].costs.loopback)
         case .bridge(let b):
             bridgeDeviceTransmit(b, p)
         case .ethernet:
@@ -87,7 +91,20 @@ extension World {
             return
         }
         pool.meta[Int(p.rawValue)] = .none  // `skb_scrub_packet`
-        schedule(.receive(peer, p), after: link.serialization(of: pool.length(p)) + link.propagationDelay)
+        clearCore(p)
+        schedule(.wireArrival(peer, p), after: link.serialization(of: pool.length(p)) + link.propagationDelay)
+    }
+
+    /// The last bit of a frame reached `dev` from its cable. On a node the NIC's receive
+    /// (NAPI poll, GRO, `netif_receive_skb`) runs on the softirq core first, and a frame that
+    /// finds `netdev_max_backlog` packets waiting there is dropped; elsewhere it is received now.
+    func wireArrival(_ dev: DeviceID, _ p: PacketHandle) {
+        let ns = devices[dev.index].namespace
+        if namespaces[ns.index].cpu < 0 {
+            deviceReceive(dev, p)
+            return
+        }
+        entryStage(.receive(dev, p), p, in: ns, cost: namespaces[ns.index].costs.nicRx, device: dev)
     }
 
     /// A frame arrives at `dev`.
@@ -162,7 +179,7 @@ extension World {
         switch bridgeDecide(b, ingress: ingress, destination: dst) {
         case .forward(let port):
             if let st = brnf, !brNetfilterForward(b, st, ns, p) { return }
-            schedule(.transmit(port, p), after: namespaces[ns.index].costs.bridge)
+            stage(.transmit(port, p), p, in: ns, cost: namespaces[ns.index].costs.bridge)
         case .flood(let passUp):
             if let st = brnf, !passUp, !brNetfilterForward(b, st, ns, p) { return }
             bridgeFlood(b, ingress: ingress, p, passUp: passUp)
@@ -231,7 +248,9 @@ extension World {
     /// then `br_pass_frame_up` if asked.
     func bridgeFlood(_ b: BridgeID, ingress: DeviceID, _ p: PacketHandle, passUp: Bool) {
         let bridge = bridges[Int(b.rawValue)]
-        let costs = namespaces[devices[bridge.device.index].namespace.index].costs
+        let ns = devices[bridge.device.index].namespace
+        let costs = namespaces[ns.index].costs
+        let onCPU = namespaces[ns.index].cpu >= 0
         var delay = costs.bridge
         var targets = 0
         for port in bridge.ports where bridgeShouldDeliver(port, ingress: ingress) { targets += 1 }
@@ -243,8 +262,14 @@ extension World {
         for port in bridge.ports where bridgeShouldDeliver(port, ingress: ingress) {
             remaining -= 1
             let copy = remaining == 0 ? p : clonePacket(p)
-            schedule(.transmit(port, copy), after: delay)
-            delay += costs.bridgeFloodCopy
+            if onCPU {
+                // On a CPU each copy is work after the previous one.
+                stage(.transmit(port, copy), copy, in: ns, cost: delay)
+                delay = costs.bridgeFloodCopy
+            } else {
+                schedule(.transmit(port, copy), after: delay)
+                delay += costs.bridgeFloodCopy
+            }
         }
         if passUp { bridgePassUp(b, p) }
     }
@@ -272,7 +297,8 @@ extension World {
         let dev = bridges[Int(b.rawValue)].device
         switch bridgeDecide(b, ingress: .none, destination: dst) {
         case .forward(let port):
-            schedule(.transmit(port, p), after: namespaces[devices[dev.index].namespace.index].costs.bridge)
+            let ns = devices[dev.index].namespace
+            stage(.transmit(port, p), p, in: ns, cost: namespaces[ns.index].costs.bridge)
         case .flood:
             bridgeFlood(b, ingress: .none, p, passUp: false)
         case .passUp:
@@ -284,6 +310,8 @@ extension World {
 
     @inline(__always) func clonePacket(_ p: PacketHandle) -> PacketHandle {
         accounting.cloned += 1
-        return pool.clone(p)
+        let c = pool.clone(p)
+        copyCore(from: p, to: c)
+        return c
     }
 }

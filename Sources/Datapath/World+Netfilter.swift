@@ -175,10 +175,12 @@ extension World {
                          tuple: ConntrackTuple, hook: NetfilterHook, inDevice: DeviceID, outDevice: DeviceID) -> Bool {
         let i = Int(p.rawValue)
         if let (id, dir) = st.conntrack.find(tuple, now: now) {
+            charge(ns, p, namespaces[ns.index].costs.conntrackLookup)
             pool.meta[i].conntrack = id.rawValue
             pool.meta[i].reply = dir == .reply
             st.conntrack.packet(id, direction: dir, length: length, now: now)
         } else {
+            charge(ns, p, namespaces[ns.index].costs.conntrackNew)
             guard let id = st.conntrack.create(original: tuple, now: now) else {
                 drop(p, .conntrackTableFull, ns: ns, device: inDevice == .none ? outDevice : inDevice)
                 return false
@@ -188,7 +190,7 @@ extension World {
             pool.meta[i].unconfirmed = true
             if !st.rules.isEmpty(.nat, hook) {
                 var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
-                let verdict = st.rules.evaluate(.nat, hook, &pkt, now: now, random: &st.random)
+                let verdict = nfEvaluate(ns, st, p, .nat, hook, &pkt)
                 pool.meta[i].mark = pkt.mark
                 if case .dnat(let address, let port) = verdict {
                     var reply = st.conntrack.entry(id).reply
@@ -199,6 +201,23 @@ extension World {
             }
         }
         return true
+    }
+
+    /// `ipt_do_table` for `p`: the verdict, with the CPU time of the hook and of every rule
+    /// examined charged to `p`'s core (`StageCosts.netfilterHook`, `.iptablesRule`). The walk
+    /// is what iptables would do — kube-proxy's KUBE-SERVICES grows with the Services — so
+    /// the simulated cost grows with it, whatever podwire's own lookup costs.
+    @inline(__always)
+    func nfEvaluate(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, _ table: NetfilterTableName,
+                    _ hook: NetfilterHook, _ pkt: inout NetfilterPacket) -> NetfilterVerdict {
+        let before = st.rules.rulesWalked
+        let verdict = st.rules.evaluate(table, hook, &pkt, now: now, random: &st.random)
+        if namespaces[ns.index].cpu >= 0 {
+            let costs = namespaces[ns.index].costs
+            let rules = Int64(truncatingIfNeeded: st.rules.rulesWalked &- before)
+            charge(ns, p, costs.netfilterHook + .nanoseconds(costs.iptablesRule.nanoseconds &* rules))
+        }
+        return verdict
     }
 
     /// The filter table at `hook` (INPUT, FORWARD, OUTPUT). DROP drops; REJECT sends its
@@ -213,7 +232,7 @@ extension World {
             ?? ConntrackTuple(source: IPv4Address(loading: ip + 12), destination: IPv4Address(loading: ip + 16),
                               sourcePort: 0, destinationPort: 0, protocolNumber: ip.load(fromByteOffset: 9, as: UInt8.self))
         var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
-        let verdict = st.rules.evaluate(.filter, hook, &pkt, now: now, random: &st.random)
+        let verdict = nfEvaluate(ns, st, p, .filter, hook, &pkt)
         pool.meta[Int(p.rawValue)].mark = pkt.mark
         switch verdict {
         case .accept:
@@ -252,7 +271,7 @@ extension World {
         if pool.meta[i].unconfirmed {
             if !st.rules.isEmpty(.nat, hook), let tuple = conntrackTuple(ip, length: length, firstFragment: pool.meta[i].defragmented)?.tuple {
                 var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
-                let verdict = st.rules.evaluate(.nat, hook, &pkt, now: now, random: &st.random)
+                let verdict = nfEvaluate(ns, st, p, .nat, hook, &pkt)
                 pool.meta[i].mark = pkt.mark
                 var to: IPv4Address?
                 var ports: ClosedRange<UInt16>?

@@ -95,6 +95,7 @@ extension World {
         devices[device.index].counters.rxPackets += 1
         devices[device.index].counters.rxBytes += UInt64(pool.length(p))
         hop(.deviceRx, ns, device, p)
+        charge(ns, p, namespaces[ns.index].costs.vxlanDecap)
         netifReceive(device, p)
     }
 }

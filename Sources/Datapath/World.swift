@@ -17,6 +17,10 @@ public enum WorldEvent: Sendable {
     case transmit(DeviceID, PacketHandle)
     /// A queued frame starts onto a shaped cable.
     case wireStart(DeviceID, PacketHandle)
+    /// A frame's last bit reaches the device at the cable's far end.
+    case wireArrival(DeviceID, PacketHandle)
+    /// A node core finished its running work item (NodeCPU.swift).
+    case cpu(Int32)
     /// A neighbour entry's timer (retransmit, delay, probe).
     case neighbourTimer(NamespaceID, Int32, UInt32)
     /// An application's timer.
@@ -66,8 +70,16 @@ public final class World {
     /// fragmented and for reassembling one: allocated once.
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
 
-    /// Pending `.receive`/`.transmit` events (each holds one packet).
-    private var packetEvents: UInt64 = 0
+    /// The CPU model (NodeCPU.swift): every node's cores, each node's block of them, and the
+    /// core each packet's work runs on (by packet slot; -1: none yet).
+    var cores: [CPUCore] = []
+    var cpuBlocks: [CPUBlock] = []
+    var packetCore: [Int32] = []
+    /// Set while a socket send runs `ip_local_out`: its first stage is the packet's backlog entry.
+    var nextStageIsEntry = false
+
+    /// Pending `.receive`/`.transmit` events (each holds one packet), scheduled or queued on a core.
+    var packetEvents: UInt64 = 0
     private var observers: [any HopObserver] = []
     @usableFromInline var observed = false
 
@@ -104,6 +116,7 @@ public final class World {
 
     /// A local receiver consumed the packet.
     @inline(__always) func deliver(_ p: PacketHandle, ns: NamespaceID, device: DeviceID) {
+        charge(ns, p, namespaces[ns.index].costs.localDeliver)
         hop(.deliver, ns, device, p)
         accounting.delivered += 1
         pool.free(p)
@@ -118,7 +131,9 @@ public final class World {
 
     @inline(__always) func newPacket() -> PacketHandle {
         accounting.originated += 1
-        return pool.allocate()
+        let p = pool.allocate()
+        clearCore(p)
+        return p
     }
 
     // MARK: - Running
@@ -148,6 +163,10 @@ public final class World {
         case .wireStart(let d, let p):
             packetEvents -= 1
             wireStart(d, p)
+        case .wireArrival(let d, let p):
+            packetEvents -= 1
+            wireArrival(d, p)
+        case .cpu(let c): cpuDone(Int(c))
         case .neighbourTimer(let ns, let i, let g): neighbourTimer(ns, i, g)
         case .appTimer(let a, let tag): applications[Int(a.rawValue)].timerFired(self, tag: tag)
         case .reassemblyTimer(let ns, let slot, let g): reassemblyExpired(ns, slot, g)

@@ -142,16 +142,22 @@ public final class Cluster {
 
     /// A machine's eth0, cabled as the underlay says: a shaped veth to a switch port, a
     /// crossover veth to another machine's eth0, or — with no link — a NIC without carrier.
-    private func plug(_ ns: NamespaceID, machine: String, mac: MACAddress, rate: Int64, _ underlay: Underlay) -> DeviceID {
+    /// `rate`: the NIC's line rate; `transmitRate`: what leaves it at most (a bus cap), and
+    /// `txqueuelen` its queue — both for this machine's end only.
+    private func plug(_ ns: NamespaceID, machine: String, mac: MACAddress, rate: Int64, transmitRate: Int64? = nil,
+                      txqueuelen: Int = 1000, _ underlay: Underlay) -> DeviceID {
         if let made = crossoverEnds[machine] { return made }
         guard let (link, peer) = underlay.link(of: machine) else {
             return world.addPhysical(ns, name: "eth0", mac: mac, mtu: 1500)
         }
         let shape = LinkShape(rate: min(link.rate ?? rate, rate), propagationDelay: link.delay ?? configuration.lanDelay)
+        var own = shape
+        own.rate = min(shape.rate, transmitRate ?? shape.rate)
+        own.txqueuelen = txqueuelen
         if let sw = switches.first(where: { $0.name == peer.machine }) {
             let (eth0, port) = world.addVethPair(ns, "eth0", mac1: mac, sw.netns, peer.interface, mac2: nextPortMAC(), mtu: 1500)
             world.attach(port, to: sw.bridge, hairpin: false)
-            world.setLink(shape, of: eth0)
+            world.setLink(own, of: eth0)
             world.setLink(shape, of: port)
             return eth0
         }
@@ -163,7 +169,7 @@ public final class Cluster {
         }
         let peerMAC = peerMACs[peer.machine] ?? nextPortMAC()
         let (eth0, other) = world.addVethPair(ns, "eth0", mac1: mac, peerNS, "eth0", mac2: peerMAC, mtu: 1500)
-        world.setLink(shape, of: eth0)
+        world.setLink(own, of: eth0)
         world.setLink(shape, of: other)
         crossoverEnds[peer.machine] = other
         return eth0
@@ -246,8 +252,10 @@ public final class Cluster {
         let netns = world.namespace(ns)
         netns.forwarding = true
         netns.costs = d.profile.stageCosts
+        world.setCPU(d.profile.cpuConfiguration, for: [ns])
         // eth0: the node's LAN interface, cabled as the underlay says.
-        let eth0 = plug(ns, machine: d.name, mac: Self.nodeMAC(k), rate: d.profile.lineRate, underlay)
+        let eth0 = plug(ns, machine: d.name, mac: Self.nodeMAC(k), rate: d.profile.lineRate,
+                        transmitRate: d.profile.transmitRate, txqueuelen: d.profile.txqueuelen, underlay)
         world.addAddress(d.address, to: eth0)
         // A real node has a default gateway on its LAN: the subnet's first host, onlink.
         world.addRoute(Route(destination: IPv4Network("0.0.0.0/0")!, gateway: d.address.network.address(at: 1),
@@ -378,6 +386,7 @@ enum BridgePlugin {
         } while world.device(named: vethName, in: node.netns) != nil
         let ns = world.addNamespace(name: pod.definition.name, kind: .pod, node: node.name)
         world.namespace(ns).costs = node.definition.profile.stageCosts
+        world.shareCPU(of: node.netns, with: ns)
         // Pod namespaces inherit ip_forward = 1 from the node (kernel-ref §1 "Sysctls").
         world.namespace(ns).forwarding = true
         let mtu = cluster.podMTU

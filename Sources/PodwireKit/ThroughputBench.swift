@@ -1,5 +1,10 @@
 import ArgumentParser
+import Datapath
+import Engine
 import Foundation
+import Kube
+import Traffic
+import Wire
 
 /// One row of `podwire bench throughput`: an iperf3-style UDP run between two pods on two
 /// nodes of one profile, at offered line rate for a fixed simulated time.
@@ -37,12 +42,222 @@ public struct ThroughputRow: Sendable, Equatable {
     }
 }
 
+/// The runs behind `podwire bench throughput`: two nodes of one profile on the LAN switch,
+/// flannel (VXLAN or host-gw), kube-proxy's and flanneld's rules and conntrack on both (as
+/// `podwire run` programs every cluster), a client pod on pi-1 and an iperf3 server pod on
+/// pi-2. The client sends `-l length` datagrams at the NIC's line rate (as attached: the
+/// 3B+'s USB 2.0 cap) for `time`, to the server pod or to a ClusterIP whose one endpoint it
+/// is. No wall clock: the figures are simulated, so a run gives the same row every time.
+public enum ThroughputBench {
+    public enum Via: String, Sendable, CaseIterable, ExpressibleByArgument {
+        case pod, service
+    }
+    public enum CNI: String, Sendable, CaseIterable, ExpressibleByArgument {
+        case vxlan = "flannel-vxlan"
+        case hostGW = "flannel-host-gw"
+
+        var network: PodNetwork { self == .vxlan ? .flannelVXLAN : .flannelHostGW }
+        /// Bytes a frame costs on the wire beyond the UDP payload: UDP 8, IP 20, Ethernet 14,
+        /// FCS 4, preamble 8, inter-frame gap 12 (IEEE 802.3), plus VXLAN's 50.
+        var overhead: Int { self == .vxlan ? 66 + 50 : 66 }
+        /// The largest UDP payload that fits the pod MTU (1472, or 1422 under VXLAN).
+        var largestLength: Int { 1500 - 28 - (self == .vxlan ? 50 : 0) }
+    }
+
+    /// The profiles of the default matrix, slowest first (the Zero 2 W has no wired port:
+    /// its 100 Mbit/s adapter is an assumption, so it is run only when asked for).
+    public static let defaultProfiles = ["raspberry-pi-3b", "raspberry-pi-3b-plus", "raspberry-pi-4b", "raspberry-pi-5"]
+    /// 64-byte datagrams: the CPU-bound case.
+    public static let smallLength = 64
+
+    /// UDP payload bits per second that fill `rate` with `length`-byte datagrams.
+    public static func offeredRate(lineRate: Int64, length: Int, cni: CNI) -> UInt64 {
+        UInt64(lineRate) * UInt64(length) / UInt64(length + cni.overhead)
+    }
+
+    /// One run. `length` nil: the largest datagram that fits the pod MTU.
+    public static func run(profile: NodeProfile, cni: CNI, via: Via, length: Int?, time: SimDuration,
+                           seed: UInt64 = 1) -> ThroughputRow {
+        let length = length ?? cni.largestLength
+        let nodes = (0..<2).map { i in
+            NodeDefinition(name: "pi-\(i + 1)", profile: profile, address: IPv4Interface("192.168.50.\(11 + i)/24")!,
+                           podCIDR: IPv4Network("10.244.\(i).0/24")!)
+        }
+        let cluster = Cluster(ClusterConfiguration(seed: seed, network: cni.network), nodes: nodes)
+        let serverContainer = Container(name: "iperf3", image: "iperf3", ports: [
+            ContainerPort(name: "iperf", containerPort: 5201, protocol: "UDP"),
+        ])
+        let client = cluster.addPod(PodDefinition(name: "client", nodeName: "pi-1"))
+        let server = cluster.addPod(PodDefinition(name: "server", labels: [Label("app", "server")], nodeName: "pi-2",
+                                                  containers: [serverContainer]))
+        let serviceIP = IPv4Address(10, 96, 0, 20)
+        cluster.addService(ServiceDefinition(name: "server", clusterIP: serviceIP, selector: [Label("app", "server")],
+                                             ports: [ServicePort(name: "iperf", port: 80, targetPort: .name("iperf"))]))
+        try! cluster.programNodeNetfilter()
+        let world = cluster.world
+        let iperfServer = try! Iperf3Server(name: "server", world: world, namespace: server.netns!, port: 5201)
+        // One datagram first, so ARP has resolved every hop before the flood starts (iperf3's
+        // TCP control connection does that on a real cluster).
+        let warmUp = try! Iperf3Client(name: "warm-up", world: world, namespace: client.netns!,
+                                       configuration: Iperf3ClientConfiguration(server: server.ip!, port: 5201, bitrate: 1_000_000,
+                                                                                length: 64, time: .milliseconds(1)))
+        let rate = offeredRate(lineRate: profile.transmitRate, length: length, cni: cni)
+        let start = SimTime.zero + .milliseconds(10)
+        let target = via == .pod ? (server.ip!, UInt16(5201)) : (serviceIP, UInt16(80))
+        let iperf = try! Iperf3Client(name: "client", world: world, namespace: client.netns!,
+                                      configuration: Iperf3ClientConfiguration(server: target.0, port: target.1, bitrate: rate,
+                                                                               length: length, time: time, start: start))
+        let before = world.accounting
+        world.run(until: start + time + .milliseconds(50))
+        precondition(world.conservationHolds(), "packet conservation failed in the throughput run")
+        let stream = iperfServer.stream(from: client.ip!, port: iperf.localPort)
+        let received = stream?.packets ?? 0
+        var goodput = 0.0
+        if let s = stream, s.packets > 1, s.lastArrival > s.firstArrival {
+            // The steady rate: datagrams after the first, over the time between first and last.
+            goodput = Double(s.packets - 1) * Double(length * 8) * 1e9 / Double((s.lastArrival - s.firstArrival).nanoseconds)
+        }
+        let sent = iperf.datagrams
+        var drops: [(reason: String, count: UInt64)] = []
+        for r in DropReason.allCases {
+            let n = world.accounting.dropped(r) - before.dropped(r)
+            if n > 0 { drops.append((r.kernelName + " (" + r.description + ")", n)) }
+        }
+        drops.sort { $0.reason < $1.reason }
+        _ = warmUp
+        let published = publishedFigure(profile: profile.name, cni: cni, length: length)
+        return ThroughputRow(profile: profile.name, cni: cni.rawValue, via: via.rawValue, length: length,
+                             offeredBps: Double(rate), goodputBps: goodput,
+                             lostPercent: sent == 0 ? 0 : Double(sent - min(received, sent)) * 100 / Double(sent),
+                             sent: sent, received: received, drops: drops,
+                             publishedMbps: published?.mbps, publishedSource: published?.source)
+    }
+
+    /// The published figure a row compares with (shared/reference/pi-profiles.md §2, §7.2),
+    /// for full-size datagrams; small datagrams have none (the CPU-bound regime is a model).
+    public static func publishedFigure(profile: String, cni: CNI, length: Int) -> (mbps: Double, source: String)? {
+        guard length == cni.largestLength else { return nil }
+        let vxlan = cni == .vxlan
+        switch profile {
+        case "raspberry-pi-3b":
+            return (94.4, "94.4 Mbit/s iperf on the LAN9514 10/100 port (Jeff Geerling, jeffgeerling.com/blog/2015/getting-gigabit-networking)")
+        case "raspberry-pi-3b-plus":
+            return (224, "~224 Mbit/s in practice (Jeff Geerling, same page); at most ~300 (geerlingguy/internet-pi#105)")
+        case let p where p.hasPrefix("raspberry-pi-4b"):
+            return vxlan ? (924.6, "gigabit wire limit for 1422-byte UDP in VXLAN (1538-byte frames); no published Pi pod-to-pod figure")
+                : (957.1, "gigabit wire limit for 1472-byte UDP; measured 949 Mbit/s TCP (tomcore.io), 950–958 UDP (salivity, weak)")
+        case let p where p.hasPrefix("raspberry-pi-5"):
+            return vxlan ? (924.6, "gigabit wire limit for 1422-byte UDP in VXLAN; Pi 5 assumed line-rate like Pi 4 (no primary figure)")
+                : (957.1, "gigabit wire limit for 1472-byte UDP; Pi 5 assumed line-rate like Pi 4 (no primary figure)")
+        default:
+            return nil
+        }
+    }
+
+    /// `row` as `iperf3 -J`'s receiver summary, with the matrix keys first.
+    public static func json(_ row: ThroughputRow, time: SimDuration) -> JSONValue {
+        func number(_ v: Double, _ digits: Int) -> JSONValue { .number(String(format: "%.\(digits)f", v)) }
+        let seconds = Double(time.nanoseconds) / 1e9
+        return .object([
+            ("profile", .string(row.profile)), ("cni", .string(row.cni)), ("via", .string(row.via)),
+            ("length", .int(row.length)),
+            ("offered_bps", .int(UInt64(row.offeredBps))), ("goodput_bps", .int(UInt64(row.goodputBps.rounded()))),
+            ("lost_percent", number(row.lostPercent, 3)),
+            ("published_mbps", row.publishedMbps.map { number($0, 1) } ?? .null),
+            ("published_source", row.publishedSource.map { .string($0) } ?? .null),
+            ("drops", .array(row.drops.map { .object([("reason", .string($0.reason)), ("count", .int($0.count))]) })),
+            ("end", .object([("sum", .object([
+                ("start", .int(0)), ("end", number(seconds, 6)), ("seconds", number(seconds, 6)),
+                ("bytes", .int(row.received * UInt64(row.length))),
+                ("bits_per_second", number(row.goodputBps, 1)),
+                ("lost_packets", .int(row.sent - min(row.received, row.sent))), ("packets", .int(row.sent)),
+                ("lost_percent", number(row.lostPercent, 3)),
+            ]))])),
+        ])
+    }
+}
+
 struct BenchThroughputCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "throughput",
-        abstract: "iperf3-style UDP throughput between pods on two emulated Pi nodes, per profile, CNI, path and datagram size.")
+        abstract: "iperf3-style UDP throughput between pods on two emulated Pi nodes, per profile, CNI, path and datagram size.",
+        discussion: """
+            Each row: two nodes of the profile on one gigabit switch, flannel, kube-proxy; a client pod \
+            on pi-1 sends UDP at the NIC's line rate (as attached) for --time of simulated time to a \
+            server pod on pi-2 (or to a ClusterIP in front of it). Goodput is the receiver's steady \
+            rate. Figures are simulated, so they repeat exactly; small-datagram (CPU-bound) rows rest \
+            on estimated per-stage costs (see NodeProfile). Published figures and sources are shown \
+            where one exists.
+            """)
+
+    @Option(name: .long, help: "Profiles to run (repeatable; default: 3B, 3B+, 4B, 5).") var profile: [String] = []
+    @Option(name: .long, help: "flannel-vxlan or flannel-host-gw (repeatable; default: both).") var cni: [ThroughputBench.CNI] = []
+    @Option(name: .long, help: "pod or service (repeatable; default: both).") var via: [ThroughputBench.Via] = []
+    @Option(name: .long, help: "UDP payload bytes (repeatable; default: the largest that fits, and 64).") var length: [Int] = []
+    @Option(name: .long, help: "Simulated time per run, e.g. 200ms.") var time: DurationArgument?
+    @Flag(name: .long, help: "Print one iperf3 -J-shaped JSON object per row, one per line.") var json = false
+    @Option(name: .long, help: "Also draw the matrix as an SVG bar chart in this file.") var svg: String?
+
+    func validate() throws {
+        for p in profile where NodeProfile.named(p) == nil {
+            throw ValidationError("unknown profile \(p); expected one of " + NodeProfile.names.joined(separator: ", "))
+        }
+        for l in length where !(Iperf3DatagramHeader.length...1472).contains(l) {
+            throw ValidationError("--length \(l): expected \(Iperf3DatagramHeader.length)…1472 bytes (a datagram that fits one 1500-byte frame)")
+        }
+        if let t = time?.value, t.nanoseconds <= 0 || t > .seconds(60) {
+            throw ValidationError("--time must be above 0 and at most 60s")
+        }
+    }
 
     func run() throws {
-        throw ValidationError("bench throughput is not built yet")
+        let time = time?.value ?? .milliseconds(200)
+        let profiles = (profile.isEmpty ? ThroughputBench.defaultProfiles : profile).map { NodeProfile.named($0)! }
+        let cnis = cni.isEmpty ? [ThroughputBench.CNI.hostGW, .vxlan] : cni
+        let vias = via.isEmpty ? ThroughputBench.Via.allCases : via
+        var rows: [ThroughputRow] = []
+        if !json {
+            print("podwire bench throughput: UDP pod → pod across two nodes, \(time) simulated per row")
+            print(pad("profile", 21) + pad("cni", 16) + pad("via", 8) + lpad("length", 6) + lpad("offered", 14)
+                  + lpad("goodput", 14) + lpad("lost/total", 20) + lpad("published", 12))
+        }
+        for p in profiles {
+            for c in cnis {
+                for v in vias {
+                    for l in length.isEmpty ? [c.largestLength, ThroughputBench.smallLength] : length {
+                        let len = c == .vxlan && l > c.largestLength ? c.largestLength : l
+                        let row = ThroughputBench.run(profile: p, cni: c, via: v, length: len, time: time)
+                        rows.append(row)
+                        if json {
+                            print(ThroughputBench.json(row, time: time).compactText())
+                        } else {
+                            let lost = "\(row.sent - min(row.received, row.sent))/\(row.sent) (" + String(format: "%.2g", row.lostPercent) + "%)"
+                            print(pad(row.profile, 21) + pad(row.cni, 16) + pad(row.via, 8) + lpad("\(row.length)", 6)
+                                  + lpad(mbits(row.offeredBps), 14) + lpad(mbits(row.goodputBps), 14) + lpad(lost, 20)
+                                  + lpad(row.publishedMbps.map { String(format: "%.1f", $0) } ?? "—", 12))
+                        }
+                    }
+                }
+            }
+        }
+        if !json {
+            print("")
+            print("Sources of the published figures:")
+            var seen: [String] = []
+            for r in rows { if let s = r.publishedSource, !seen.contains(s) { seen.append(s); print("  \(r.profile): \(s)") } }
+            print("Lost datagrams by drop reason are in --json; small-datagram rows are CPU-bound on estimated costs.")
+        }
+        if let svg {
+            let text = ThroughputChart.svg(rows: rows, title: "podwire bench throughput (UDP pod → pod, \(time) simulated)")
+            do {
+                try text.write(toFile: svg, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write \(svg): \(error.localizedDescription)")
+            }
+        }
     }
+
+    private func mbits(_ bps: Double) -> String { String(format: "%.1f Mbit/s", bps / 1e6) }
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    private func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
 }
