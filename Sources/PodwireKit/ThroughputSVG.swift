@@ -7,38 +7,50 @@
 import Engine
 
 public enum ThroughputChart {
-    /// A grouped bar chart: one group per (profile, CNI, path), one bar per datagram length
-    /// (colours keyed by length in the legend), each bar the goodput in Mbit/s with its value
-    /// above it, and a dashed black marker at `publishedMbps` where a row has one. Each bar
-    /// and marker carries a `<title>` (a tooltip in browsers) with the row's full label.
+    /// A grouped bar chart: a section per profile, in it a group per (CNI, path), in it a bar
+    /// per datagram length (colours keyed by length in the legend). Each bar is the goodput in
+    /// Mbit/s, with its value above it and a dashed black marker at `publishedMbps` where the
+    /// row has one; each bar and marker carries a `<title>` (a tooltip in browsers) with the
+    /// row's full label. Sections and groups keep the rows' order; bars go by length.
     public static func svg(rows: [ThroughputRow], title: String) -> String {
         struct Group {
-            var profile: String, cni: String, via: String
+            var cni: String, via: String
             var rows: [ThroughputRow]
         }
-        var groups: [Group] = []
+        struct Section {
+            var profile: String
+            var groups: [Group]
+        }
+        var sections: [Section] = []
         for r in rows {
-            if let i = groups.firstIndex(where: { $0.profile == r.profile && $0.cni == r.cni && $0.via == r.via }) {
-                groups[i].rows.append(r)
+            let s = sections.firstIndex { $0.profile == r.profile } ?? {
+                sections.append(Section(profile: r.profile, groups: []))
+                return sections.count - 1
+            }()
+            if let g = sections[s].groups.firstIndex(where: { $0.cni == r.cni && $0.via == r.via }) {
+                sections[s].groups[g].rows.append(r)
             } else {
-                groups.append(Group(profile: r.profile, cni: r.cni, via: r.via, rows: [r]))
+                sections[s].groups.append(Group(cni: r.cni, via: r.via, rows: [r]))
             }
         }
         let lengths = Array(Set(rows.map(\.length))).sorted()
-        for i in groups.indices {
-            // Stable: rows of one length keep their order.
-            groups[i].rows = lengths.flatMap { l in groups[i].rows.filter { $0.length == l } }
+        for s in sections.indices {
+            for g in sections[s].groups.indices {
+                // Stable: rows of one length keep their order.
+                let unsorted = sections[s].groups[g].rows
+                sections[s].groups[g].rows = lengths.flatMap { l in unsorted.filter { $0.length == l } }
+            }
         }
 
-        let barWidth = 24.0, barGap = 4.0, groupGap = 28.0, charWidth = 6.6
-        let left = 76.0, right = 24.0, top = 78.0, plotHeight = 300.0, bottom = 64.0
-        func groupLabel(_ g: Group) -> (String, String) { (g.profile, "\(g.cni) · \(g.via)") }
-        let slots: [Double] = groups.map { g in
-            let bars = Double(g.rows.count) * barWidth + Double(max(g.rows.count - 1, 0)) * barGap
-            let (a, b) = groupLabel(g)
-            return max(bars, Double(max(a.count, b.count)) * charWidth) + groupGap
+        let barWidth = 22.0, barGap = 3.0, groupGap = 14.0, sectionGap = 26.0
+        let smallChar = 5.6, charWidth = 6.6  // estimated widths at font sizes 10 and 12
+        let left = 76.0, right = 24.0, top = 78.0, plotHeight = 300.0, bottom = 74.0
+        func barsWidth(_ g: Group) -> Double { Double(g.rows.count) * barWidth + Double(max(g.rows.count - 1, 0)) * barGap }
+        func groupSlot(_ g: Group) -> Double { max(barsWidth(g), Double(max(g.cni.count, g.via.count)) * smallChar) + groupGap }
+        func sectionSlot(_ s: Section) -> Double {
+            max(s.groups.map(groupSlot).reduce(0, +), Double(s.profile.count) * charWidth + groupGap) + sectionGap
         }
-        let plotWidth = max(slots.reduce(0, +), 480)
+        let plotWidth = max(sections.map(sectionSlot).reduce(0, +), 480)
         let width = left + plotWidth + right
         let height = top + plotHeight + bottom
         let maximum = rows.map { max($0.goodputBps / 1e6, $0.publishedMbps ?? 0) }.max() ?? 0
@@ -68,29 +80,40 @@ public enum ThroughputChart {
         }
 
         var x = left
-        for (g, slot) in zip(groups, slots) {
-            let bars = Double(g.rows.count) * barWidth + Double(max(g.rows.count - 1, 0)) * barGap
-            var bx = x + (slot - bars) / 2
-            out += "<g class=\"group\">\n"
-            for r in g.rows {
-                let mbps = r.goodputBps / 1e6
-                let label = "\(r.profile) · \(r.cni) · \(r.via) · \(r.length) B"
-                var tip = "\(label): goodput \(n(mbps, 1)) Mbit/s of \(n(r.offeredBps / 1e6, 1)) offered, lost \(n(r.lostPercent, 2))%"
-                if let p = r.publishedMbps { tip += "; published \(n(p, 1)) Mbit/s" + (r.publishedSource.map { " (\($0))" } ?? "") }
-                let color = SVG.color(lengths.firstIndex(of: r.length) ?? 0)
-                out += "<rect class=\"bar\" x=\"\(n(bx, 2))\" y=\"\(n(y(mbps), 2))\" width=\"\(n(barWidth, 2))\" height=\"\(n(top + plotHeight - y(mbps), 2))\" fill=\"\(color)\">"
-                    + "<title>\(SVG.escape(tip))</title></rect>\n"
-                out += "<text class=\"value\" x=\"\(n(bx + barWidth / 2, 2))\" y=\"\(n(y(mbps) - 4, 2))\" text-anchor=\"middle\" font-size=\"9\">\(n(mbps, mbps < 10 ? 1 : 0))</text>\n"
-                if let p = r.publishedMbps {
-                    out += "<line class=\"published\" x1=\"\(n(bx - 3, 2))\" y1=\"\(n(y(p), 2))\" x2=\"\(n(bx + barWidth + 3, 2))\" y2=\"\(n(y(p), 2))\" stroke=\"#000000\" stroke-width=\"2\" stroke-dasharray=\"4 2\">"
-                        + "<title>\(SVG.escape("published: \(n(p, 1)) Mbit/s" + (r.publishedSource.map { " (\($0))" } ?? "")))</title></line>\n"
-                }
-                bx += barWidth + barGap
+        for (k, section) in sections.enumerated() {
+            let slot = sectionSlot(section)
+            let groupsWidth = section.groups.map(groupSlot).reduce(0, +)
+            out += "<g class=\"section\">\n"
+            if k > 0 {
+                out += "<line class=\"separator\" x1=\"\(n(x, 2))\" y1=\"\(n(top, 2))\" x2=\"\(n(x, 2))\" y2=\"\(n(top + plotHeight + 56, 2))\" stroke=\"#c0c0c0\"/>\n"
             }
-            let (a, b) = groupLabel(g)
-            let cx = n(x + slot / 2, 2)
-            out += "<text class=\"group-label\" x=\"\(cx)\" y=\"\(n(top + plotHeight + 18, 2))\" text-anchor=\"middle\" font-size=\"11\">"
-                + "<tspan x=\"\(cx)\">\(SVG.escape(a))</tspan><tspan x=\"\(cx)\" dy=\"14\">\(SVG.escape(b))</tspan></text>\n"
+            var gx = x + (slot - groupsWidth) / 2
+            for g in section.groups {
+                let gslot = groupSlot(g)
+                var bx = gx + (gslot - barsWidth(g)) / 2
+                out += "<g class=\"group\">\n"
+                for r in g.rows {
+                    let mbps = r.goodputBps / 1e6
+                    let label = "\(r.profile) · \(r.cni) · \(r.via) · \(r.length) B"
+                    var tip = "\(label): goodput \(n(mbps, 1)) Mbit/s of \(n(r.offeredBps / 1e6, 1)) offered, lost \(n(r.lostPercent, 2))%"
+                    if let p = r.publishedMbps { tip += "; published \(n(p, 1)) Mbit/s" + (r.publishedSource.map { " (\($0))" } ?? "") }
+                    let color = SVG.color(lengths.firstIndex(of: r.length) ?? 0)
+                    out += "<rect class=\"bar\" x=\"\(n(bx, 2))\" y=\"\(n(y(mbps), 2))\" width=\"\(n(barWidth, 2))\" height=\"\(n(top + plotHeight - y(mbps), 2))\" fill=\"\(color)\">"
+                        + "<title>\(SVG.escape(tip))</title></rect>\n"
+                    out += "<text class=\"value\" x=\"\(n(bx + barWidth / 2, 2))\" y=\"\(n(y(mbps) - 4, 2))\" text-anchor=\"middle\" font-size=\"9\">\(n(mbps, mbps < 10 ? 1 : 0))</text>\n"
+                    if let p = r.publishedMbps {
+                        out += "<line class=\"published\" x1=\"\(n(bx - 3, 2))\" y1=\"\(n(y(p), 2))\" x2=\"\(n(bx + barWidth + 3, 2))\" y2=\"\(n(y(p), 2))\" stroke=\"#000000\" stroke-width=\"2\" stroke-dasharray=\"4 2\">"
+                            + "<title>\(SVG.escape("published: \(n(p, 1)) Mbit/s" + (r.publishedSource.map { " (\($0))" } ?? "")))</title></line>\n"
+                    }
+                    bx += barWidth + barGap
+                }
+                let cx = n(gx + gslot / 2, 2)
+                out += "<text class=\"group-label\" x=\"\(cx)\" y=\"\(n(top + plotHeight + 15, 2))\" text-anchor=\"middle\" font-size=\"10\">"
+                    + "<tspan x=\"\(cx)\">\(SVG.escape(g.cni))</tspan><tspan x=\"\(cx)\" dy=\"12\">\(SVG.escape(g.via))</tspan></text>\n"
+                out += "</g>\n"
+                gx += gslot
+            }
+            out += "<text class=\"profile-label\" x=\"\(n(x + slot / 2, 2))\" y=\"\(n(top + plotHeight + 52, 2))\" text-anchor=\"middle\" font-weight=\"bold\">\(SVG.escape(section.profile))</text>\n"
             out += "</g>\n"
             x += slot
         }

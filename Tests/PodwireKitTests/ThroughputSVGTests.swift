@@ -81,12 +81,11 @@ final class XMLElements: NSObject, XMLParserDelegate {
         #expect(x.all("rect", class: "bar").count == 5)
         #expect(x.all("line", class: "published").count == 3)
         #expect(x.all("text", class: "value").map(\.text) == ["61", "905", "70", "941", "290"])
-        // One group per (profile, CNI, path), labelled with both lines.
-        let groups = x.all("text", class: "group-label")
-        #expect(groups.count == 3)
-        let tspans = x.all("tspan").map(\.text)
-        #expect(tspans == ["raspberry-pi-4b", "flannel-vxlan · pod", "raspberry-pi-4b", "flannel-host-gw · pod",
-                           "raspberry-pi-3b-plus", "flannel-vxlan · service"])
+        // A section per profile; in it a group per (CNI, path), labelled on two lines.
+        #expect(x.all("text", class: "profile-label").map(\.text) == ["raspberry-pi-4b", "raspberry-pi-3b-plus"])
+        #expect(x.all("text", class: "group-label").count == 3)
+        #expect(x.all("tspan").map(\.text) == ["flannel-vxlan", "pod", "flannel-host-gw", "pod", "flannel-vxlan", "service"])
+        #expect(x.all("line", class: "separator").count == 1)
         // Legend: the lengths, ascending, then the published marker.
         #expect(x.all("g", class: "legend-entry").count == 3)
         #expect(x.texts.contains("64 B payload") && x.texts.contains("1400 B payload") && x.texts.contains("published figure"))
@@ -116,7 +115,8 @@ final class XMLElements: NSObject, XMLParserDelegate {
         let svg = ThroughputChart.svg(rows: rows, title: "<script>alert('x')</script> & more")
         #expect(!svg.contains("<script>") && svg.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"))
         let x = try #require(XMLElements.parse(svg))
-        #expect(x.all("tspan").map(\.text) == ["a&b <pi>", "\"cni\" · pod's"])
+        #expect(x.all("text", class: "profile-label").map(\.text) == ["a&b <pi>"])
+        #expect(x.all("tspan").map(\.text) == ["\"cni\"", "pod's"])
         #expect(x.texts.contains("published: 2 Mbit/s (x < y & z)"))
         #expect(x.all("text", class: "value").map(\.text) == ["1.5"])
     }
