@@ -1,5 +1,6 @@
 import Capture
 import Datapath
+import Engine
 import Kube
 import Topology
 import Wire
@@ -14,7 +15,7 @@ import Wire
 enum ClusterBuilder {
     static func build(_ t: TopologySpec, seed: UInt64) -> Cluster {
         let nodes = t.nodes.map { n in
-            NodeDefinition(name: n.name, profile: NodeProfile.named(n.profile)!, address: n.address, podCIDR: n.podCIDR,
+            NodeDefinition(name: n.name, profile: profile(n.hardware), address: n.address, podCIDR: n.podCIDR,
                            labels: n.labels.map { Label($0.key, $0.value) })
         }
         let network: PodNetwork
@@ -52,6 +53,63 @@ enum ClusterBuilder {
         }
         for s in t.services { cluster.addService(service(s)) }
         return cluster
+    }
+
+    /// A node's validated profile: the built-in board its `base` names (or, without a base,
+    /// the profile's own fields, every required one given), then each field the file sets.
+    static func profile(_ s: ProfileSpec) -> NodeProfile {
+        var p: NodeProfile
+        if let base = s.base {
+            guard let b = NodeProfile.named(base) else { preconditionFailure("profile \(s.name): base \(base) is not a built-in (Topology validates this)") }
+            p = b
+        } else {
+            guard let cores = s.cores, let clockMHz = s.clockMHz, let memoryMB = s.memoryMB, let totalRAMMiB = s.totalRAMMiB,
+                  let cpuScale = s.cpuScale, let lineRate = s.lineRate else {
+                preconditionFailure("profile \(s.name) has no base and misses a required field (Topology validates this)")
+            }
+            p = NodeProfile(name: s.name, board: "custom board \(s.name)", cores: cores, clockMHz: clockMHz, memoryMB: memoryMB,
+                            totalRAMMiB: totalRAMMiB, cpuScale: cpuScale, lineRate: lineRate)
+        }
+        p.name = s.name
+        if let v = s.board { p.board = v }
+        if let v = s.cores { p.cores = v }
+        if let v = s.clockMHz { p.clockMHz = v }
+        if let v = s.memoryMB { p.memoryMB = v }
+        if let v = s.totalRAMMiB { p.totalRAMMiB = v }
+        if let v = s.cpuScale { p.cpuScale = v }
+        if let v = s.lineRate { p.lineRate = v }
+        switch s.busCap {
+        case nil: break
+        case .none?: p.busCap = nil
+        case .bitsPerSecond(let v)?: p.busCap = v
+        }
+        if let v = s.softirqCore { p.softirqCore = v }
+        if let v = s.netdevMaxBacklog { p.netdevMaxBacklog = v }
+        if let v = s.txqueuelen { p.txqueuelen = v }
+        if let v = s.is64Bit { p.is64Bit = v }
+        for c in s.costs { p.referenceCosts[keyPath: stageCost(c.stage)] = c.cost }
+        return p
+    }
+
+    /// The `StageCosts` field a topology's `costs` key names.
+    static func stageCost(_ name: StageCostName) -> WritableKeyPath<StageCosts, SimDuration> {
+        switch name {
+        case .nicRx: \.nicRx
+        case .nicTx: \.nicTx
+        case .veth: \.veth
+        case .bridge: \.bridge
+        case .bridgeFloodCopy: \.bridgeFloodCopy
+        case .ipForward: \.ipForward
+        case .localOutput: \.localOutput
+        case .localDeliver: \.localDeliver
+        case .netfilterHook: \.netfilterHook
+        case .iptablesRule: \.iptablesRule
+        case .conntrackLookup: \.conntrackLookup
+        case .conntrackNew: \.conntrackNew
+        case .vxlanEncap: \.vxlanEncap
+        case .vxlanDecap: \.vxlanDecap
+        case .loopback: \.loopback
+        }
     }
 
     static func service(_ s: ServiceSpec) -> ServiceDefinition {

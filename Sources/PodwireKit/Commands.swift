@@ -32,7 +32,13 @@ struct DurationArgument: ExpressibleByArgument {
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Replay a topology file and write a pcap of every interface.")
+        commandName: "run", abstract: "Replay a topology file and write a pcap of every interface.",
+        discussion: """
+            With --svg DIR, podwire then reads the captures back and plots each udp and iperf3 \
+            flow's goodput (UDP payload Mbit/s, as it reached the server's interfaces) over \
+            simulated time: DIR/throughput.svg has a line per flow, DIR/flow-N.svg one flow each. \
+            Bins are --svg-bin long (default: the duration / 100, rounded down to 1, 2 or 5 × 10^k).
+            """)
 
     @Argument(help: "The topology file (YAML stream).") var file: String
     @Option(name: .long, help: "Output folder (default: pcaps/<metadata.name>).") var out: String?
@@ -43,6 +49,16 @@ struct RunCommand: ParsableCommand {
     var dumpRules = false
     @Flag(name: .long, help: "After the summary, print each node's conntrack table in conntrack -L form.")
     var dumpConntrack = false
+    @Option(name: .long, help: ArgumentHelp("After the run, write SVG charts of each UDP flow's goodput over time into this folder.",
+                                            valueName: "dir"))
+    var svg: String?
+    @Option(name: .long, help: "Time bin of the --svg charts, e.g. 10ms (default: duration / 100, rounded down to 1-2-5).")
+    var svgBin: DurationArgument?
+
+    func validate() throws {
+        if svgBin != nil && svg == nil { throw ValidationError("--svg-bin needs --svg DIR") }
+        if let b = svgBin, b.value.nanoseconds <= 0 { throw ValidationError("--svg-bin must be longer than 0s") }
+    }
 
     func run() throws {
         let topology = try loadTopology(file)
@@ -76,6 +92,17 @@ struct RunCommand: ParsableCommand {
                 print("\n# \(n.node): conntrack -L (nf_conntrack_max \(n.conntrackMax))")
                 for l in n.conntrack { print(l) }
                 print(ConnectionTracker.listSummary(count: n.conntrack.count))
+            }
+        }
+        if let svg {
+            do {
+                let (files, skipped, notes) = try FlowThroughput.writeCharts(report, directory: svg, bin: svgBin?.value)
+                for why in skipped { FileHandle.standardError.write(Data("podwire: --svg: not plotted: \(why)\n".utf8)) }
+                for note in notes { FileHandle.standardError.write(Data("podwire: --svg: note: \(note)\n".utf8)) }
+                if !json { print("\nPLOTS: \(files.count) SVG file\(files.count == 1 ? "" : "s") in \(svg)/ (throughput.svg has every flow)") }
+            } catch {
+                FileHandle.standardError.write(Data("podwire: \(error.description)\n".utf8))
+                throw ExitCode(error.exitCode)
             }
         }
         if !report.conservationHolds {

@@ -71,10 +71,10 @@ public enum Replay {
         let outDir = options.outputDirectory ?? "pcaps/\(topology.name)"
 
         var capture: PcapCapture?
+        let interfaces = ClusterBuilder.captureInterfaces(cluster)
+        var opts = CaptureOptions(directory: outDir)
         if options.capture {
             try claimOutputDirectory(outDir)
-            let interfaces = ClusterBuilder.captureInterfaces(cluster)
-            var opts = CaptureOptions(directory: outDir)
             opts.interfaceGlobs = topology.capture.interfaces
             opts.snaplen = topology.capture.snaplen
             opts.filter = topology.capture.filter
@@ -135,6 +135,9 @@ public enum Replay {
                 let files = try capture.finish(extra: ["topology": topology.name, "seed": String(seed)])
                 report.captureDirectory = outDir
                 report.captureFiles = files.map { (file: String($0.path.split(separator: "/").last ?? ""), packets: $0.packets) }
+                report.captureEpochSeconds = opts.epochSeconds
+                report.flowTaps = FlowThroughput.taps(runner: traffic, titles: report.flows.map(\.title), interfaces: interfaces,
+                                                      captured: report.captureFiles.map(\.file))
                 if !world.vxlans.isEmpty, let first = cluster.nodes.first {
                     let name = "\(first.name)-eth0.pcap"
                     if report.captureFiles.contains(where: { $0.file == name }) { report.vxlanUnderlayFile = name }

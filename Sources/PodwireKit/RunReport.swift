@@ -61,6 +61,11 @@ public struct RunReport {
     public var captureFiles: [(file: String, packets: Int)] = []
     /// A node's eth0 capture when the run has VXLAN devices (to show how to decode 8472).
     public var vxlanUnderlayFile: String?
+    /// Where each UDP flow's datagrams arrive, for `--svg` (FlowThroughput.swift); empty
+    /// without captures.
+    var flowTaps: [FlowTap] = []
+    /// The wall-clock second the captures' simulated t = 0 maps to.
+    var captureEpochSeconds: Int64 = 0
 
     // MARK: Text
 

@@ -170,6 +170,37 @@ final class DocumentReader {
         return value
     }
 
+    /// A decimal number (integer or fraction, no exponent) in (`above`, `atMost`]. A quoted
+    /// number is refused like `integer` refuses one.
+    func number(_ node: Node, _ path: String, above low: Double, atMost high: Double, expected: String, example: String) -> Double? {
+        func isDecimal(_ t: String) -> Bool {
+            var d = Substring(t)
+            if d.first == "-" || d.first == "+" { d = d.dropFirst() }
+            return !d.isEmpty && d != "." && d.allSatisfy { ($0.isASCII && $0.isNumber) || $0 == "." } && d.filter { $0 == "." }.count <= 1
+        }
+        let full = "\(expected), above \(Self.plainNumber(low)) and at most \(Self.plainNumber(high))"
+        guard let text = Self.plainText(node), isDecimal(text), let value = Double(text) else {
+            if let q = Self.quotedText(node), isDecimal(q) {
+                report(node, path, "expected \(full); got the string \(Self.describe(node))",
+                       hint: "remove the quotes: `\(Self.lastComponent(path)): \(q)`")
+            } else {
+                mismatch(node, path, expected: full, hint: "write a decimal number, e.g. `\(example)`")
+            }
+            return nil
+        }
+        guard value > low, value <= high else {
+            report(node, path, "expected \(full); got \(text)\(value < 0 ? ", which is negative" : "")",
+                   hint: "write a value above \(Self.plainNumber(low)), e.g. `\(example)`")
+            return nil
+        }
+        return value
+    }
+
+    /// 0, 1000, 0.5: a bound as a user would write it.
+    static func plainNumber(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+    }
+
     func unsigned64(_ node: Node, _ path: String, expected: String) -> UInt64? {
         guard let text = Self.plainText(node), Self.isDecimalInteger(text), !text.hasPrefix("-"),
               let value = UInt64(text.hasPrefix("+") ? String(text.dropFirst()) : text) else {

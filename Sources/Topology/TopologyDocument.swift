@@ -33,6 +33,9 @@ struct TopologyDraft {
     /// nil when `spec.links` is absent.
     var links: [LinkDraft]?
     var linksLocation: SourceLocation?
+    /// `spec.profiles` in file order, invalid ones included (their names still count as
+    /// declared, so nodes naming them are not reported again).
+    var profiles: [ProfileDraft] = []
 }
 
 struct HostDraft {
@@ -91,7 +94,7 @@ struct NodeDraft {
     var location: SourceLocation
     var path: String
     var name: Located<String>?
-    var profile: String?
+    var profile: NodeProfileDraft?
     var address: Located<IPv4Interface>?
     /// As written; nil when absent (assigned later) or invalid (`podCIDRInvalid`).
     var podCIDR: Located<IPv4Network>?
@@ -143,12 +146,9 @@ struct StepDraft {
 extension NodeSpec {
     /// The hardware profiles a node may name, from the smallest board to the largest.
     /// (The same list as Kube's `NodeProfile.names`, which this module cannot import;
-    /// `ClusterBuilderTests` checks the two agree.)
-    public static let knownProfiles = [
-        "raspberry-pi-zero-2w", "raspberry-pi-3b", "raspberry-pi-3b-plus", "raspberry-pi-4b",
-        "raspberry-pi-4b-1gb", "raspberry-pi-4b-2gb", "raspberry-pi-4b-4gb", "raspberry-pi-4b-8gb",
-        "raspberry-pi-5", "raspberry-pi-5-4gb", "raspberry-pi-5-8gb",
-    ]
+    /// `ClusterBuilderTests` checks the two agree.) A topology may add its own in
+    /// `spec.profiles` (Profiles.swift).
+    public static let knownProfiles = builtinProfiles.map(\.name)
 }
 
 enum TopologyDocument {
@@ -162,7 +162,7 @@ enum TopologyDocument {
 
     static let documentSchema = FieldSchema(what: "the Topology document", modelled: ["apiVersion", "kind", "metadata", "spec"])
     static let metadataSchema = FieldSchema(what: "the Topology metadata", modelled: ["name"], ignored: ["labels", "annotations"])
-    static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "nodes", "hosts", "switches", "links", "scenario", "capture"])
+    static let specSchema = FieldSchema(what: "the Topology spec", modelled: ["seed", "duration", "cluster", "profiles", "nodes", "hosts", "switches", "links", "scenario", "capture"])
     static let hostSchema = FieldSchema(what: "a host", modelled: ["name", "address", "routes"])
     static let routeSchema = FieldSchema(what: "a route", modelled: ["to", "via"])
     static let switchSchema = FieldSchema(what: "a switch", modelled: ["name"])
@@ -206,6 +206,7 @@ enum TopologyDocument {
             draft.duration = Located(value: d, location: r.location(of: v))
         }
         readCluster(spec, r, into: &draft)
+        if let v = spec["profiles"] { draft.profiles = readProfiles(v, spec.path("profiles"), r) }
         if let v = r.required(spec, "nodes", expected: "a list of nodes", hint: "add `nodes:` with at least one `- {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}`") {
             draft.nodesLocation = r.location(of: v)
             if let items = r.sequence(v, spec.path("nodes"), expected: "a list of nodes",
@@ -344,15 +345,9 @@ enum TopologyDocument {
                          hint: "use a name such as `pi-1`")
             }
         }
-        if let n = r.required(f, "profile", expected: "a hardware profile: " + NodeSpec.knownProfiles.joined(separator: ", "),
-                              hint: "add `profile: raspberry-pi-4b`"),
-           let profile = r.string(n, f.path("profile")) {
-            if NodeSpec.knownProfiles.contains(profile) {
-                draft.profile = profile
-            } else {
-                r.report(n, f.path("profile"), "expected one of " + NodeSpec.knownProfiles.joined(separator: ", ") + "; got \(DocumentReader.describe(n))",
-                         hint: Suggestions.didYouMean(profile, in: NodeSpec.knownProfiles) ?? "pick the board closest to yours")
-            }
+        if let n = r.required(f, "profile", expected: "a hardware profile: a built-in name (" + NodeSpec.knownProfiles.joined(separator: ", ") + "), one of spec.profiles, or {base: …, field: value}",
+                              hint: "add `profile: raspberry-pi-4b`") {
+            draft.profile = readNodeProfile(n, f.path("profile"), r)
         }
         if let n = r.required(f, "address", expected: "the node's LAN address with a prefix length, like 192.168.50.11/24",
                               hint: "add `address: 192.168.50.11/24`") {
@@ -483,11 +478,20 @@ enum TopologyDocument {
         return links
     }
 
-    /// A link rate in tc's syntax ("100Mbit", "1Gbit", "500kbit").
-    private static func rate(_ node: Node, _ path: String, _ r: DocumentReader) -> Int64? {
-        let expected = "a rate with a tc unit, like 100Mbit, 1Gbit or 500kbit"
+    /// A rate in tc's syntax ("100Mbit", "1Gbit", "500kbit"): a link's `rate`, a profile's
+    /// `lineRate` and `busCap`. `alternative` names another accepted spelling for messages
+    /// (", or `none`").
+    static func rate(_ node: Node, _ path: String, _ r: DocumentReader, alternative: String? = nil) -> Int64? {
+        let key = DocumentReader.lastComponent(path)
+        let or = alternative.map { " " + $0 } ?? ""
+        let expected = "a rate with a tc unit, like 100Mbit, 1Gbit or 500kbit\(or)"
         guard case .scalar(let s) = node, !DocumentReader.isNull(node) else {
-            r.mismatch(node, path, expected: expected, hint: "write e.g. `rate: 100Mbit`")
+            r.mismatch(node, path, expected: expected, hint: "write e.g. `\(key): 100Mbit`")
+            return nil
+        }
+        if s.string.hasPrefix("-") {
+            r.report(node, path, "expected a positive rate\(or); got \(s.string), which is negative",
+                     hint: "rates cannot be negative; write e.g. `\(key): \(s.string.dropFirst())`")
             return nil
         }
         switch TCRateSyntax.parse(s.string) {
@@ -502,9 +506,9 @@ enum TopologyDocument {
             r.report(node, path, "expected \(expected); got \(DocumentReader.describe(node)), whose unit `\(unit)` is not one of tc's",
                      hint: suggestion + "tc's units are bit, kbit, mbit, gbit, tbit (and kibit…, bps for bytes/s), in any case")
         case .failure(.malformed):
-            r.report(node, path, "expected \(expected); got \(DocumentReader.describe(node))", hint: "write a number followed by a unit, e.g. `rate: 100Mbit`")
+            r.report(node, path, "expected \(expected); got \(DocumentReader.describe(node))", hint: "write a number followed by a unit, e.g. `\(key): 100Mbit`")
         case .failure(.outOfRange):
-            r.report(node, path, "expected a rate of at least 1bit and below 9.2e18 bit/s; got \(s.string)", hint: "write e.g. `rate: 1Gbit`")
+            r.report(node, path, "expected a rate of at least 1bit and below 9.2e18 bit/s; got \(s.string)", hint: "write e.g. `\(key): 1Gbit`")
         }
         return nil
     }

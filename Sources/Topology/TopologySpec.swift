@@ -37,11 +37,14 @@ public struct TopologySpec: Sendable {
     /// `spec.links` in file order; empty when the file has none (every machine on the
     /// implicit switch).
     public var links: [LinkSpec]
+    /// `spec.profiles` as written, in file order (each node's `hardware` has them resolved).
+    public var profiles: [ProfileSpec]
 
     public init(name: String, seed: UInt64, duration: SimDuration, cluster: ClusterSpec, nodes: [NodeSpec],
                 scenario: [ScenarioStep], capture: CaptureSpec, pods: [PodSpec], deployments: [DeploymentSpec],
                 fileName: String, hosts: [HostSpec] = [], services: [ServiceSpec] = [],
-                switches: [SwitchSpec] = [], links: [LinkSpec] = []) {
+                switches: [SwitchSpec] = [], links: [LinkSpec] = [], profiles: [ProfileSpec] = []) {
+        self.profiles = profiles
         self.hosts = hosts
         self.services = services
         self.switches = switches
@@ -124,8 +127,13 @@ public struct ClusterSpec: Sendable {
 public struct NodeSpec: Sendable {
     /// DNS-1123 label, unique in the topology.
     public var name: String
-    /// A hardware profile name from `NodeProfile.names` (e.g. `raspberry-pi-4b`).
+    /// The profile's name: a built-in (`NodeProfile.names`, e.g. `raspberry-pi-4b`), one of
+    /// `spec.profiles`, or `<base>@<node>` for an inline profile.
     public var profile: String
+    /// The profile resolved down to a built-in board: `base` is a built-in name (nil when the
+    /// profile gives every field itself) and the other fields are what the file changes, from
+    /// `spec.profiles` and the node's inline overrides. For a plain built-in, only name and base.
+    public var hardware: ProfileSpec
     /// The node's LAN address with its prefix length ("192.168.50.11/24").
     public var address: IPv4Interface
     /// The node's pod CIDR: as written, or the node's index-th `/nodeCIDRMaskSize` block of
@@ -136,9 +144,10 @@ public struct NodeSpec: Sendable {
     public var labels: [(key: String, value: String)]
 
     public init(name: String, profile: String, address: IPv4Interface, podCIDR: IPv4Network,
-                labels: [(key: String, value: String)]) {
+                labels: [(key: String, value: String)], hardware: ProfileSpec? = nil) {
         self.name = name
         self.profile = profile
+        self.hardware = hardware ?? ProfileSpec(name: profile, base: profile, location: SourceLocation(file: "", line: 0, column: 0))
         self.address = address
         self.podCIDR = podCIDR
         self.labels = labels

@@ -15,7 +15,8 @@ enum TopologyValidation {
     static func check(_ t: TopologyDraft, workloads: [WorkloadDraft], services serviceDrafts: [ServiceDraft] = [],
                       crossDocument: Bool, _ r: DocumentReader) -> TopologySpec? {
         let cluster = checkCluster(t, r)
-        let nodes = checkNodes(t, cluster: cluster, r)
+        let profiles = checkProfiles(t, r)
+        let nodes = checkNodes(t, cluster: cluster, profiles: profiles, r)
         checkWorkloads(workloads, nodes: t.nodes, crossDocument: crossDocument, r)
         let services = checkServices(serviceDrafts, serviceSubnet: cluster.serviceSubnet,
                                      nodePortRange: t.cluster.serviceNodePortRange?.value, seed: t.seed, r)
@@ -25,7 +26,7 @@ enum TopologyValidation {
         let cabling = checkLinks(t, r)
 
         guard let name = t.name, let seed = t.seed, let clusterSpec = cluster.spec, let nodes, let steps,
-              let duration, let capture = t.capture else { return nil }
+              let duration, let capture = t.capture, let writtenProfiles = profiles.written else { return nil }
         var pods: [PodSpec] = []
         var deployments: [DeploymentSpec] = []
         for w in workloads {
@@ -39,7 +40,7 @@ enum TopologyValidation {
         guard let hosts, let cabling, let services = services.all else { return nil }
         return TopologySpec(name: name, seed: seed, duration: duration, cluster: clusterSpec, nodes: nodes, scenario: steps,
                             capture: capture, pods: pods, deployments: deployments, fileName: r.file, hosts: hosts,
-                            services: services, switches: cabling.switches, links: cabling.links)
+                            services: services, switches: cabling.switches, links: cabling.links, profiles: writtenProfiles)
     }
 
     // MARK: Cluster
@@ -80,7 +81,7 @@ enum TopologyValidation {
 
     // MARK: Nodes
 
-    private static func checkNodes(_ t: TopologyDraft, cluster: CheckedCluster, _ r: DocumentReader) -> [NodeSpec]? {
+    private static func checkNodes(_ t: TopologyDraft, cluster: CheckedCluster, profiles: CheckedProfiles, _ r: DocumentReader) -> [NodeSpec]? {
         var complete = true
         var seenNames: [(String, SourceLocation)] = []
         var seenAddresses: [(IPv4Address, String, SourceLocation)] = []
@@ -167,8 +168,10 @@ enum TopologyValidation {
             } else if let name = node.name?.value {
                 labels?.append((key: "kubernetes.io/hostname", value: name))
             }
-            if let name = node.name?.value, let profile = node.profile, let address = node.address?.value, let podCIDR, let labels {
-                result.append(NodeSpec(name: name, profile: profile, address: address, podCIDR: podCIDR, labels: labels))
+            let hardware = checkNodeProfile(node, index: index, profiles: profiles, r)
+            if let name = node.name?.value, let hardware, let address = node.address?.value, let podCIDR, let labels {
+                result.append(NodeSpec(name: name, profile: hardware.name, address: address, podCIDR: podCIDR, labels: labels,
+                                       hardware: hardware))
             } else {
                 complete = false
             }

@@ -44,6 +44,10 @@ import Testing
              expect: [":14:", "NetworkPolicy"]),
         Case(name: "NodePort out of range", yaml: base + "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {type: NodePort, selector: {app: web}, ports: [{port: 80, protocol: UDP, nodePort: 20000}]}\n",
              expect: [":16:", "20000", "30000-32767"]),
+        Case(name: "custom profile with a misspelt base", yaml: base.replacingOccurrences(of: "  nodes:", with: "  profiles: [{name: mine, base: raspbery-pi-4b}]\n  nodes:"),
+             expect: [":5:33:", "spec.profiles[0].base", "did you mean `raspberry-pi-4b`"]),
+        Case(name: "inline profile with softirqCore past the cores", yaml: base.replacingOccurrences(of: "profile: raspberry-pi-4b,", with: "profile: {base: raspberry-pi-5, softirqCore: 4},"),
+             expect: [":6:", "spec.nodes[0].profile.softirqCore", "not a core of this 4-core board"]),
         Case(name: "truncated YAML", yaml: String(base.prefix(150)) + "\n  - {name: [",
              expect: ["t.yaml:"]),
     ]
@@ -82,6 +86,22 @@ import Testing
         #expect(r.stdout.contains("ok"))
         let h = try E2E.run(E2E.podwire, ["--help"])
         #expect(h.status == 0 && h.stdout.contains("run") && h.stdout.contains("bench"))
+    }
+
+    @Test func svgWritesOneChartPerFlowAndOneForAll() throws {
+        let dir = E2E.tempDir("svg")
+        let r = try E2E.run(E2E.podwire, ["run", "topologies/custom-profile.yaml", "--out", dir + "/out", "--svg", dir + "/svg",
+                                          "--svg-bin", "50ms"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("PLOTS: 3 SVG files in \(dir)/svg/"))
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/svg").sorted()
+        #expect(names == ["flow-1.svg", "flow-2.svg", "throughput.svg"])
+        let text = try String(contentsOfFile: dir + "/svg/throughput.svg", encoding: .utf8)
+        #expect(text.contains("bins of 50ms"))
+        let help = try E2E.run(E2E.podwire, ["run", "--help"])
+        #expect(help.stdout.contains("--svg <dir>") && help.stdout.contains("--svg-bin"))
+        let lonely = try E2E.run(E2E.podwire, ["run", "topologies/custom-profile.yaml", "--svg-bin", "10ms"])
+        #expect(lonely.status != 0 && lonely.stderr.contains("--svg-bin needs --svg DIR"))
     }
 
     @Test func missingFileIsAnErrorNotACrash() throws {
