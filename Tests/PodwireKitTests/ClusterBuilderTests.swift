@@ -90,8 +90,9 @@ import Topology
         #expect(ns.costs.vxlanEncap == .nanoseconds(1660))
         #expect(ns.costs.nicRx == .nanoseconds(1245))
         #expect(ns.costs.veth == .nanoseconds(249))
-        // eth0's cable runs at the profile's line rate.
+        // eth0's cable runs at the profile's line rate, with its txqueuelen.
         #expect(c.world.device(c.nodes[0].eth0).link?.rate == 100_000_000)
+        #expect(c.world.device(c.nodes[0].eth0).link?.txqueuelen == 200)
         #expect(p.cpuConfiguration == NodeCPUConfiguration(cores: 4, softirqCore: 2, netdevMaxBacklog: 500))
     }
 
@@ -104,6 +105,9 @@ import Topology
         #expect(p.referenceCosts.veth == .microseconds(1) && p.referenceCosts.nicRx == StageCosts().nicRx)
         #expect(c.world.namespace(c.nodes[1].netns).costs.veth == .microseconds(2))
         #expect(c.world.namespace(c.nodes[1].netns).costs.bridge == .nanoseconds(1200))
+        // `busCap: none` lifts the 3B+'s USB 2.0 cap: eth0 sends at the full gigabit.
+        #expect(c.world.device(c.nodes[1].eth0).link?.rate == 1_000_000_000)
+        #expect(NodeProfile.named("raspberry-pi-3b-plus")!.transmitRate == 300_000_000)
     }
 
     @Test func aProfileWithoutBase() throws {
