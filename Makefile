@@ -5,7 +5,7 @@ SWIFT       ?= swift
 TOPOLOGY    ?= topologies/single-node.yaml
 APT_PACKAGES = libpcap-dev tshark tcpdump
 
-.PHONY: run test deps build bench benchmarks clean
+.PHONY: run test deps build bench benchmarks benchmarks-update clean
 
 # Installs the Debian packages podwire needs, only when one is missing (non-interactive:
 # tshark's "may non-superusers capture" question is answered with the default).
@@ -33,9 +33,15 @@ test: deps
 bench: build
 	.build/release/podwire bench --json
 
-# The ordo-one/benchmark suite (malloc counts, thresholds): Benchmarks/README.md.
+# The ordo-one/benchmark suite (malloc counts, thresholds): Benchmarks/README.md. Runs every
+# benchmark and checks it against Benchmarks/Thresholds/ (exit 2: a regression, 4: better
+# than recorded by more than the tolerance). By hand only: not part of `make test` or CI.
 benchmarks: deps
-	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
+	cd Benchmarks && $(SWIFT) package benchmark thresholds check --no-progress
+
+# Re-records Benchmarks/Thresholds/ from a fresh run (after an intended change; commit them).
+benchmarks-update: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update --no-progress
 
 clean:
 	rm -rf .build Benchmarks/.build

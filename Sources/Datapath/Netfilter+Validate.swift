@@ -32,23 +32,31 @@ enum NetfilterValidator {
     /// Target names podwire knows; a user chain may not be called like one.
     static let targetNames: Set<String> = ["ACCEPT", "DROP", "RETURN", "REJECT", "DNAT", "SNAT", "MASQUERADE", "MARK", "QUEUE"]
 
-    static func check(_ table: NetfilterTable) throws(Problem) {
+    /// Checks `table`; returns which hooks reach each chain (bit `hook.rawValue` of
+    /// `reach[chain]`), which `NetfilterCompilation` keeps to re-check a few changed chains.
+    @discardableResult
+    static func check(_ table: NetfilterTable) throws(Problem) -> [UInt8] {
         let builtins = table.name.hooks.map(\.chainName)
-        for (c, chain) in table.chains.enumerated() {
-            if !builtins.contains(chain.name), let message = chainNameProblem(chain.name) {
-                throw Problem(chain: c, rule: nil, message: message)
-            }
-            if table.name == .nat, chain.policy == .drop {
-                throw Problem(chain: c, rule: nil, message: "the nat table is not intended for filtering, "
-                              + "the use of DROP is therefore inhibited (set the policy in the filter table)")
-            }
-            for (r, rule) in chain.rules.enumerated() {
-                if let message = ruleProblem(rule, in: table, builtins: builtins) {
-                    throw Problem(chain: c, rule: r, message: message)
-                }
+        for c in table.chains.indices { try checkChain(c, in: table, builtins: builtins) }
+        return try checkGraph(table)
+    }
+
+    /// The checks of one chain on its own: its name, its policy, each rule (jump targets
+    /// must exist in `table`). Not the graph (loops, depth, NAT hooks).
+    static func checkChain(_ c: Int, in table: NetfilterTable, builtins: [String]) throws(Problem) {
+        let chain = table.chains[c]
+        if !builtins.contains(chain.name), let message = chainNameProblem(chain.name) {
+            throw Problem(chain: c, rule: nil, message: message)
+        }
+        if table.name == .nat, chain.policy == .drop {
+            throw Problem(chain: c, rule: nil, message: "the nat table is not intended for filtering, "
+                          + "the use of DROP is therefore inhibited (set the policy in the filter table)")
+        }
+        for (r, rule) in chain.rules.enumerated() {
+            if let message = ruleProblem(rule, in: table, builtins: builtins) {
+                throw Problem(chain: c, rule: r, message: message)
             }
         }
-        try checkGraph(table)
     }
 
     /// What `iptables -N NAME` would refuse, or nil.
@@ -57,7 +65,10 @@ enum NetfilterValidator {
         if name.utf8.count > maximumChainNameLength {
             return "chain name '\(name)' too long (must be under \(maximumChainNameLength + 1) chars)"
         }
-        if name.hasPrefix("-") || name.hasPrefix("!") || name.contains(where: { $0 == " " || $0 == "\t" || $0 == "\"" }) {
+        // Bytes, not Characters: thousands of kube-proxy chains are checked per ruleset.
+        let first = name.utf8.first!
+        if first == UInt8(ascii: "-") || first == UInt8(ascii: "!")
+            || name.utf8.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\"") }) {
             return "invalid chain name '\(name)'"
         }
         if targetNames.contains(name) { return "chain name '\(name)' may not clash with target name" }
@@ -171,15 +182,18 @@ enum NetfilterValidator {
 
     /// Loops, nesting depth and which hooks reach each chain (`mark_source_chains`), then the
     /// NAT targets' hooks (`xt_check_target` against the chain's `comefrom`).
-    private static func checkGraph(_ table: NetfilterTable) throws(Problem) {
-        let chains = table.chains
-        // Jump edges: (rule, target chain) per chain. Targets exist: checked per rule above.
-        let edges: [[(rule: Int, to: Int)]] = chains.map { chain in
-            chain.rules.enumerated().compactMap { r, rule in
-                if case .jump(let name) = rule.target, let to = table.chainIndex(named: name) { return (r, to) }
-                return nil
-            }
+    /// The jump edges of one chain: (rule, target chain). Targets exist: checked per rule.
+    static func jumpEdges(_ chain: NetfilterChain, in table: NetfilterTable) -> [(rule: Int, to: Int)] {
+        var edges: [(rule: Int, to: Int)] = []
+        for r in chain.rules.indices {
+            if case .jump(let name) = chain.rules[r].target, let to = table.chainIndex(named: name) { edges.append((r, to)) }
         }
+        return edges
+    }
+
+    private static func checkGraph(_ table: NetfilterTable) throws(Problem) -> [UInt8] {
+        let chains = table.chains
+        let edges = chains.map { jumpEdges($0, in: table) }
         // Loops: depth-first, white/grey/black.
         var colour = [UInt8](repeating: 0, count: chains.count)
         var path: [Int] = []
@@ -223,16 +237,21 @@ enum NetfilterValidator {
             mark(b, 1 << UInt8(hook.rawValue))
         }
 
-        for (c, chain) in chains.enumerated() {
-            for (r, rule) in chain.rules.enumerated() {
-                guard let (name, allowed) = allowedHooks(rule.target) else { continue }
-                let bad = NetfilterHook.allCases.filter { reach[c] & (1 << UInt8($0.rawValue)) != 0 && !allowed.contains($0) }
-                if bad.isEmpty { continue }
-                let hooks = bad.map(\.chainName).joined(separator: ", ")
-                let whereText = bad.count == 1 && bad[0].chainName == chain.name
-                    ? "rule is in \(chain.name)" : "chain \(chain.name) is reachable from \(hooks)"
-                throw Problem(chain: c, rule: r, message: natPlacement(name) + " (\(whereText))")
-            }
+        for c in chains.indices { try checkNATHooks(c, in: table, reach: reach) }
+        return reach
+    }
+
+    /// `xt_check_target` for the NAT targets of chain `c`, given which hooks reach it.
+    static func checkNATHooks(_ c: Int, in table: NetfilterTable, reach: [UInt8]) throws(Problem) {
+        let chain = table.chains[c]
+        for (r, rule) in chain.rules.enumerated() {
+            guard let (name, allowed) = allowedHooks(rule.target) else { continue }
+            let bad = NetfilterHook.allCases.filter { reach[c] & (1 << UInt8($0.rawValue)) != 0 && !allowed.contains($0) }
+            if bad.isEmpty { continue }
+            let hooks = bad.map(\.chainName).joined(separator: ", ")
+            let whereText = bad.count == 1 && bad[0].chainName == chain.name
+                ? "rule is in \(chain.name)" : "chain \(chain.name) is reachable from \(hooks)"
+            throw Problem(chain: c, rule: r, message: natPlacement(name) + " (\(whereText))")
         }
     }
 }

@@ -117,6 +117,8 @@ public final class Netfilter {
     let wildcardPrefixes: [String]
     /// xt_recent lists, by the id the compiled matches carry.
     let recentTables: [RecentTable]
+    /// Where a walk through a long run of `-d A/32` rules goes on (shared, read-only).
+    let destinationIndex: DestinationIndex
 
     /// nf_tables refuses deeper chains (`NFT_JUMP_STACK_SIZE` 16, EMLINK); the validator
     /// enforces it, so the jump stack has a fixed size.
@@ -127,15 +129,19 @@ public final class Netfilter {
     /// match never matches, as in Linux). Names ending in iptables' '+' wildcard need the
     /// device list: use `init(_:devices:)` or call `resolveInterfaces(_:)`; until then a
     /// wildcard matches no device.
-    public init(_ ruleset: NetfilterRuleset, interfaceIndex: (String) -> Int32? = { _ in nil }) throws(NetfilterError) {
-        for name in NetfilterTableName.allCases {
-            do throws(NetfilterValidator.Problem) {
-                try NetfilterValidator.check(ruleset[name])
-            } catch {
-                throw NetfilterError(error.located(in: ruleset[name]))
-            }
-        }
-        let program = NetfilterProgram(ruleset)
+    ///
+    /// A ruleset already compiled (`NetfilterRuleset.compile(reusing:)`) is not checked or
+    /// compiled again.
+    public convenience init(_ ruleset: NetfilterRuleset, interfaceIndex: (String) -> Int32? = { _ in nil }) throws(NetfilterError) {
+        let compilation: NetfilterCompilation
+        if let compiled = ruleset.compilation { compilation = compiled } else { compilation = try NetfilterCompilation(ruleset) }
+        var loaded = ruleset
+        loaded.compilation = nil  // the compiled arrays are copied below; do not keep them twice
+        self.init(checked: loaded, program: compilation.program, interfaceIndex: interfaceIndex)
+    }
+
+    /// Loads `program`, compiled from `ruleset` after `NetfilterValidator` accepted it.
+    init(checked ruleset: NetfilterRuleset, program: NetfilterProgram, interfaceIndex: (String) -> Int32?) {
         self.ruleset = ruleset
         ruleCount = program.rules.count
         rules = .allocate(capacity: max(ruleCount, 1))
@@ -158,6 +164,7 @@ public final class Netfilter {
         wildcardWords = 0
         wildcardBits = .allocate(capacity: 1)
         recentTables = program.recentNames.map { RecentTable(name: $0) }
+        destinationIndex = program.destinationIndex
         resolveExactInterfaces(interfaceIndex)
     }
 
@@ -219,14 +226,24 @@ public final class Netfilter {
                 // Falling off a user chain: its implicit RETURN (never reached at depth 0:
                 // user chains are entered by jumps only).
                 depth &-= 1
-                index = Int(jumpStack[depth]) &+ 1
+                index = next(after: Int(jumpStack[depth]), &walked)
                 continue
             default:
                 break
             }
+            if rule.pointee.flags.contains(.runStart) {
+                // A run of `-d A/32` rules: on to the first with the packet's destination,
+                // counting the rules in between as walked (they cannot match).
+                let first = destinationIndex.firstCandidate(run: index, address: packet.destination.rawValue)
+                if first != index {
+                    walked &+= UInt64(truncatingIfNeeded: first &- index)
+                    index = first
+                    continue
+                }
+            }
             walked &+= 1
             guard ipPacketMatches(rule, packet), modulesMatch(rule, packet, now: now, random: &random) else {
-                index &+= 1
+                index = next(after: index, &walked)
                 continue
             }
             count(index, packet.length)
@@ -239,7 +256,7 @@ public final class Netfilter {
                 return .reject(rule.pointee.rejectWith)
             case .mark:
                 packet.mark = (packet.mark & ~rule.pointee.mask) ^ rule.pointee.value
-                index &+= 1
+                index = next(after: index, &walked)
             case .jump:
                 jumpStack[depth] = Int32(truncatingIfNeeded: index)
                 depth &+= 1
@@ -249,7 +266,7 @@ public final class Netfilter {
                     index = policy
                 } else {
                     depth &-= 1
-                    index = Int(jumpStack[depth]) &+ 1
+                    index = next(after: Int(jumpStack[depth]), &walked)
                 }
             case .dnat:
                 return .dnat(IPv4Address(rawValue: rule.pointee.value),
@@ -263,6 +280,18 @@ public final class Netfilter {
                 preconditionFailure("sentinels are handled before matching")
             }
         }
+    }
+
+    /// The rule the walk examines after rule `index` (which it examined: in an indexed run, a
+    /// rule with the packet's destination): the next one, or in a run the next with the same
+    /// destination, the skipped rules counted as walked.
+    @inline(__always)
+    private func next(after index: Int, _ walked: inout UInt64) -> Int {
+        let rule = rules + index
+        guard rule.pointee.flags.contains(.indexed) else { return index &+ 1 }
+        let next = Int(rule.pointee.nextCandidate)
+        walked &+= UInt64(truncatingIfNeeded: next &- index &- 1)
+        return next
     }
 
     @inline(__always)

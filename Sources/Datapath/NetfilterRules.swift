@@ -229,25 +229,37 @@ public struct NetfilterChain: Hashable, Sendable {
 }
 
 /// One table: its built-in chains first (in `NetfilterTableName.hooks` order), then user
-/// chains in the order they were created.
+/// chains in the order they were created. Chains are found by name in O(1) (kube-proxy
+/// writes thousands of `KUBE-SVC-`/`KUBE-SEP-` chains per node).
 public struct NetfilterTable: Hashable, Sendable {
     public let name: NetfilterTableName
     public private(set) var chains: [NetfilterChain]
+    /// `chains` by name; derived, so left out of equality and hashing.
+    private var chainIndexes: [String: Int]
 
     public init(_ name: NetfilterTableName) {
         self.name = name
         chains = name.hooks.map { NetfilterChain(name: $0.chainName, policy: .accept) }
+        chainIndexes = Dictionary(uniqueKeysWithValues: chains.enumerated().map { ($1.name, $0) })
     }
 
-    public func chainIndex(named name: String) -> Int? { chains.firstIndex { $0.name == name } }
+    public static func == (a: NetfilterTable, b: NetfilterTable) -> Bool { a.name == b.name && a.chains == b.chains }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(chains)
+    }
+
+    public func chainIndex(named name: String) -> Int? { chainIndexes[name] }
 
     public func chain(named name: String) -> NetfilterChain? { chainIndex(named: name).map { chains[$0] } }
 
     /// `iptables -N NAME` (does nothing when the chain exists). Returns its index.
     @discardableResult
     public mutating func addChain(_ name: String) -> Int {
-        if let i = chainIndex(named: name) { return i }
+        if let i = chainIndexes[name] { return i }
         chains.append(NetfilterChain(name: name, policy: nil))
+        chainIndexes[name] = chains.count - 1
         return chains.count - 1
     }
 
@@ -261,6 +273,13 @@ public struct NetfilterTable: Hashable, Sendable {
         chains[addChain(chain)].rules.insert(rule, at: position)
     }
 
+    /// What `iptables-restore --noflush` does with a chain it declares (`:NAME - [0:0]`) and
+    /// fills: creates it if missing, else flushes it, then gives it exactly `rules`. The
+    /// array is stored as given, so tables built from one generator's output share it.
+    public mutating func setRules(_ rules: [NetfilterRule], of chain: String) {
+        chains[addChain(chain)].rules = rules
+    }
+
     /// `iptables -P CHAIN POLICY` (built-in chains only).
     public mutating func setPolicy(_ policy: NetfilterPolicy, of hook: NetfilterHook) {
         if let i = chainIndex(named: hook.chainName) { chains[i].policy = policy }
@@ -269,10 +288,20 @@ public struct NetfilterTable: Hashable, Sendable {
 
 /// Every table of one network namespace: what `iptables-restore` loads.
 public struct NetfilterRuleset: Hashable, Sendable {
-    public var filter = NetfilterTable(.filter)
-    public var nat = NetfilterTable(.nat)
+    public var filter = NetfilterTable(.filter) { didSet { compilation = nil } }
+    public var nat = NetfilterTable(.nat) { didSet { compilation = nil } }
+    /// The checked and compiled form, once `compile(reusing:)` made it (Netfilter+Compile.swift);
+    /// derived, so left out of equality and hashing.
+    var compilation: NetfilterCompilation?
 
     public init() {}
+
+    public static func == (a: NetfilterRuleset, b: NetfilterRuleset) -> Bool { a.filter == b.filter && a.nat == b.nat }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(filter)
+        hasher.combine(nat)
+    }
 
     public subscript(_ name: NetfilterTableName) -> NetfilterTable {
         get { name == .filter ? filter : nat }

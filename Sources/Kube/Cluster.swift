@@ -74,6 +74,8 @@ public final class Cluster {
     public let world: World
     public private(set) var nodes: [Node] = []
     public private(set) var pods: [Pod] = []
+    /// `pods` index of the first pod with each (namespace, name).
+    private var podIndexes: [PodKey: Int] = [:]
     /// External hosts: (definition, namespace, eth0).
     public private(set) var hosts: [(definition: HostDefinition, netns: NamespaceID, eth0: DeviceID)] = []
     /// The switches of the underlay, in topology order (namespace `<name>`, bridge `br-<name>`).
@@ -239,7 +241,12 @@ public final class Cluster {
         configuration.network == .flannelVXLAN ? min(configuration.mtu, 1500) - VXLANHeader.overhead : configuration.mtu
     }
     public func pod(named name: String, namespace: String = "default") -> Pod? {
-        pods.first { $0.definition.name == name && $0.definition.namespace == namespace }
+        podIndexes[PodKey(namespace: namespace, name: name)].map { pods[$0] }
+    }
+
+    private struct PodKey: Hashable {
+        var namespace: String
+        var name: String
     }
 
     /// The pod names of a Deployment's replicas, in creation order.
@@ -284,6 +291,8 @@ public final class Cluster {
             node.podCount += 1
             BridgePlugin.add(&pod, on: node, cluster: self, names: &names)
         }
+        let key = PodKey(namespace: d.namespace, name: d.name)
+        if podIndexes[key] == nil { podIndexes[key] = pods.count }
         pods.append(pod)
         return pod
     }
@@ -300,7 +309,7 @@ public final class Cluster {
             var podName: String
             repeat {
                 podName = "\(name)-\(hash)-\(Self.randomSuffix(&names, length: 5))"
-            } while pods.contains { $0.definition.name == podName && $0.definition.namespace == namespace }
+            } while podIndexes[PodKey(namespace: namespace, name: podName)] != nil
             d.name = podName
             d.namespace = namespace
             d.labels = template.labels + [Label("pod-template-hash", hash)]

@@ -98,20 +98,8 @@ public enum KubeProxy {
     /// cache does, whatever order `services` gives them in.
     public static func program(_ ruleset: inout NetfilterRuleset, services: [ServiceEndpoints], nodeName: String,
                                configuration: KubeProxyConfiguration) {
-        ensureKubeletChains(&ruleset)
-        ensureJumpChains(&ruleset)
-
-        var restore = Restore()
-        writeFixedChains(&restore, configuration)
-        let ports = services.flatMap { ServicePortPlan.plans(for: $0, nodeName: nodeName) }
-        let totalEndpoints = ports.reduce(0) { $0 + $1.allEndpoints.count }
-        let largeCluster = totalEndpoints > configuration.largeClusterEndpointsThreshold
-        for plan in ports {
-            writeServicePort(plan, into: &restore, configuration, largeCluster: largeCluster)
-        }
-        writeNodePortsJump(&restore, configuration)
-        writeForwardChain(&restore, configuration)
-        restore.apply(to: &ruleset)
+        KubeProxySync(services: services, configuration: configuration)
+            .program(&ruleset, nodeName: nodeName, nodeIPs: configuration.nodeIPs)
     }
 
     /// `computeProbability(n)`: `fmt.Sprintf("%0.10f", 1.0/float64(n))` — the value kube-proxy
@@ -120,6 +108,100 @@ public enum KubeProxy {
     /// which iptables-save prints with `%.11f`.
     public static func probability(_ n: Int) -> Double {
         (1.0 / Double(n) * 1e10).rounded(.toNearestOrEven) / 1e10
+    }
+}
+
+/// kube-proxy's sync for one set of Services, prepared once for every node of a cluster
+/// (`KubeProxy.program` for one node is `KubeProxySync(…).program(…)`).
+///
+/// What a node's sync writes depends on the node only through `externalTrafficPolicy:
+/// Local` (a `KUBE-SVL-` chain lists that node's endpoints) and `nodePortAddresses` (one
+/// `KUBE-NODEPORTS` jump per node address). Everything else — the Service ports' plans, their
+/// chain names (SHA-256 hashes), the `iptables-restore` payload — is computed once here, and
+/// nodes that get the same payload share it, rule arrays included: with 1,000 Services the
+/// payload has ~17,000 nat rules, and 250 nodes would otherwise each build (and keep) a copy.
+public final class KubeProxySync {
+    let configuration: KubeProxyConfiguration
+    let ports: [ServicePortPlan]
+    let largeCluster: Bool
+    /// Some port has `externalTrafficPolicy: Local`: the payload depends on the node's name.
+    let dependsOnNodeName: Bool
+    /// The last payload made, with what it depended on (nodes arrive one after the other,
+    /// so one entry is enough to share it between every node that gets the same).
+    private var last: (nodeName: String?, nodeIPs: [IPv4Address]?, restore: KubeProxy.Restore)?
+    /// The last payload's last load per table: the table before and after.
+    private var loaded: [(before: NetfilterTable, after: NetfilterTable)?] = [nil, nil]
+
+    /// `configuration.nodeIPs` is ignored: `program` takes each node's.
+    public init(services: [ServiceEndpoints], configuration: KubeProxyConfiguration) {
+        self.configuration = configuration
+        ports = services.flatMap { ServicePortPlan.plans(for: $0) }
+        let totalEndpoints = ports.reduce(0) { $0 + $1.allEndpoints.count }
+        largeCluster = totalEndpoints > configuration.largeClusterEndpointsThreshold
+        dependsOnNodeName = ports.contains { $0.externalPolicyLocal }
+    }
+
+    /// Programs what `syncProxyRules` writes on node `nodeName` (addresses `nodeIPs`) into
+    /// `ruleset`; see `KubeProxy.program`.
+    public func program(_ ruleset: inout NetfilterRuleset, nodeName: String, nodeIPs: [IPv4Address]) {
+        KubeProxy.ensureKubeletChains(&ruleset)
+        KubeProxy.ensureJumpChains(&ruleset)
+        let restore = restore(nodeName: nodeName, nodeIPs: nodeIPs)
+        ruleset.filter = load(restore, .filter, into: ruleset.filter)
+        ruleset.nat = load(restore, .nat, into: ruleset.nat)
+    }
+
+    /// `restore.apply` for one table, replayed from the previous node's load when this node's
+    /// table has the same chains: restoring rebuilds a table of thousands of chains, while the
+    /// tables of two nodes differ in a chain or two (flanneld's `FLANNEL-POSTRTG` names the
+    /// node's pod CIDR).
+    private func load(_ restore: KubeProxy.Restore, _ table: NetfilterTableName, into before: NetfilterTable) -> NetfilterTable {
+        let t = table == .filter ? 0 : 1
+        if let memo = loaded[t], let after = Self.replay(memo, on: before, payload: table == .filter ? restore.filter : restore.nat) {
+            return after
+        }
+        var ruleset = NetfilterRuleset()
+        ruleset[table] = before
+        if table == .filter { restore.applyFilter(to: &ruleset) } else { restore.applyNAT(to: &ruleset) }
+        loaded[t] = (before, ruleset[table])
+        return ruleset[table]
+    }
+
+    /// What loading the payload into `before` gives, from `memo` (the same payload loaded
+    /// into `memo.before`), when `before` has the same chains in the same order with the
+    /// same policies: the chains the payload leaves alone take `before`'s rules. Nil when the
+    /// chains differ otherwise.
+    private static func replay(_ memo: (before: NetfilterTable, after: NetfilterTable), on before: NetfilterTable,
+                               payload: KubeProxy.RestoreTable) -> NetfilterTable? {
+        guard before.chains.count == memo.before.chains.count else { return nil }
+        var after = memo.after
+        for c in before.chains.indices {
+            let old = memo.before.chains[c], new = before.chains[c]
+            guard old.name == new.name, old.policy == new.policy else { return nil }
+            // Rewritten by the payload, deleted as stale, or unchanged: as in `memo.after`.
+            if old.rules == new.rules || payload.isDeclared(new.name) || after.chainIndex(named: new.name) == nil { continue }
+            after.setRules(new.rules, of: new.name)
+        }
+        return after
+    }
+
+    func restore(nodeName: String, nodeIPs: [IPv4Address]) -> KubeProxy.Restore {
+        let nameKey = dependsOnNodeName ? nodeName : nil
+        let ipsKey = configuration.nodePortAddresses.isEmpty ? nil : nodeIPs
+        if let last, last.nodeName == nameKey, last.nodeIPs == ipsKey { return last.restore }
+        loaded = [nil, nil]
+        var configuration = self.configuration
+        configuration.nodeIPs = nodeIPs
+        var restore = KubeProxy.Restore()
+        KubeProxy.writeFixedChains(&restore, configuration)
+        for plan in ports {
+            let onNode = plan.externalPolicyLocal ? plan.on(node: nodeName) : plan
+            KubeProxy.writeServicePort(onNode, into: &restore, configuration, largeCluster: largeCluster)
+        }
+        KubeProxy.writeNodePortsJump(&restore, configuration)
+        KubeProxy.writeForwardChain(&restore, configuration)
+        last = (nameKey, ipsKey, restore)
+        return restore
     }
 }
 
@@ -305,8 +387,10 @@ struct ServicePortPlan {
     /// Ready endpoints anywhere (Cluster policy). Also `allLocallyReachableEndpoints`: with
     /// neither topology nor terminating endpoints in play it is the superset.
     let clusterEndpoints: [Endpoint]
-    /// Ready endpoints on this node, when the Local policy is in use.
-    let localEndpoints: [Endpoint]
+    /// `KUBE-SEP-` chain of each of `clusterEndpoints` (SHA-256 names, computed once).
+    let clusterEndpointChains: [String]
+    /// Ready endpoints on this node, when the Local policy is in use (`on(node:)` fills it).
+    var localEndpoints: [Endpoint] = []
     /// `svcInfo.ExternallyAccessible()`: has a NodePort.
     let externallyAccessible: Bool
     /// `svcInfo.ExternalPolicyLocal()`: externally accessible and `externalTrafficPolicy: Local`.
@@ -325,11 +409,20 @@ struct ServicePortPlan {
     }
 
     func endpointChain(_ endpoint: Endpoint) -> String {
-        KubeProxy.endpointChainName(servicePortName: name, protocol: protocolName,
-                                    endpoint: Endpoints.endpointString(endpoint))
+        if let i = clusterEndpoints.firstIndex(of: endpoint) { return clusterEndpointChains[i] }
+        return KubeProxy.endpointChainName(servicePortName: name, protocol: protocolName,
+                                           endpoint: Endpoints.endpointString(endpoint))
     }
 
-    static func plans(for entry: ServiceEndpoints, nodeName: String) -> [ServicePortPlan] {
+    /// This plan as node `nodeName` sees it: under the Local policy, its own ready endpoints.
+    func on(node nodeName: String) -> ServicePortPlan {
+        var plan = self
+        plan.localEndpoints = externalPolicyLocal ? clusterEndpoints.filter { $0.nodeName == nodeName } : []
+        return plan
+    }
+
+    /// The entry's ports, for no node in particular (`on(node:)` adds the node's view).
+    static func plans(for entry: ServiceEndpoints) -> [ServicePortPlan] {
         let service = entry.service
         return service.ports.indices.map { i in
             let port = service.ports[i]
@@ -348,7 +441,9 @@ struct ServicePortPlan {
                 externalChain: KubeProxy.serviceChainName(prefix: KubeProxy.externalChainPrefix,
                                                           servicePortName: name, protocol: proto),
                 allEndpoints: all, clusterEndpoints: ready,
-                localEndpoints: policyLocal ? ready.filter { $0.nodeName == nodeName } : [],
+                clusterEndpointChains: ready.map {
+                    KubeProxy.endpointChainName(servicePortName: name, protocol: proto, endpoint: Endpoints.endpointString($0))
+                },
                 externallyAccessible: accessible, externalPolicyLocal: policyLocal)
         }
     }
@@ -362,18 +457,19 @@ extension KubeProxy {
         if plan.usesExternalChain { restore.nat.declare(plan.externalChain) }
         if plan.hasEndpoints { restore.nat.declare(plan.clusterPolicyChain) }
         if plan.usesLocalPolicyChain { restore.nat.declare(plan.localPolicyChain) }
-        for endpoint in plan.clusterEndpoints { restore.nat.declare(plan.endpointChain(endpoint)) }
+        for sep in plan.clusterEndpointChains { restore.nat.declare(sep) }
 
         writeServiceEntryRules(plan, into: &restore)
         writeInternalMasquerade(plan, into: &restore, configuration)
         writeExternalChain(plan, into: &restore, configuration)
         if plan.hasEndpoints {
             writeEndpointDispatch(plan, chain: plan.clusterPolicyChain, endpoints: plan.clusterEndpoints,
-                                  into: &restore, largeCluster: largeCluster)
+                                  chains: plan.clusterEndpointChains, into: &restore, largeCluster: largeCluster)
         }
         if plan.usesLocalPolicyChain {
             writeEndpointDispatch(plan, chain: plan.localPolicyChain, endpoints: plan.localEndpoints,
-                                  into: &restore, largeCluster: largeCluster)
+                                  chains: plan.localEndpoints.map(plan.endpointChain), into: &restore,
+                                  largeCluster: largeCluster)
         }
         writeEndpointChains(plan, into: &restore, largeCluster: largeCluster)
     }
@@ -476,14 +572,13 @@ extension KubeProxy {
     /// `recent --rcheck --seconds T --reap` rule per endpoint first (a known client goes back
     /// to its endpoint); then rule i of n matches with probability 1/(n−i), the last one
     /// unconditionally — independent draws that add up to a uniform choice.
-    static func writeEndpointDispatch(_ plan: ServicePortPlan, chain: String, endpoints: [Endpoint],
+    static func writeEndpointDispatch(_ plan: ServicePortPlan, chain: String, endpoints: [Endpoint], chains: [String],
                                       into restore: inout Restore, largeCluster: Bool) {
         func comment(_ e: Endpoint) -> [NetfilterMatch] {
             largeCluster ? [] : [.comment("\(plan.name) -> \(Endpoints.endpointString(e))")]
         }
         if let seconds = plan.affinitySeconds {
-            for endpoint in endpoints {
-                let sep = plan.endpointChain(endpoint)
+            for (endpoint, sep) in zip(endpoints, chains) {
                 restore.nat.append(NetfilterRule(matches: comment(endpoint)
                                                      + [.recent(.check(name: sep, seconds: seconds, reap: true))],
                                                  target: .jump(sep)), to: chain)
@@ -494,7 +589,7 @@ extension KubeProxy {
             if i < endpoints.count - 1 {
                 matches.append(.statisticRandom(probability: probability(endpoints.count - i)))
             }
-            restore.nat.append(NetfilterRule(matches: matches, target: .jump(plan.endpointChain(endpoint))),
+            restore.nat.append(NetfilterRule(matches: matches, target: .jump(chains[i])),
                                to: chain)
         }
     }
@@ -504,8 +599,7 @@ extension KubeProxy {
     /// with ClientIP affinity also records the client (`recent --set`).
     static func writeEndpointChains(_ plan: ServicePortPlan, into restore: inout Restore, largeCluster: Bool) {
         let comment: [NetfilterMatch] = largeCluster ? [] : [.comment(plan.name)]
-        for endpoint in plan.clusterEndpoints {
-            let sep = plan.endpointChain(endpoint)
+        for (endpoint, sep) in zip(plan.clusterEndpoints, plan.clusterEndpointChains) {
             restore.nat.append(NetfilterRule(source: AddressMatch(IPv4Network(address: endpoint.address, prefixLength: 32)),
                                              matches: comment, target: .jump(markMasqueradeChain)), to: sep)
             var matches = comment
@@ -530,7 +624,15 @@ extension KubeProxy {
         /// write (`activeNATChains`; only names with kube-proxy's prefixes, "Ignore chains
         /// that aren't ours").
         func apply(to ruleset: inout NetfilterRuleset) {
+            applyFilter(to: &ruleset)
+            applyNAT(to: &ruleset)
+        }
+
+        func applyFilter(to ruleset: inout NetfilterRuleset) {
             ruleset.filter = ruleset.filter.restoring(filter.chains)
+        }
+
+        func applyNAT(to ruleset: inout NetfilterRuleset) {
             let prefixes = [clusterPolicyChainPrefix, localPolicyChainPrefix, externalChainPrefix,
                             firewallChainPrefix, endpointChainPrefix]
             let stale = ruleset.nat.chains.map(\.name).filter { name in
@@ -566,19 +668,18 @@ extension NetfilterTable {
     /// The frozen rule model only offers `-N/-A/-I/-P`, so flush and delete rebuild the table;
     /// chain order and built-in policies are kept, new chains come last in payload order.
     func restoring(_ rewritten: [(name: String, rules: [NetfilterRule])], deleting: Set<String> = []) -> NetfilterTable {
-        var replacement: [String: [NetfilterRule]] = [:]
-        for (name, rules) in rewritten { replacement[name] = rules }
+        var replacement: [String: Int] = [:]
+        replacement.reserveCapacity(rewritten.count)
+        for (i, chain) in rewritten.enumerated() { replacement[chain.name] = i }
         var table = NetfilterTable(name)
         for chain in chains where !deleting.contains(chain.name) {
             if let policy = chain.policy, let hook = NetfilterHook.allCases.first(where: { $0.chainName == chain.name }) {
                 table.setPolicy(policy, of: hook)
             }
-            table.addChain(chain.name)
-            for rule in replacement[chain.name] ?? chain.rules { table.append(rule, to: chain.name) }
+            table.setRules(replacement[chain.name].map { rewritten[$0].rules } ?? chain.rules, of: chain.name)
         }
         for (name, rules) in rewritten where table.chainIndex(named: name) == nil {
-            table.addChain(name)
-            for rule in rules { table.append(rule, to: name) }
+            table.setRules(rules, of: name)
         }
         return table
     }

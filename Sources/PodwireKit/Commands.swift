@@ -177,18 +177,32 @@ struct BenchEngineCommand: ParsableCommand {
             bridge_* and vxlan_* run without netfilter; clusterip_* (pod → Service → pod on another \
             node) with kube-proxy's and flannel's rules and conntrack on both nodes. \
             mallocs_per_packet is null here: only the Benchmarks/ package can count allocations \
-            (make benchmarks).
+            (make benchmarks). scale_* (run first, alone with --scale-only): a generated cluster of \
+            250 Pi 4 nodes, 5,000 pods and 1,000 ClusterIP Services (PodwireKit/ScaleScenario.swift) — \
+            scale_build_s builds it and programs every node's netfilter, scale_sim_second_wall_s runs \
+            one simulated second of 100 pods sending to random Services, scale_peak_rss_bytes is the \
+            process's peak resident memory (VmHWM) after both, reset before them through \
+            /proc/self/clear_refs and measured before any other scenario runs (null without /proc).
             """)
 
     @Flag(name: .long, help: "Print one JSON line.") var json = false
     @Option(name: .long, help: "Events for the engine hold model.") var events = 20_000_000
     @Option(name: .long, help: "Datagrams for the bridged scenario with capture off (VXLAN and ClusterIP: half as many).") var packets = 2_000_000
     @Option(name: .long, help: "Datagrams for the bridged scenario with capture on (VXLAN and ClusterIP: a quarter).") var capturedPackets = 500_000
+    @Flag(name: .long, help: "Run only the 250-node scale scenario (scale_* keys).") var scaleOnly = false
     @Option(name: .long, help: "Folder for the capture-on pcaps (default: /dev/shm if present, else the temp folder).")
     var captureDir: String?
 
     func run() throws {
         let clock = ContinuousClock()
+        // The scale cluster first, while the process is fresh: its peak RSS is then the
+        // process's high-water mark (VmHWM) right after it, not polluted by what the other
+        // scenarios allocated. The cluster is freed before they run. Printed last.
+        let scale = measureScale(clock)
+        if scaleOnly {
+            printScale(scale)
+            return
+        }
         // Engine: ns-3's hold model, 100k pending events.
         var model = HoldModel(pendingEvents: 100_000, seed: 1)
         _ = model.run(events: 1_000_000)
@@ -231,7 +245,7 @@ struct BenchEngineCommand: ParsableCommand {
                 ("vxlan_pkts_per_s_pcap_on", .int(Int64(vxlanOn))),
                 ("clusterip_pkts_per_s_pcap_off", .int(Int64(clusterIPOff))),
                 ("clusterip_pkts_per_s_pcap_on", .int(Int64(clusterIPOn))),
-            ]).compactText())
+            ] + scaleJSON(scale)).compactText())
         } else {
             print("engine hold model (100k pending):      \(Int(engineRate)) events/s  (checksum \(checksum & 0xFFFF))")
             print("bridged UDP 1400 B, capture off:       \(Int(off)) delivered packets/s")
@@ -242,6 +256,89 @@ struct BenchEngineCommand: ParsableCommand {
             print("ClusterIP → pod on another node UDP 1400 B, every hop captured: \(Int(clusterIPOn)) delivered packets/s")
             print("(bridged and VXLAN without netfilter; ClusterIP with kube-proxy's and flannel's rules and conntrack on both nodes)")
             print("mallocs per packet: see `make benchmarks` (ordo-one/benchmark counts them)")
+            for line in scaleLines(scale) { print(line) }
+        }
+    }
+}
+
+extension BenchEngineCommand {
+    /// What `podwire bench engine` reports of the 250-node scale scenario.
+    struct ScaleFigures {
+        var buildSeconds: Double
+        var simSecondWallSeconds: Double
+        var peakRSSBytes: Int64?
+        var sent: Int
+        var received: Int
+    }
+
+    /// Builds the 250-node cluster (netfilter included) and runs its simulated second, each
+    /// timed; the peak RSS is the process's `VmHWM` right after, reset just before the build
+    /// where /proc/self/clear_refs allows. Call it first, while the process is fresh.
+    func measureScale(_ clock: ContinuousClock) -> ScaleFigures {
+        ProcessMemory.resetPeak()
+        var scenario: ScaleScenario?
+        let build = clock.measure { scenario = ScaleScenario(.full) }
+        let s = scenario!
+        var result = (sent: 0, received: 0)
+        let traffic = clock.measure { result = s.runTraffic(for: .seconds(1)) }
+        precondition(s.conservationHolds, "packet conservation failed in the scale scenario")
+        precondition(result.sent > 0 && result.received == result.sent && s.sendErrors == 0,
+                     "the scale scenario delivered \(result.received) of \(result.sent) datagrams (\(s.sendErrors) send errors)")
+        let figures = ScaleFigures(buildSeconds: build.seconds, simSecondWallSeconds: traffic.seconds,
+                                   peakRSSBytes: ProcessMemory.peakResidentBytes(), sent: result.sent, received: result.received)
+        scenario = nil
+        return figures
+    }
+
+    func printScale(_ f: ScaleFigures) {
+        if json {
+            print(JSONValue.object(scaleJSON(f)).compactText())
+        } else {
+            for line in scaleLines(f) { print(line) }
+        }
+    }
+
+    func scaleJSON(_ f: ScaleFigures) -> [(String, JSONValue)] {
+        [
+            ("scale_build_s", .number(DecimalText.double(f.buildSeconds, fractionDigits: 3))),
+            ("scale_peak_rss_bytes", f.peakRSSBytes.map { .int($0) } ?? .null),
+            ("scale_sim_second_wall_s", .number(DecimalText.double(f.simSecondWallSeconds, fractionDigits: 3))),
+        ]
+    }
+
+    func scaleLines(_ f: ScaleFigures) -> [String] {
+        let rss = f.peakRSSBytes.map { "\($0) bytes (\($0 / 1_048_576) MiB)" } ?? "unknown (no /proc/self/status)"
+        return [
+            "scale 250 nodes, 5000 pods, 1000 Services, build incl. netfilter: \(format(f.buildSeconds)) s",
+            "scale peak RSS (VmHWM, scale scenario alone):                     \(rss)",
+            "scale 1 simulated second, \(f.received) datagrams to random Services: \(format(f.simSecondWallSeconds)) s wall",
+        ]
+    }
+
+    private func format(_ seconds: Double) -> String { DecimalText.double(seconds, fractionDigits: 3) }
+
+    /// The process's peak resident set (`VmHWM` of /proc/self/status, Linux).
+    enum ProcessMemory {
+        /// `VmHWM` in bytes, or nil where there is no /proc.
+        static func peakResidentBytes() -> Int64? {
+            // Read to EOF: procfs files report size 0, so size-based reads see nothing.
+            guard let handle = FileHandle(forReadingAtPath: "/proc/self/status") else { return nil }
+            defer { try? handle.close() }
+            let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+                // "VmHWM:\t  707008 kB"
+                let kib = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int64($0) }
+                return kib.map { $0 * 1024 }
+            }
+            return nil
+        }
+
+        /// Resets `VmHWM` to the current RSS (`echo 5 > /proc/self/clear_refs`, Linux ≥ 4.0);
+        /// does nothing where that is not possible.
+        static func resetPeak() {
+            guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return }
+            try? handle.write(contentsOf: Data("5".utf8))
+            try? handle.close()
         }
     }
 }
