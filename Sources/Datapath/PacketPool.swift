@@ -22,39 +22,61 @@ public final class PacketPool {
     /// Bytes per slot: headroom plus the largest frame the world can carry.
     public let slotSize: Int
     private var chunks: [UnsafeMutableRawPointer] = []
-    @usableFromInline var head: [Int32] = []
-    @usableFromInline var length: [Int32] = []
+    // Per-slot state in flat buffers (not arrays): every hop reads and writes them, and an
+    // array's uniqueness check on each write was a measurable share of a hop.
+    /// Offset of the packet's first byte in its slot.
+    private var head: UnsafeMutablePointer<Int32>
+    private var length: UnsafeMutablePointer<Int32>
     /// Netfilter state each packet carries (conntrack entry, mark), by slot.
-    var meta: [PacketMeta] = []
-    private var freeList: [Int32] = []
+    private(set) var meta: UnsafeMutablePointer<PacketMeta>
+    /// `validChecksums(_:)`, by slot.
+    private var checksumLevel: UnsafeMutablePointer<UInt8>
+    /// Free slots, a stack (`freeCount` of `capacity` used).
+    private var freeList: UnsafeMutablePointer<Int32>
+    private var freeCount = 0
     /// Packets currently allocated (in flight somewhere in the world).
     public private(set) var live = 0
     /// Slots ever created (the pool's high-water mark).
-    public var capacity: Int { head.count }
+    public private(set) var capacity = 0
 
     /// `maxFrame`: the largest frame (Ethernet header included) any device can carry.
     public init(maxFrame: Int) {
         slotSize = (PacketPool.headroom + maxFrame + 63) & ~63
+        head = .allocate(capacity: 1)
+        length = .allocate(capacity: 1)
+        meta = .allocate(capacity: 1)
+        checksumLevel = .allocate(capacity: 1)
+        freeList = .allocate(capacity: 1)
     }
 
     deinit {
         for c in chunks { c.deallocate() }
+        head.deallocate()
+        length.deallocate()
+        meta.deinitialize(count: capacity)
+        meta.deallocate()
+        checksumLevel.deallocate()
+        freeList.deallocate()
     }
 
     /// A fresh empty packet whose data starts after the headroom.
     public func allocate() -> PacketHandle {
-        if freeList.isEmpty { grow() }
-        let h = freeList.removeLast()
-        head[Int(h)] = Int32(PacketPool.headroom)
-        length[Int(h)] = 0
-        meta[Int(h)] = .none
+        if freeCount == 0 { grow() }
+        freeCount &-= 1
+        let h = freeList[freeCount]
+        let i = Int(h)
+        head[i] = Int32(PacketPool.headroom)
+        length[i] = 0
+        meta[i] = .none
+        checksumLevel[i] = 0
         live += 1
         return PacketHandle(h)
     }
 
     public func free(_ p: PacketHandle) {
         live -= 1
-        freeList.append(p.rawValue)
+        freeList[freeCount] = p.rawValue
+        freeCount &+= 1
     }
 
     /// A copy of `p` (for flooding a frame to several ports).
@@ -64,8 +86,22 @@ public final class PacketPool {
         head[j] = head[i]
         length[j] = length[i]
         meta[j] = meta[i]
+        checksumLevel[j] = checksumLevel[i]
         (slotBase(c) + Int(head[j])).copyMemory(from: slotBase(p) + Int(head[i]), byteCount: Int(length[i]))
         return c
+    }
+
+    /// How many UDP checksums, from the outermost IPv4 datagram of the packet inwards, are
+    /// known to be right (valid, or 0 = none) because podwire computed them and nothing
+    /// since has changed those bytes except by RFC 1624 updates (NAT) or outside the
+    /// checksummed range (TTL, link-layer headers). Linux's `CHECKSUM_UNNECESSARY` with
+    /// `csum_level` = this − 1: a receiver need not verify them again, and VXLAN computes its
+    /// outer checksum from the inner one (`lco_csum`). 0 for every packet built by other
+    /// means (ICMP, ARP, fragments, reassembled datagrams): those are summed in full.
+    @inline(__always) public func validChecksums(_ p: PacketHandle) -> Int { Int(checksumLevel[Int(p.rawValue)]) }
+
+    @inline(__always) public func setValidChecksums(_ p: PacketHandle, _ n: Int) {
+        checksumLevel[Int(p.rawValue)] = UInt8(truncatingIfNeeded: min(n, 255))
     }
 
     @inline(__always) func slotBase(_ p: PacketHandle) -> UnsafeMutableRawPointer {
@@ -119,15 +155,27 @@ public final class PacketPool {
         let chunk = UnsafeMutableRawPointer.allocate(byteCount: PacketPool.chunkSlots * slotSize, alignment: 64)
         // Zeroed, so bytes an application leaves unwritten are the same in every run.
         chunk.initializeMemory(as: UInt8.self, repeating: 0, count: PacketPool.chunkSlots * slotSize)
-        let first = Int32(chunks.count << PacketPool.chunkShift)
+        let first = Int32(capacity)
         chunks.append(chunk)
-        head.append(contentsOf: repeatElement(0, count: PacketPool.chunkSlots))
-        length.append(contentsOf: repeatElement(0, count: PacketPool.chunkSlots))
-        meta.append(contentsOf: repeatElement(.none, count: PacketPool.chunkSlots))
-        freeList.reserveCapacity(head.count)
+        let old = capacity
+        capacity += PacketPool.chunkSlots
+        head = Self.grown(head, from: old, to: capacity, fill: 0)
+        length = Self.grown(length, from: old, to: capacity, fill: 0)
+        meta = Self.grown(meta, from: old, to: capacity, fill: .none)
+        checksumLevel = Self.grown(checksumLevel, from: old, to: capacity, fill: 0)
+        freeList = Self.grown(freeList, from: old, to: capacity, fill: 0)
         // Hand out low indices first so small runs touch few cache lines.
         for k in stride(from: Int32(PacketPool.chunkSlots) - 1, through: 0, by: -1) {
-            freeList.append(first + k)
+            freeList[freeCount] = first + k
+            freeCount += 1
         }
+    }
+
+    private static func grown<T>(_ p: UnsafeMutablePointer<T>, from old: Int, to new: Int, fill: T) -> UnsafeMutablePointer<T> {
+        let q = UnsafeMutablePointer<T>.allocate(capacity: new)
+        q.moveInitialize(from: p, count: old)
+        (q + old).initialize(repeating: fill, count: new - old)
+        p.deallocate()
+        return q
     }
 }

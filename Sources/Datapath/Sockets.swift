@@ -168,6 +168,7 @@ extension World {
         udp.emit(into: udpBytes)
         udp.checksum = UDPHeader.checksum(source: source, destination: destination, datagram: UnsafeRawBufferPointer(udpBytes))
         udp.emit(into: udpBytes)
+        pool.setValidChecksums(p, 1)
         let ip = IPv4Header(tos: 0, totalLength: UInt16(total),
                             identification: sock.dontFragment ? 0 : sockets[Int(s.rawValue)].ipID,
                             dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: sock.ttl,

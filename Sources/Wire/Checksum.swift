@@ -44,6 +44,16 @@ public struct InternetChecksum: Sendable {
         sum = InternetChecksum.addWithCarry(sum, UInt64(address.rawValue.bigEndian))
     }
 
+    /// Adds the one's-complement negation of `other`: the sum of a run of bytes that holds
+    /// its own valid checksum under `other` (a pseudo-header), without reading those bytes.
+    /// A message whose checksum verifies sums with its pseudo-header to negative zero, so its
+    /// bytes sum to minus the pseudo-header's sum (what Linux's `lco_csum` relies on).
+    /// Precondition: the bytes added so far have an even length.
+    @inlinable public mutating func add(negationOf other: InternetChecksum) {
+        precondition(!odd, "a negated sum must start at an even offset")
+        sum = InternetChecksum.addWithCarry(sum, UInt64(~InternetChecksum.fold(other.sum)))
+    }
+
     /// The one's complement of the folded sum, as a host-order field value ready to store
     /// big-endian. Verification: a message that contains its own valid checksum finalizes to 0.
     @inlinable public func finalize() -> UInt16 {

@@ -165,4 +165,31 @@ import Wire
         expected.setU16(0x79F6, at: 6)
         #expect(d == expected)
     }
+
+    @Test func outerChecksumFromAValidInnerDatagramEqualsTheFullSum() {
+        // VXLAN's local checksum offload: the outer datagram holds a header part (outer UDP
+        // header, VXLAN header, inner Ethernet and IPv4 headers) and then an inner UDP
+        // datagram with a valid checksum; the inner bytes are not summed.
+        var rng = SeededGenerator(seed: 1624)
+        for n in Array(8...40) + [1408, 1409, 1472] {
+            for prefix in [8, 16, 50, 54, 58] {
+                var inner = [UInt8].random(count: n, using: &rng)
+                inner.setU16(UInt16(n), at: 4)
+                let isrc = IPv4Address(rawValue: .random(in: 0...UInt32.max, using: &rng))
+                let idst = IPv4Address(rawValue: .random(in: 0...UInt32.max, using: &rng))
+                inner.setU16(0, at: 6)
+                inner.setU16(inner.withUnsafeBytes { UDPHeader.checksum(source: isrc, destination: idst, datagram: $0) }, at: 6)
+                var outer = [UInt8].random(count: prefix, using: &rng) + inner
+                outer.setU16(UInt16(outer.count), at: 4)
+                let src = IPv4Address(rawValue: .random(in: 0...UInt32.max, using: &rng))
+                let dst = IPv4Address(rawValue: .random(in: 0...UInt32.max, using: &rng))
+                outer.withUnsafeBytes { d in
+                    let full = UDPHeader.checksum(source: src, destination: dst, datagram: d)
+                    let lco = UDPHeader.checksum(source: src, destination: dst, datagram: d, validInnerDatagramAt: prefix,
+                                                 innerSource: isrc, innerDestination: idst)
+                    #expect(lco == full, "inner \(n) bytes after \(prefix)")
+                }
+            }
+        }
+    }
 }
