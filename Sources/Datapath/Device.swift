@@ -70,7 +70,8 @@ public struct VXLANDevice: Sendable {
     public var udpChecksum: Bool
     /// Keys the flow hash behind the outer source port (Linux keys it per boot).
     let hashKey: UInt64
-    var fdb: [UInt64: IPv4Address] = [:]
+    /// By inner destination MAC (`MACAddress.rawValue`): the remote VTEP.
+    var fdb = FlatHashTable<UInt64, IPv4Address>()
 }
 
 public struct Device: Sendable {

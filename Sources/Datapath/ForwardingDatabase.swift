@@ -12,7 +12,8 @@ public struct ForwardingDatabase: Sendable {
     }
 
     public var ageingTime: SimDuration
-    private var entries: [UInt64: Entry] = [:]
+    /// By MAC (`MACAddress.rawValue`, 48 bits).
+    private var entries = FlatHashTable<UInt64, Entry>()
 
     public init(ageingTime: SimDuration = .seconds(300)) {
         self.ageingTime = ageingTime
@@ -24,15 +25,23 @@ public struct ForwardingDatabase: Sendable {
 
     /// `br_fdb_update`: learn or refresh `mac` on `port`. A local entry is never moved.
     public mutating func learn(_ mac: MACAddress, port: DeviceID, now: SimTime) {
-        if let e = entries[mac.rawValue], e.isLocal { return }
-        entries[mac.rawValue] = Entry(port: port, updated: now, isLocal: false)
+        let i = entries.slot(of: mac.rawValue)
+        if i < 0 {
+            entries.insert(mac.rawValue, Entry(port: port, updated: now, isLocal: false))
+            return
+        }
+        let e = entries.value(at: i)
+        if e.isLocal || (e.port == port && e.updated == now) { return }
+        entries.setValue(Entry(port: port, updated: now, isLocal: false), at: i)
     }
 
     /// `br_fdb_find_rcu` plus the ageing check: an entry older than `ageingTime` is gone.
     public mutating func lookup(_ mac: MACAddress, now: SimTime) -> Entry? {
-        guard let e = entries[mac.rawValue] else { return nil }
+        let i = entries.slot(of: mac.rawValue)
+        if i < 0 { return nil }
+        let e = entries.value(at: i)
         if !e.isLocal && now - e.updated > ageingTime {
-            entries[mac.rawValue] = nil
+            entries.removeValue(forKey: mac.rawValue)
             return nil
         }
         return e

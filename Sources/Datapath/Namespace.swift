@@ -92,8 +92,8 @@ public final class Namespace {
     public internal(set) var cpu: Int32 = -1
     /// Every local IPv4 address (all devices), for the "is this for us" test.
     public internal(set) var localAddresses: [IPv4Address] = []
-    var udpPorts: [UInt16: SocketID] = [:]
-    var echoSockets: [UInt16: SocketID] = [:]
+    var udpPorts = FlatHashTable<UInt16, SocketID>()
+    var echoSockets = FlatHashTable<UInt16, SocketID>()
     /// IPv4 reassembly queues (`ipq`), by slot; `reassemblyIndex` finds a queue by its key.
     var reassemblies: [Reassembly?] = []
     var reassemblyIndex: [ReassemblyKey: Int32] = [:]
@@ -102,7 +102,7 @@ public final class Namespace {
     /// Memory the queued fragments hold (`fqdir->mem`, in estimated skb truesize bytes).
     public internal(set) var reassemblyMemory = 0
     /// UDP ports a VXLAN device of this namespace listens on → index in `World.vxlans`.
-    var vxlanPorts: [UInt16: Int32] = [:]
+    var vxlanPorts = FlatHashTable<UInt16, Int32>()
     /// Path MTUs learnt from ICMP "fragmentation needed" (the routing cache's next-hop
     /// exceptions, `fib_nh_exception`), by destination: what `ip route get` shows as
     /// `cache expires 599sec mtu 1450`.

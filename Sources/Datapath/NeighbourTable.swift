@@ -58,7 +58,8 @@ public struct NeighbourEntry: Sendable {
 
 public struct NeighbourTable: Sendable {
     public internal(set) var entries: [NeighbourEntry] = []
-    private var index: [UInt64: Int32] = [:]
+    /// (device, address) → index in `entries`.
+    private var index = FlatHashTable<UInt64, Int32>()
     public var parameters = NeighbourParameters()
 
     public init() {}
@@ -69,6 +70,24 @@ public struct NeighbourTable: Sendable {
 
     @inline(__always) public func find(_ a: IPv4Address, device: DeviceID) -> Int32? {
         index[NeighbourTable.key(a, device)]
+    }
+
+    /// `neigh_output`'s fast path for entry `i`: marks it used at `now` and returns its MAC
+    /// when a packet can go right away (REACHABLE within its reachable time, DELAY, PROBE,
+    /// PERMANENT); nil when the caller must run the state machine (`neighbourOutput`). One
+    /// access to `entries` instead of one per field.
+    @inline(__always) mutating func useForOutput(_ i: Int, now: SimTime) -> MACAddress? {
+        entries.withUnsafeMutableBufferPointer { b in
+            b[i].used = now
+            switch b[i].state {
+            case .reachable:
+                return now - b[i].confirmed >= b[i].reachableTime ? nil : b[i].mac
+            case .delay, .probe, .permanent:
+                return b[i].mac
+            case .stale, .incomplete, .failed:
+                return nil
+            }
+        }
     }
 
     mutating func insert(_ e: NeighbourEntry) -> Int32 {

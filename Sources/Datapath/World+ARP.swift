@@ -28,7 +28,19 @@ extension World {
             return
         }
         let idx = Int(i)
-        n.neighbours.entries[idx].used = now
+        guard n.neighbours.useForOutput(idx, now: now) != nil || neighbourEventSend(ns, n, i, p) else { return }
+        pushEthernet(p, destination: n.neighbours.entries[idx].mac!, source: mac)
+        stage(.transmit(dev, p), p, in: ns, cost: delay)
+    }
+
+    /// `neigh_event_send` for an entry that cannot send right away (`useForOutput` said
+    /// nil, and marked it used): a REACHABLE entry past its reachable time turns STALE; a
+    /// STALE one in use waits `delay_first_probe_time` (DELAY) for a confirmation, then
+    /// probes; INCOMPLETE queues the packet; FAILED restarts resolution. True when the
+    /// packet may go now, false when it was queued.
+    @inline(never)
+    private func neighbourEventSend(_ ns: NamespaceID, _ n: Namespace, _ i: Int32, _ p: PacketHandle) -> Bool {
+        let idx = Int(i)
         var state = n.neighbours.entries[idx].state
         if state == .reachable, now - n.neighbours.entries[idx].confirmed >= n.neighbours.entries[idx].reachableTime {
             state = .stale
@@ -36,27 +48,24 @@ extension World {
         }
         switch state {
         case .reachable, .delay, .probe, .permanent:
-            break
+            return true
         case .stale:
-            // neigh_event_send: a stale entry in use waits delay_first_probe_time for a
-            // confirmation, then probes.
             n.neighbours.entries[idx].state = .delay
             n.neighbours.entries[idx].generation &+= 1
             scheduler.schedule(.neighbourTimer(ns, i, n.neighbours.entries[idx].generation),
                                after: n.neighbours.parameters.delayFirstProbeTime)
+            return true
         case .incomplete:
             enqueue(n, i, p)
-            return
+            return false
         case .failed:
             // A send on a FAILED entry restarts resolution.
             n.neighbours.entries[idx].state = .incomplete
             n.neighbours.entries[idx].probes = 0
             enqueue(n, i, p)
             solicit(ns, i)
-            return
+            return false
         }
-        pushEthernet(p, destination: n.neighbours.entries[idx].mac!, source: mac)
-        stage(.transmit(dev, p), p, in: ns, cost: delay)
     }
 
     @inline(__always) func pushEthernet(_ p: PacketHandle, destination: MACAddress, source: MACAddress,
