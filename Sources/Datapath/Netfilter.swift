@@ -112,13 +112,35 @@ public final class Netfilter {
     let interfaceUses: [InterfaceUse]
     /// One bit set per device index whose name has wildcard `w`'s prefix, `wildcardWords`
     /// words per wildcard.
-    var wildcardBits: UnsafeMutablePointer<UInt64>
+    var wildcardBits: UnsafeMutablePointer<UInt64> {
+        // Interfaces were (re)resolved: what a walk matches may change.
+        didSet { forgetWalks() }
+    }
     var wildcardWords: Int
     let wildcardPrefixes: [String]
     /// xt_recent lists, by the id the compiled matches carry.
     let recentTables: [RecentTable]
     /// Where a walk through a long run of `-d A/32` rules goes on (shared, read-only).
     let destinationIndex: DestinationIndex
+
+    /// Remembered walks (`WalkMemo`), `memoWays` per hook slot, and the rule indices each
+    /// counted (`memoPathLimit` per memo).
+    let memos: UnsafeMutablePointer<WalkMemo>
+    let memoPaths: UnsafeMutablePointer<Int32>
+    /// While walking: where `count` records, how many it counted, and whether a match with
+    /// state or randomness (`-m statistic`, `-m recent`) was evaluated.
+    private var recording: UnsafeMutablePointer<Int32>
+    private var recorded = 0
+    private var impure = false
+    /// Evaluations answered from a remembered walk.
+    private(set) var rememberedWalks: UInt64 = 0
+    /// Off: every evaluation walks (tests compare both).
+    var memoizesWalks = true {
+        didSet { forgetWalks() }
+    }
+
+    static let memoWays = 8
+    static let memoPathLimit = 32
 
     /// nf_tables refuses deeper chains (`NFT_JUMP_STACK_SIZE` 16, EMLINK); the validator
     /// enforces it, so the jump stack has a fixed size.
@@ -165,6 +187,11 @@ public final class Netfilter {
         wildcardBits = .allocate(capacity: 1)
         recentTables = program.recentNames.map { RecentTable(name: $0) }
         destinationIndex = program.destinationIndex
+        memos = .allocate(capacity: Self.hookSlots * Self.memoWays)
+        memos.initialize(repeating: .empty, count: Self.hookSlots * Self.memoWays)
+        memoPaths = .allocate(capacity: Self.hookSlots * Self.memoWays * Self.memoPathLimit)
+        memoPaths.initialize(repeating: 0, count: Self.hookSlots * Self.memoWays * Self.memoPathLimit)
+        recording = memoPaths
         resolveExactInterfaces(interfaceIndex)
     }
 
@@ -183,6 +210,8 @@ public final class Netfilter {
         hookEntries.deallocate()
         hookPolicies.deallocate()
         wildcardBits.deallocate()
+        memos.deallocate()
+        memoPaths.deallocate()
     }
 
     static let hookSlots = 2 * 5
@@ -203,11 +232,55 @@ public final class Netfilter {
     /// Walks the table's built-in chain for `hook` (`ipt_do_table`). Updates rule counters,
     /// policy counters, `rulesWalked` and `packet.mark`. `random` feeds `-m statistic`
     /// (one draw each time that match is evaluated); `now` feeds `-m recent`.
+    ///
+    /// A walk that evaluated no `-m statistic` or `-m recent` match is a function of the
+    /// packet's view alone (the rules are fixed once loaded), so it is remembered: the next
+    /// packet with the same view at the same hook gets the same verdict and mark, and the
+    /// same rule and policy counters and `rulesWalked` advance exactly as the walk would
+    /// advance them — without examining each rule again.
     public func evaluate(_ table: NetfilterTableName, _ hook: NetfilterHook, _ packet: inout NetfilterPacket,
                          now: SimTime, random: inout SeededGenerator) -> NetfilterVerdict {
         let slot = Self.hookSlot(table, hook)
+        if hookEntries[slot] < 0 { return .accept }
+        guard memoizesWalks else {
+            recording = memoPaths  // the first memo's room: nothing is kept
+            recorded = 0
+            return walk(slot, &packet, now: now, random: &random)
+        }
+        let key = WalkMemo.Key(packet)
+        let m = slot &* Self.memoWays &+ key.way(Self.memoWays)
+        let path = memoPaths + m &* Self.memoPathLimit
+        if memos[m].key == key {
+            let n = Int(memos[m].counted)
+            for i in 0..<n { count(Int(path[i]), packet.length) }
+            rulesWalked &+= UInt64(memos[m].walked)
+            packet.mark = memos[m].mark
+            rememberedWalks &+= 1
+            return memos[m].verdict
+        }
+        memos[m].key = .none
+        recording = path
+        recorded = 0
+        impure = false
+        let before = rulesWalked
+        let verdict = walk(slot, &packet, now: now, random: &random)
+        if !impure && recorded <= Self.memoPathLimit && rulesWalked &- before <= UInt64(UInt32.max) {
+            memos[m] = WalkMemo(key: key, verdict: verdict, mark: packet.mark, walked: UInt32(rulesWalked &- before),
+                                counted: Int32(recorded))
+        }
+        return verdict
+    }
+
+    /// Forgets every remembered walk.
+    func forgetWalks() {
+        memos.update(repeating: .empty, count: Self.hookSlots * Self.memoWays)
+    }
+
+    /// The walk itself: `ipt_do_table`'s loop from the hook's entry rule.
+    @inline(__always)
+    private func walk(_ slot: Int, _ packet: inout NetfilterPacket, now: SimTime,
+                      random: inout SeededGenerator) -> NetfilterVerdict {
         let entry = Int(hookEntries[slot])
-        if entry < 0 { return .accept }
         let policy = Int(hookPolicies[slot])
         var index = entry
         var depth = 0
@@ -294,10 +367,14 @@ public final class Netfilter {
         return next
     }
 
+    /// Counts one packet on rule (or policy sentinel) `index`, and notes the index for the
+    /// walk's memo.
     @inline(__always)
     private func count(_ index: Int, _ length: Int) {
         counterStorage[2 &* index] &+= 1
         counterStorage[2 &* index &+ 1] &+= UInt64(truncatingIfNeeded: length)
+        if recorded < Self.memoPathLimit { recording[recorded] = Int32(truncatingIfNeeded: index) }
+        recorded &+= 1
     }
 
     /// `ip_packet_match`: addresses under masks, interfaces, protocol, each with its `!`.
@@ -361,6 +438,7 @@ public final class Netfilter {
                 // conntrack_mt: the packet's state bit (plus SNAT/DNAT) within the mask, xor invert.
                 if (UInt32(packet.conntrackState.rawValue) & match.a != 0) == match.flags.contains(.inverted) { return false }
             case .statistic:
+                impure = true
                 // statistic_mt, XT_STATISTIC_MODE_RANDOM.
                 if UInt32(truncatingIfNeeded: random.next()) & 0x7FFF_FFFF >= match.a { return false }
             case .sourceLocal:
@@ -368,8 +446,10 @@ public final class Netfilter {
             case .destinationLocal:
                 if packet.destinationIsLocal == match.flags.contains(.inverted) { return false }
             case .recentSet:
+                impure = true
                 recentTables[Int(match.a)].set(packet.source.rawValue, now: now.nanoseconds)
             case .recentCheck:
+                impure = true
                 if !recentTables[Int(match.a)].check(packet.source.rawValue, now: now.nanoseconds, window: match.window,
                                                        reap: match.flags.contains(.reap)) {
                     return false
@@ -427,4 +507,53 @@ public final class Netfilter {
             if let old = previous.recentTables.first(where: { $0.name == table.name }) { table.copy(from: old) }
         }
     }
+}
+
+/// One remembered walk of one hook's chain: the packet view it was for, what it decided,
+/// and how many rules it examined (its counted rule indices live in `Netfilter.memoPaths`).
+struct WalkMemo {
+    /// Everything a pure walk reads of a `NetfilterPacket` (all but `length`, which only
+    /// feeds byte counters), packed into four words.
+    struct Key: Equatable {
+        var addresses: UInt64
+        var portsAndIn: UInt64
+        var outAndMark: UInt64
+        var rest: UInt64
+
+        /// Matches no packet: `rest` has bits set above any a packet uses.
+        static let none = Key(addresses: 0, portsAndIn: 0, outAndMark: 0, rest: .max)
+
+        @inline(__always) init(addresses: UInt64, portsAndIn: UInt64, outAndMark: UInt64, rest: UInt64) {
+            self.addresses = addresses
+            self.portsAndIn = portsAndIn
+            self.outAndMark = outAndMark
+            self.rest = rest
+        }
+
+        @inline(__always) init(_ p: NetfilterPacket) {
+            addresses = UInt64(p.source.rawValue) << 32 | UInt64(p.destination.rawValue)
+            portsAndIn = UInt64(p.sourcePort) << 48 | UInt64(p.destinationPort) << 32
+                | UInt64(UInt32(bitPattern: p.inInterface))
+            outAndMark = UInt64(UInt32(bitPattern: p.outInterface)) << 32 | UInt64(p.mark)
+            rest = UInt64(p.protocolNumber) | UInt64(p.conntrackState.rawValue) << 8
+                | (p.sourceIsLocal ? 1 << 16 : 0) | (p.destinationIsLocal ? 1 << 17 : 0)
+        }
+
+        /// Which of `ways` (a power of two) memos of a hook this key may occupy.
+        @inline(__always) func way(_ ways: Int) -> Int {
+            let h = (addresses ^ portsAndIn &* 3 ^ outAndMark &* 5 ^ rest &* 7) &* 0x9E37_79B9_7F4A_7C15
+            return Int(truncatingIfNeeded: h >> 32) & (ways &- 1)
+        }
+    }
+
+    var key: Key
+    var verdict: NetfilterVerdict
+    /// `packet.mark` after the walk.
+    var mark: UInt32
+    /// Rules examined (what the walk added to `rulesWalked`).
+    var walked: UInt32
+    /// Entries of the memo's path in `memoPaths`.
+    var counted: Int32
+
+    static let empty = WalkMemo(key: .none, verdict: .accept, mark: 0, walked: 0, counted: 0)
 }
