@@ -252,7 +252,12 @@ public final class Netfilter {
         let path = memoPaths + m &* Self.memoPathLimit
         if memos[m].key == key {
             let n = Int(memos[m].counted)
-            for i in 0..<n { count(Int(path[i]), packet.length) }
+            let bytes = UInt64(truncatingIfNeeded: packet.length)
+            for i in 0..<n {
+                let c = counterStorage + 2 &* Int(path[i])
+                c[0] &+= 1
+                c[1] &+= bytes
+            }
             rulesWalked &+= UInt64(memos[m].walked)
             packet.mark = memos[m].mark
             rememberedWalks &+= 1
