@@ -42,9 +42,16 @@ public struct Route: Sendable, Equatable, CustomStringConvertible {
 /// (connected, default, one per remote node later); a trie replaces the scan when a
 /// benchmark says so.
 public struct RoutingTable: Sendable {
-    public private(set) var routes: [Route] = []
+    public private(set) var routes: [Route] = [] {
+        didSet { prefixes = routes.map { Self.prefix($0.destination) } }
+    }
+    /// Per route, its destination as `mask << 32 | network`: what a lookup compares, without
+    /// touching (or copying) the routes it passes.
+    private var prefixes: [UInt64] = []
 
     public init() {}
+
+    @inline(__always) static func prefix(_ n: IPv4Network) -> UInt64 { UInt64(n.mask) << 32 | UInt64(n.network.rawValue) }
 
     public mutating func add(_ route: Route) {
         let i = routes.firstIndex(where: {
@@ -58,9 +65,20 @@ public struct RoutingTable: Sendable {
         routes.removeAll(where: predicate)
     }
 
-    @inlinable
+    /// The index in `routes` of the route for `destination`, or -1.
+    @inline(__always)
+    func lookupIndex(_ destination: IPv4Address) -> Int {
+        prefixes.withUnsafeBufferPointer { p in
+            for i in 0..<p.count where destination.rawValue & UInt32(truncatingIfNeeded: p[i] >> 32)
+                == UInt32(truncatingIfNeeded: p[i]) {
+                return i
+            }
+            return -1
+        }
+    }
+
     public func lookup(_ destination: IPv4Address) -> Route? {
-        for r in routes where r.destination.contains(destination) { return r }
-        return nil
+        let i = lookupIndex(destination)
+        return i < 0 ? nil : routes[i]
     }
 }
