@@ -103,6 +103,15 @@ public struct InternetChecksum: Sendable {
         return UInt16(truncatingIfNeeded: s)
     }
 
+    /// `nativeSum` of exactly 20 bytes (an IPv4 header without options), unrolled.
+    @inlinable @inline(__always)
+    static func sum20(_ p: UnsafeRawPointer) -> UInt64 {
+        UInt64(p.loadUnaligned(as: UInt32.self)) &+ UInt64(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            &+ UInt64(p.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+            &+ UInt64(p.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+            &+ UInt64(p.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+    }
+
     /// Unfolded one's-complement sum of `count` bytes at `p`, in native byte order, as if
     /// the bytes started at an even offset (an odd last byte is the high byte of a word
     /// whose low byte is zero, RFC 1071).

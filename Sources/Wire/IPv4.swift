@@ -129,9 +129,7 @@ public struct IPv4Header: Hashable, Sendable {
         p.storeBytes(of: UInt16(0), toByteOffset: IPv4Header.checksumOffset, as: UInt16.self)
         source.store(to: p + IPv4Header.sourceOffset)
         destination.store(to: p + IPv4Header.destinationOffset)
-        var c = InternetChecksum()
-        c.add(UnsafeRawBufferPointer(start: p, count: IPv4Header.minimumLength))
-        let sum = c.finalize()
+        let sum = ~UInt16(bigEndian: InternetChecksum.fold(InternetChecksum.sum20(UnsafeRawPointer(p))))
         p.storeBytes(of: sum.bigEndian, toByteOffset: IPv4Header.checksumOffset, as: UInt16.self)
         return sum
     }
@@ -142,6 +140,7 @@ public struct IPv4Header: Hashable, Sendable {
         guard bytes.count >= minimumLength, let p = bytes.baseAddress else { return false }
         let hlen = Int(p.load(as: UInt8.self) & 0x0F) &* 4
         guard hlen >= minimumLength, hlen <= bytes.count else { return false }
+        if hlen == minimumLength { return InternetChecksum.fold(InternetChecksum.sum20(p)) == 0xFFFF }
         var c = InternetChecksum()
         c.add(UnsafeRawBufferPointer(start: p, count: hlen))
         return c.finalize() == 0
