@@ -35,12 +35,23 @@ public struct ForwardingDatabase: Sendable {
         entries.setValue(Entry(port: port, updated: now, isLocal: false), at: i)
     }
 
+    /// `br_fdb_find_rcu` without the ageing check (read-only; see `isExpired`).
+    public func entry(_ mac: MACAddress) -> Entry? {
+        let i = entries.slot(of: mac.rawValue)
+        return i < 0 ? nil : entries.value(at: i)
+    }
+
+    /// A learned entry older than `ageingTime` is gone (local entries never age).
+    @inline(__always) public func isExpired(_ e: Entry, now: SimTime) -> Bool {
+        !e.isLocal && now - e.updated > ageingTime
+    }
+
     /// `br_fdb_find_rcu` plus the ageing check: an entry older than `ageingTime` is gone.
     public mutating func lookup(_ mac: MACAddress, now: SimTime) -> Entry? {
         let i = entries.slot(of: mac.rawValue)
         if i < 0 { return nil }
         let e = entries.value(at: i)
-        if !e.isLocal && now - e.updated > ageingTime {
+        if isExpired(e, now: now) {
             entries.removeValue(forKey: mac.rawValue)
             return nil
         }

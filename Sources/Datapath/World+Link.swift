@@ -27,8 +27,7 @@ extension World {
             enqueueOnWire(dev, p)
             return
         }
-        devices[dev.index].counters.txPackets += 1
-        devices[dev.index].counters.txBytes += UInt64(len)
+        devices[dev.index].counters.transmitted(len)
         hop(.deviceTx, ns, dev, p)
         switch kind {
         case .veth(let peer):
@@ -54,24 +53,14 @@ extension World {
     func enqueueOnWire(_ dev: DeviceID, _ p: PacketHandle) {
         let link = devices[dev.index].link!
         let start = max(now, devices[dev.index].wireFreeAt)
-        // Frames whose start time has passed are on the wire or gone: drop them from the queue.
-        while devices[dev.index].queueHead < devices[dev.index].queuedStarts.count,
-              devices[dev.index].queuedStarts[devices[dev.index].queueHead] <= now {
-            devices[dev.index].queueHead += 1
-        }
-        if devices[dev.index].queueHead == devices[dev.index].queuedStarts.count {
-            devices[dev.index].queuedStarts.removeAll(keepingCapacity: true)
-            devices[dev.index].queueHead = 0
-        }
-        let waiting = devices[dev.index].queuedStarts.count - devices[dev.index].queueHead
+        let waiting = devices[dev.index].pruneWireQueue(now: now)
         if start > now && waiting >= link.txqueuelen {
             devices[dev.index].counters.txDropped += 1
             drop(p, .queueFull, ns: devices[dev.index].namespace, device: dev)
             return
         }
-        devices[dev.index].wireFreeAt = start + link.serialization(of: pool.length(p))
+        devices[dev.index].occupyWire(until: start + link.serialization(of: pool.length(p)), start: start, now: now)
         if start > now {
-            devices[dev.index].queuedStarts.append(start)
             schedule(.wireStart(dev, p), after: start - now)
         } else {
             wireStart(dev, p)
@@ -83,8 +72,7 @@ extension World {
     func wireStart(_ dev: DeviceID, _ p: PacketHandle) {
         let link = devices[dev.index].link!
         let ns = devices[dev.index].namespace
-        devices[dev.index].counters.txPackets += 1
-        devices[dev.index].counters.txBytes += UInt64(pool.length(p))
+        devices[dev.index].counters.transmitted(pool.length(p))
         hop(.deviceTx, ns, dev, p)
         guard case .veth(let peer) = devices[dev.index].kind else {
             drop(p, .noCarrier, ns: ns, device: dev)
@@ -115,8 +103,7 @@ extension World {
             drop(p, .deviceDown, ns: ns, device: dev)
             return
         }
-        devices[dev.index].counters.rxPackets += 1
-        devices[dev.index].counters.rxBytes += UInt64(pool.length(p))
+        devices[dev.index].counters.received(pool.length(p))
         hop(.deviceRx, ns, dev, p)
         if let b = devices[dev.index].master {
             bridgeHandleFrame(b, ingress: dev, p)
@@ -238,7 +225,13 @@ extension World {
     public func bridgeDecide(_ b: BridgeID, ingress: DeviceID, destination dst: MACAddress) -> BridgeDecision {
         let bi = Int(b.rawValue)
         if dst.isMulticast { return .flood(passUp: ingress != .none) }
-        guard let e = bridges[bi].fdb.lookup(dst, now: now) else { return .flood(passUp: false) }
+        // Read-only unless the entry aged out (then `lookup` removes it): no write to
+        // `bridges` per frame.
+        guard let e = bridges[bi].fdb.entry(dst) else { return .flood(passUp: false) }
+        if bridges[bi].fdb.isExpired(e, now: now) {
+            _ = bridges[bi].fdb.lookup(dst, now: now)
+            return .flood(passUp: false)
+        }
         if e.isLocal { return ingress == .none ? .drop(.otherHost) : .passUp }
         if e.port == ingress && !devices[ingress.index].hairpin { return .drop(.bridgeNoHairpin) }
         return .forward(e.port)
@@ -283,8 +276,7 @@ extension World {
     /// a bridged frame shows in a non-promiscuous capture of the bridge device.
     func bridgePassUp(_ b: BridgeID, _ p: PacketHandle) {
         let dev = bridges[Int(b.rawValue)].device
-        devices[dev.index].counters.rxPackets += 1
-        devices[dev.index].counters.rxBytes += UInt64(pool.length(p))
+        devices[dev.index].counters.received(pool.length(p))
         hop(.deviceRx, devices[dev.index].namespace, dev, p)
         netifReceive(dev, p)
     }
@@ -313,5 +305,39 @@ extension World {
         let c = pool.clone(p)
         copyCore(from: p, to: c)
         return c
+    }
+}
+
+extension DeviceCounters {
+    /// One frame of `bytes` received: both counters in one access (one uniqueness check of
+    /// `World.devices` per hop instead of one per field).
+    @inline(__always) mutating func received(_ bytes: Int) {
+        rxPackets += 1
+        rxBytes += UInt64(bytes)
+    }
+
+    /// One frame of `bytes` sent.
+    @inline(__always) mutating func transmitted(_ bytes: Int) {
+        txPackets += 1
+        txBytes += UInt64(bytes)
+    }
+}
+
+extension Device {
+    /// Frames whose start time has passed are on the wire or gone: drops them from the queue
+    /// of start times. Returns how many frames still wait. (One access to `World.devices`.)
+    @inline(__always) mutating func pruneWireQueue(now: SimTime) -> Int {
+        while queueHead < queuedStarts.count, queuedStarts[queueHead] <= now { queueHead += 1 }
+        if queueHead == queuedStarts.count {
+            queuedStarts.removeAll(keepingCapacity: true)
+            queueHead = 0
+        }
+        return queuedStarts.count - queueHead
+    }
+
+    /// A frame takes the wire from `start` (queued when that is later than `now`) until `end`.
+    @inline(__always) mutating func occupyWire(until end: SimTime, start: SimTime, now: SimTime) {
+        wireFreeAt = end
+        if start > now { queuedStarts.append(start) }
     }
 }
