@@ -22,7 +22,8 @@ public struct EthernetHeader: Hashable, Sendable {
     }
 
     /// Reads the first 14 bytes; the payload starts at `EthernetHeader.length`.
-    @inlinable public init(parsing bytes: UnsafeRawBufferPointer) throws(WireError) {
+    @inlinable @inline(__always)
+    public init(parsing bytes: UnsafeRawBufferPointer) throws(WireError) {
         guard bytes.count >= EthernetHeader.length, let p = bytes.baseAddress else {
             throw WireError.truncatedError("Ethernet", needed: EthernetHeader.length, available: bytes.count)
         }
@@ -33,7 +34,8 @@ public struct EthernetHeader: Hashable, Sendable {
     }
 
     /// Writes `bytes[0..<14]`. Precondition: `bytes.count >= 14`.
-    @inlinable public func emit(into bytes: UnsafeMutableRawBufferPointer) {
+    @inlinable @inline(__always)
+    public func emit(into bytes: UnsafeMutableRawBufferPointer) {
         precondition(bytes.count >= EthernetHeader.length, "Ethernet header needs 14 bytes")
         let p = bytes.baseAddress!
         destination.store(to: p + EthernetHeader.destinationOffset)

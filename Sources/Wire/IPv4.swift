@@ -77,7 +77,8 @@ public struct IPv4Header: Hashable, Sendable {
         try self.init(parsing: bytes, wholePacket: false)
     }
 
-    @inlinable init(parsing bytes: UnsafeRawBufferPointer, wholePacket: Bool) throws(WireError) {
+    @inlinable @inline(__always)
+    init(parsing bytes: UnsafeRawBufferPointer, wholePacket: Bool) throws(WireError) {
         guard bytes.count >= IPv4Header.minimumLength, let p = bytes.baseAddress else {
             throw WireError.truncatedError("IPv4", needed: IPv4Header.minimumLength, available: bytes.count)
         }
@@ -111,7 +112,7 @@ public struct IPv4Header: Hashable, Sendable {
     /// header checksum into it and returns it. `headerLength` and `checksum` are not read:
     /// a parsed header with options re-emits without them, and the caller owns `totalLength`.
     /// Preconditions: `bytes.count >= 20`, `fragmentOffset` a multiple of 8.
-    @inlinable @discardableResult
+    @inlinable @inline(__always) @discardableResult
     public func emit(into bytes: UnsafeMutableRawBufferPointer) -> UInt16 {
         precondition(bytes.count >= IPv4Header.minimumLength, "IPv4 header needs 20 bytes")
         precondition(fragmentOffset & 7 == 0, "IPv4 fragment offset must be a multiple of 8")
@@ -129,14 +130,22 @@ public struct IPv4Header: Hashable, Sendable {
         p.storeBytes(of: UInt16(0), toByteOffset: IPv4Header.checksumOffset, as: UInt16.self)
         source.store(to: p + IPv4Header.sourceOffset)
         destination.store(to: p + IPv4Header.destinationOffset)
-        let sum = ~UInt16(bigEndian: InternetChecksum.fold(InternetChecksum.sum20(UnsafeRawPointer(p))))
+        // The sum of the header's 16-bit words, from the field values: reading back the
+        // bytes just stored would stall on store-to-load forwarding.
+        var words = UInt32(0x4500) | UInt32(tos)
+        words &+= UInt32(totalLength) &+ UInt32(identification) &+ UInt32(flags)
+        words &+= UInt32(ttl) << 8 | UInt32(self.protocol.rawValue)
+        words &+= source.rawValue >> 16 &+ source.rawValue & 0xFFFF
+        words &+= destination.rawValue >> 16 &+ destination.rawValue & 0xFFFF
+        let sum = ~InternetChecksum.fold32(words)
         p.storeBytes(of: sum.bigEndian, toByteOffset: IPv4Header.checksumOffset, as: UInt16.self)
         return sum
     }
 
     /// True if `header` starts with an IPv4 header (IHL >= 5, within the buffer) whose
     /// checksum verifies over its IHL × 4 bytes, options included.
-    @inlinable public static func isChecksumValid(header bytes: UnsafeRawBufferPointer) -> Bool {
+    @inlinable @inline(__always)
+    public static func isChecksumValid(header bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count >= minimumLength, let p = bytes.baseAddress else { return false }
         let hlen = Int(p.load(as: UInt8.self) & 0x0F) &* 4
         guard hlen >= minimumLength, hlen <= bytes.count else { return false }
@@ -156,7 +165,8 @@ public struct IPv4Header: Hashable, Sendable {
     /// checksum incrementally, as Linux `ip_decrease_ttl()`: the word holding TTL drops by
     /// 0x0100, so the checksum rises by 0x0100 with end-around carry. The forwarding path
     /// checks `ttl > 1` first; a TTL of 0 wraps to 255 with a correct (RFC 1624) checksum.
-    @inlinable public static func decrementTTL(header: UnsafeMutableRawPointer) {
+    @inlinable @inline(__always)
+    public static func decrementTTL(header: UnsafeMutableRawPointer) {
         let ttl = header.load(fromByteOffset: ttlOffset, as: UInt8.self)
         let old = UInt16(bigEndian: header.loadUnaligned(fromByteOffset: checksumOffset, as: UInt16.self))
         let new: UInt16

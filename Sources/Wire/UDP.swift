@@ -29,7 +29,8 @@ public struct UDPHeader: Hashable, Sendable {
 
     /// Parses the header at the start of `bytes`, which should hold the datagram (the IPv4
     /// payload). Throws `.badLength` unless 8 <= length <= `bytes.count`.
-    @inlinable public init(parsing bytes: UnsafeRawBufferPointer) throws(WireError) {
+    @inlinable @inline(__always)
+    public init(parsing bytes: UnsafeRawBufferPointer) throws(WireError) {
         guard bytes.count >= UDPHeader.length, let p = bytes.baseAddress else {
             throw WireError.truncatedError("UDP", needed: UDPHeader.length, available: bytes.count)
         }
@@ -59,7 +60,8 @@ public struct UDPHeader: Hashable, Sendable {
     /// Writes `bytes[0..<8]` with the fields as they are (`checksum` included; compute it
     /// afterwards with `UDPHeader.checksum(source:destination:datagram:)`).
     /// Precondition: `bytes.count >= 8`.
-    @inlinable public func emit(into bytes: UnsafeMutableRawBufferPointer) {
+    @inlinable @inline(__always)
+    public func emit(into bytes: UnsafeMutableRawBufferPointer) {
         precondition(bytes.count >= UDPHeader.length, "UDP header needs 8 bytes")
         let p = bytes.baseAddress!
         p.storeBytes(of: sourcePort.bigEndian, toByteOffset: UDPHeader.sourcePortOffset, as: UInt16.self)

@@ -18,7 +18,8 @@ public struct VXLANHeader: Hashable, Sendable {
         self.vni = vni & 0xFF_FFFF
     }
 
-    @inlinable public init(parsing bytes: UnsafeRawBufferPointer) throws(WireError) {
+    @inlinable @inline(__always)
+    public init(parsing bytes: UnsafeRawBufferPointer) throws(WireError) {
         guard bytes.count >= Self.length else {
             throw .truncated(layer: "VXLAN", needed: Self.length, available: bytes.count)
         }
@@ -27,7 +28,8 @@ public struct VXLANHeader: Hashable, Sendable {
     }
 
     /// Writes the 8 bytes (reserved fields zero).
-    @inlinable public func emit(into bytes: UnsafeMutableRawBufferPointer) {
+    @inlinable @inline(__always)
+    public func emit(into bytes: UnsafeMutableRawBufferPointer) {
         precondition(bytes.count >= Self.length)
         bytes[0] = flags
         bytes[1] = 0; bytes[2] = 0; bytes[3] = 0
