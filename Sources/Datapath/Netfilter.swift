@@ -251,18 +251,15 @@ public final class Netfilter {
         let m = slot &* Self.memoWays &+ key.way(Self.memoWays)
         let path = memoPaths + m &* Self.memoPathLimit
         if memos[m].key == key {
-            let n = Int(memos[m].counted)
-            let bytes = UInt64(truncatingIfNeeded: packet.length)
-            for i in 0..<n {
-                let c = counterStorage + 2 &* Int(path[i])
-                c[0] &+= 1
-                c[1] &+= bytes
-            }
+            // The counters of the walk's rules are owed these until `settle`.
+            memos[m].owedPackets &+= 1
+            memos[m].owedBytes &+= UInt64(truncatingIfNeeded: packet.length)
             rulesWalked &+= UInt64(memos[m].walked)
             packet.mark = memos[m].mark
             rememberedWalks &+= 1
             return memos[m].verdict
         }
+        settle(m)
         memos[m].key = .none
         recording = path
         recorded = 0
@@ -276,9 +273,32 @@ public final class Netfilter {
         return verdict
     }
 
-    /// Forgets every remembered walk.
+    /// Forgets every remembered walk (after paying what their rules are owed).
     func forgetWalks() {
+        settleAll()
         memos.update(repeating: .empty, count: Self.hookSlots * Self.memoWays)
+    }
+
+    /// Adds the packets and bytes replayed through memo `m` to the counters of each rule its
+    /// walk counted.
+    @inline(__always)
+    private func settle(_ m: Int) {
+        let packets = memos[m].owedPackets
+        if packets == 0 { return }
+        let bytes = memos[m].owedBytes
+        let path = memoPaths + m &* Self.memoPathLimit
+        for i in 0..<Int(memos[m].counted) {
+            let c = counterStorage + 2 &* Int(path[i])
+            c[0] &+= packets
+            c[1] &+= bytes
+        }
+        memos[m].owedPackets = 0
+        memos[m].owedBytes = 0
+    }
+
+    /// Brings every counter up to date (before anything reads them).
+    func settleAll() {
+        for m in 0..<(Self.hookSlots * Self.memoWays) { settle(m) }
     }
 
     /// The walk itself: `ipt_do_table`'s loop from the hook's entry rule.
@@ -486,11 +506,13 @@ public final class Netfilter {
     }
 
     func counters(at index: Int) -> (packets: UInt64, bytes: UInt64) {
-        (counterStorage[2 * index], counterStorage[2 * index + 1])
+        settleAll()
+        return (counterStorage[2 * index], counterStorage[2 * index + 1])
     }
 
     /// `iptables -Z`: every rule and policy counter back to zero (`rulesWalked` too).
     public func zeroCounters() {
+        settleAll()
         counterStorage.update(repeating: 0, count: max(2 * ruleCount, 1))
         rulesWalked = 0
     }
@@ -559,6 +581,10 @@ struct WalkMemo {
     var walked: UInt32
     /// Entries of the memo's path in `memoPaths`.
     var counted: Int32
+    /// Packets and bytes replayed since the path's counters were last brought up to date
+    /// (`Netfilter.settle`): counters are read rarely, replays happen per packet.
+    var owedPackets: UInt64 = 0
+    var owedBytes: UInt64 = 0
 
     static let empty = WalkMemo(key: .none, verdict: .accept, mark: 0, walked: 0, counted: 0)
 }

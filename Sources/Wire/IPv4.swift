@@ -65,7 +65,8 @@ public struct IPv4Header: Hashable, Sendable {
     /// and the total length (>= header length, else `.badTotalLength`; <= `bytes.count`,
     /// else `.truncated`). Bytes after `totalLength` (Ethernet padding) are allowed. Does not
     /// verify the checksum: see `isChecksumValid(header:)`.
-    @inlinable public init(parsing bytes: UnsafeRawBufferPointer) throws(WireError) {
+    @inlinable @inline(__always)
+    public init(parsing bytes: UnsafeRawBufferPointer) throws(WireError) {
         try self.init(parsing: bytes, wholePacket: true)
     }
 
