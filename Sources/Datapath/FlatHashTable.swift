@@ -7,8 +7,9 @@
 ///
 /// Storage: one array of slots, open addressing with linear probing, a power-of-two capacity
 /// kept at least twice the count, deletion by backward shift (no tombstones), like the
-/// conntrack table. It grows by doubling and never shrinks, so a steady state allocates
-/// nothing. There is no iteration: nothing observable can depend on slot order (STYLE.md),
+/// conntrack table. Nothing is allocated until the first insertion (a cluster has thousands
+/// of namespaces whose tables stay empty); then it grows by doubling and never shrinks, so a
+/// steady state allocates nothing. There is no iteration: nothing observable can depend on slot order (STYLE.md),
 /// and the layout is the same in every process anyway (no seed).
 struct FlatHashTable<Key: FixedWidthInteger & UnsignedInteger, Value> {
     @usableFromInline struct Slot {
@@ -25,7 +26,14 @@ struct FlatHashTable<Key: FixedWidthInteger & UnsignedInteger, Value> {
     private var shift: UInt64
     private(set) var count = 0
 
-    init(minimumCapacity: Int = 8) {
+    /// `minimumCapacity` 0: no storage until the first insertion.
+    init(minimumCapacity: Int = 0) {
+        slots = []
+        shift = 64
+        if minimumCapacity > 0 { allocate(minimumCapacity) }
+    }
+
+    private mutating func allocate(_ minimumCapacity: Int) {
         var capacity = 8
         while capacity < 2 * minimumCapacity { capacity *= 2 }
         slots = ContiguousArray(repeating: Slot(key: Self.emptyKey, value: nil), count: capacity)
@@ -49,6 +57,7 @@ struct FlatHashTable<Key: FixedWidthInteger & UnsignedInteger, Value> {
     /// The slot holding `key`, or -1.
     @inline(__always) func slot(of key: Key) -> Int {
         let k = Self.widen(key)
+        if count == 0 { return -1 }
         var i = home(k)
         return slots.withUnsafeBufferPointer { s in
             while true {
@@ -82,7 +91,11 @@ struct FlatHashTable<Key: FixedWidthInteger & UnsignedInteger, Value> {
             slots[i].value = value
             return
         }
-        if 2 * (count + 1) > slots.count { grow() }
+        if slots.isEmpty {
+            allocate(1)
+        } else if 2 * (count + 1) > slots.count {
+            grow()
+        }
         place(Self.widen(key), value)
         count += 1
     }

@@ -61,6 +61,17 @@ import Testing
         #expect(table[5_000 &* 0x1_0000_0001] == nil)
     }
 
+    @Test func anEmptyTableHasNoStorageUntilTheFirstInsertion() {
+        var table = FlatHashTable<UInt64, Int32>()
+        #expect(table[42] == nil && table.slot(of: 42) == -1 && table.removeValue(forKey: 42) == nil)
+        #expect(table.count == 0 && table.checkInvariants())
+        table[42] = 1
+        table[42] = nil
+        #expect(table[42] == nil && table.isEmpty && table.checkInvariants())
+        table[7] = 2
+        #expect(table[7] == 2 && table.count == 1)
+    }
+
     @Test func portKeysCoverTheWholeRange() {
         var table = FlatHashTable<UInt16, Int32>()
         for port in [0, 1, 5201, 8472, 32768, 60999, 65535] as [UInt16] { table[port] = Int32(port) }
