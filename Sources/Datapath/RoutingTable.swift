@@ -2,7 +2,9 @@ import Wire
 
 /// An IPv4 route, as `ip route` shows it.
 public struct Route: Sendable, Equatable, CustomStringConvertible {
-    public var destination: IPv4Network
+    public var destination: IPv4Network {
+        didSet { match = Route.match(destination) }
+    }
     /// Next hop; nil for a directly connected (scope link) route.
     public var gateway: IPv4Address?
     public var device: DeviceID
@@ -13,10 +15,15 @@ public struct Route: Sendable, Equatable, CustomStringConvertible {
     /// Installed by the kernel for an address's prefix (`proto kernel scope link`).
     public var isConnected: Bool
     public var metric: Int
+    /// `destination` as `mask << 32 | network`: what a lookup compares.
+    private(set) var match: UInt64
+
+    @inline(__always) static func match(_ n: IPv4Network) -> UInt64 { UInt64(n.mask) << 32 | UInt64(n.network.rawValue) }
 
     public init(destination: IPv4Network, gateway: IPv4Address? = nil, device: DeviceID,
                 source: IPv4Address? = nil, onlink: Bool = false, isConnected: Bool = false, metric: Int = 0) {
         self.destination = destination
+        self.match = Route.match(destination)
         self.gateway = gateway
         self.device = device
         self.source = source
@@ -42,16 +49,9 @@ public struct Route: Sendable, Equatable, CustomStringConvertible {
 /// (connected, default, one per remote node later); a trie replaces the scan when a
 /// benchmark says so.
 public struct RoutingTable: Sendable {
-    public private(set) var routes: [Route] = [] {
-        didSet { prefixes = routes.map { Self.prefix($0.destination) } }
-    }
-    /// Per route, its destination as `mask << 32 | network`: what a lookup compares, without
-    /// touching (or copying) the routes it passes.
-    private var prefixes: [UInt64] = []
+    public private(set) var routes: [Route] = []
 
     public init() {}
-
-    @inline(__always) static func prefix(_ n: IPv4Network) -> UInt64 { UInt64(n.mask) << 32 | UInt64(n.network.rawValue) }
 
     public mutating func add(_ route: Route) {
         let i = routes.firstIndex(where: {
@@ -66,11 +66,12 @@ public struct RoutingTable: Sendable {
     }
 
     /// The index in `routes` of the route for `destination`, or -1.
+    /// Compares each route's precomputed (mask, network) word, not copies of the routes.
     @inline(__always)
     func lookupIndex(_ destination: IPv4Address) -> Int {
-        prefixes.withUnsafeBufferPointer { p in
-            for i in 0..<p.count where destination.rawValue & UInt32(truncatingIfNeeded: p[i] >> 32)
-                == UInt32(truncatingIfNeeded: p[i]) {
+        routes.withUnsafeBufferPointer { r in
+            for i in 0..<r.count where destination.rawValue & UInt32(truncatingIfNeeded: r[i].match >> 32)
+                == UInt32(truncatingIfNeeded: r[i].match) {
                 return i
             }
             return -1
