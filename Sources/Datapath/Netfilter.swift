@@ -139,8 +139,8 @@ public final class Netfilter {
         didSet { forgetWalks() }
     }
 
-    static let memoWays = 8
-    static let memoPathLimit = 32
+    static let memoWays = 4
+    static let memoPathLimit = 16
 
     /// nf_tables refuses deeper chains (`NFT_JUMP_STACK_SIZE` 16, EMLINK); the validator
     /// enforces it, so the jump stack has a fixed size.
