@@ -219,10 +219,13 @@ extension World {
     /// The running item of core `c` is done: run its event, then start the next item.
     func cpuDone(_ c: Int) {
         let e = cores[c].current
+        // The core is free while the event runs: the packet's next stage starts at once (run
+        // to completion); any further ones it submits wait in `continuations`.
+        cores[c].running = false
         dispatchingCore = c
         dispatch(e)
         dispatchingCore = -1
-        cores[c].running = false
+        if cores[c].running { return }
         if cores[c].continuationHead < cores[c].continuations.count {
             let next = cores[c].continuations[cores[c].continuationHead]
             cores[c].continuationHead += 1
@@ -234,8 +237,10 @@ extension World {
             return
         }
         guard cores[c].head < cores[c].queue.count else {
-            cores[c].queue.removeAll(keepingCapacity: true)
-            cores[c].head = 0
+            if cores[c].head > 0 {
+                cores[c].queue.removeAll(keepingCapacity: true)
+                cores[c].head = 0
+            }
             if cores[c].carry > .zero {
                 cores[c].freeAt = now + cores[c].carry
                 cores[c].carry = .zero
