@@ -1,5 +1,6 @@
 #include <pcap/pcap.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <sys/types.h>
 
 /* glibc's fopencookie (a GNU extension the Swift Glibc module does not export), declared
@@ -14,3 +15,10 @@ typedef struct {
 } podwire_cookie_io_functions_t;
 FILE *podwire_fopencookie(void *cookie, const char *mode, podwire_cookie_io_functions_t io)
     __asm__("fopencookie");
+
+/* __fsetlocking(stream, FSETLOCKING_BYCALLER) from <stdio_ext.h>, under our own name: each
+ * capture stream is used by one thread at a time, so pcap_dump's ferror and fwrite calls
+ * need not take the stream's lock. */
+static inline void podwire_stdio_lock_by_caller(FILE *stream) {
+    (void)__fsetlocking(stream, FSETLOCKING_BYCALLER);
+}

@@ -74,18 +74,29 @@ struct PcapDumperRef {
     }
 }
 
-/// Writes file data on a second thread, so that the kernel's part of capturing — copying
-/// every byte into the page cache, about three quarters of the capture cost (perf) — runs
-/// beside the simulation instead of inside it.
+/// Writes file data beside the simulation, so that the kernel's part of capturing — copying
+/// every byte into the page cache, most of the capture cost (perf) — mostly runs on the
+/// other core instead of inside the simulation.
 ///
-/// Each file's stdio stream is a `fopencookie` stream whose write function copies libpcap's
-/// records into fixed 1 MiB chunks; a full chunk is queued to the one writer thread, which
-/// `write(2)`s chunks strictly in queue order. One thread and one FIFO keep every file's
-/// bytes in order, so output is byte-identical to writing synchronously. When every chunk is
-/// in flight the simulation waits for one (back-pressure, bounded memory: 32 MiB).
+/// Each file is a fully buffered `fopencookie` stream (`BackgroundSink`): libpcap's records
+/// fill a stdio buffer of `chunkSize` bytes, and when it is full the cookie copies it into a
+/// free chunk of one shared pool and queues the chunk. Two threads `write(2)` queued chunks:
+/// the writer thread, and the simulation's own thread whenever the pool has run dry — instead
+/// of waiting for a chunk it writes the oldest one it may, so when the kernel is the
+/// bottleneck both cores work on it.
+///
+/// Order: a thread only takes the oldest queued chunk of a file, and only while no other
+/// chunk of that file is being written, so each file receives its bytes strictly in order
+/// and the output is byte-identical to a plain sequential writer. The pool bounds memory
+/// (back-pressure); no chunk is held between two cookie calls, so any number of files can
+/// share it. The first write error of each file is kept and reported by `drain`.
 final class BackgroundWriter: @unchecked Sendable {
-    static let chunkSize = 1 << 20
-    static let chunkCount = 32
+    /// The pool's size in bytes. Small enough that a chunk is usually still in the 32 MiB L3
+    /// cache when the kernel copies it out; large enough to let the writer thread run ahead.
+    static let poolBytes = 8 << 20
+
+    let chunkSize: Int
+    let chunkCount: Int
 
     private struct Job {
         var fd: Int32
@@ -97,28 +108,38 @@ final class BackgroundWriter: @unchecked Sendable {
     private let memory: UnsafeMutableRawPointer
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
     private let changed: UnsafeMutablePointer<pthread_cond_t>
+    // Everything below is guarded by `lock`.
     private var freeChunks: [Int32]
+    /// Queued chunks, oldest first.
     private var queue: [Job] = []
-    private var queueHead = 0
-    private var busy = false
-    private var stopping = false
-    /// First write error (errno) per sink, set by the writer thread.
+    /// Per sink: chunks queued or being written; whether one is being written; the first
+    /// write error (errno).
+    private var pending: [Int] = []
+    private var writing: [Bool] = []
     private var errors: [Int32] = []
+    private var stopping = false
     private var thread = pthread_t()
     private var started = false
 
-    init() {
-        memory = .allocate(byteCount: Self.chunkSize * Self.chunkCount, alignment: 4096)
+    init(chunkSize: Int, chunkCount: Int) {
+        self.chunkSize = chunkSize
+        self.chunkCount = chunkCount
+        memory = .allocate(byteCount: chunkSize * chunkCount, alignment: 4096)
         lock = .allocate(capacity: 1)
         changed = .allocate(capacity: 1)
         pthread_mutex_init(lock, nil)
         pthread_cond_init(changed, nil)
-        freeChunks = (0..<Int32(Self.chunkCount)).reversed()
-        queue.reserveCapacity(Self.chunkCount)
+        freeChunks = (0..<Int32(chunkCount)).reversed()
+        queue.reserveCapacity(chunkCount)
         started = pthread_create(&thread, nil, { arg in
             Unmanaged<BackgroundWriter>.fromOpaque(arg!).takeUnretainedValue().loop()
             return nil
         }, Unmanaged.passUnretained(self).toOpaque()) == 0
+    }
+
+    /// A pool of about `poolBytes` in chunks of `chunkSize` (at least 8 chunks).
+    convenience init(chunkSize: Int) {
+        self.init(chunkSize: chunkSize, chunkCount: max(8, Self.poolBytes / chunkSize))
     }
 
     /// Stops the thread once the queue is empty. Call before releasing the writer.
@@ -144,92 +165,121 @@ final class BackgroundWriter: @unchecked Sendable {
     func register() -> Int32 {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
+        pending.append(0)
+        writing.append(false)
         errors.append(0)
         return Int32(errors.count - 1)
     }
 
     @inline(__always) func chunk(_ i: Int32) -> UnsafeMutableRawPointer {
-        memory + Int(i) * Self.chunkSize
+        memory + Int(i) * chunkSize
     }
 
-    /// A free chunk, waiting for the writer if all are queued.
+    /// A free chunk. When every chunk is queued, writes the oldest one it may on this
+    /// thread (and reuses it); waits only if all queued chunks belong to files that are
+    /// being written.
     func acquire() -> Int32 {
         pthread_mutex_lock(lock)
-        while freeChunks.isEmpty { pthread_cond_wait(changed, lock) }
-        let c = freeChunks.removeLast()
-        pthread_mutex_unlock(lock)
-        return c
+        defer { pthread_mutex_unlock(lock) }
+        while true {
+            if let c = freeChunks.popLast() { return c }
+            if let job = takeEligible() {
+                perform(job)
+            } else {
+                pthread_cond_wait(changed, lock)
+            }
+        }
     }
 
-    /// Gives a chunk back unwritten.
-    func release(_ c: Int32) {
-        pthread_mutex_lock(lock)
-        freeChunks.append(c)
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(lock)
-    }
-
+    /// Queues `length` bytes of `chunk` for the sink's descriptor, after its earlier chunks.
     func submit(fd: Int32, chunk: Int32, length: Int, sink: Int32) {
         pthread_mutex_lock(lock)
         queue.append(Job(fd: fd, chunk: chunk, length: Int32(length), sink: sink))
+        pending[Int(sink)] += 1
         pthread_cond_broadcast(changed)
         pthread_mutex_unlock(lock)
     }
 
-    /// Waits until everything queued so far is written; returns the sink's first error.
+    /// Waits until everything queued so far for the sink is written, writing queued chunks
+    /// (of any file) on this thread meanwhile; returns the sink's first error (errno).
     func drain(sink: Int32) -> Int32 {
         pthread_mutex_lock(lock)
-        while queueHead < queue.count || busy { pthread_cond_wait(changed, lock) }
-        let e = errors[Int(sink)]
+        defer { pthread_mutex_unlock(lock) }
+        while pending[Int(sink)] > 0 {
+            if let job = takeEligible() {
+                perform(job)
+            } else {
+                pthread_cond_wait(changed, lock)
+            }
+        }
+        return errors[Int(sink)]
+    }
+
+    /// With the lock held: removes and returns the oldest queued job whose sink has no job
+    /// being written (so it is also that sink's oldest), marking the sink as being written.
+    private func takeEligible() -> Job? {
+        var i = 0
+        while i < queue.count {
+            let sink = Int(queue[i].sink)
+            if !writing[sink] {
+                writing[sink] = true
+                return queue.remove(at: i)
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Called with the lock held; writes with it released, then frees the chunk and records
+    /// the outcome. After a failed write, later chunks of the same sink are dropped (its
+    /// first error is what `drain` reports).
+    private func perform(_ job: Job) {
+        let sink = Int(job.sink)
+        let failedBefore = errors[sink] != 0
         pthread_mutex_unlock(lock)
-        return e
+        var code: Int32 = 0
+        if !failedBefore {
+            var p = UnsafeRawPointer(chunk(job.chunk)), left = Int(job.length)
+            while left > 0 {
+                let n = write(job.fd, p, left)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    code = errno
+                    break
+                }
+                p += n
+                left -= n
+            }
+        }
+        pthread_mutex_lock(lock)
+        if code != 0 && errors[sink] == 0 { errors[sink] = code }
+        writing[sink] = false
+        pending[sink] -= 1
+        freeChunks.append(job.chunk)
+        pthread_cond_broadcast(changed)
     }
 
     private func loop() {
         pthread_mutex_lock(lock)
         while true {
-            while queueHead == queue.count && !stopping { pthread_cond_wait(changed, lock) }
-            if queueHead == queue.count { break }
-            let job = queue[queueHead]
-            queueHead += 1
-            if queueHead == queue.count {
-                queue.removeAll(keepingCapacity: true)
-                queueHead = 0
+            if let job = takeEligible() {
+                perform(job)
+            } else if stopping && queue.isEmpty {
+                break
+            } else {
+                pthread_cond_wait(changed, lock)
             }
-            busy = true
-            let failedBefore = errors[Int(job.sink)] != 0
-            pthread_mutex_unlock(lock)
-            var code: Int32 = 0
-            if !failedBefore {
-                var p = UnsafeRawPointer(chunk(job.chunk)), left = Int(job.length)
-                while left > 0 {
-                    let n = write(job.fd, p, left)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        code = errno
-                        break
-                    }
-                    p += n
-                    left -= n
-                }
-            }
-            pthread_mutex_lock(lock)
-            if code != 0 && errors[Int(job.sink)] == 0 { errors[Int(job.sink)] = code }
-            freeChunks.append(job.chunk)
-            busy = false
-            pthread_cond_broadcast(changed)
         }
         pthread_mutex_unlock(lock)
     }
 }
 
-/// One file's end of the `fopencookie` stream: fills chunks and queues them in order.
+/// One file's end of its `fopencookie` stream: copies what stdio flushes into pool chunks
+/// and queues them in order.
 final class BackgroundSink {
     let writer: BackgroundWriter
     let fd: Int32
     let id: Int32
-    private var chunk: Int32 = -1
-    private var used = 0
 
     init(writer: BackgroundWriter, fd: Int32) {
         self.writer = writer
@@ -237,44 +287,30 @@ final class BackgroundSink {
         id = writer.register()
     }
 
-    /// The cookie write function's body: copy into the current chunk, queue it when full.
-    @inline(__always) func write(_ bytes: UnsafeRawPointer, _ count: Int) {
+    /// The cookie write function's body: usually one full stdio buffer, one chunk.
+    func write(_ bytes: UnsafeRawPointer, _ count: Int) {
         var p = bytes, left = count
         while left > 0 {
-            if chunk < 0 { chunk = writer.acquire(); used = 0 }
-            let n = min(left, BackgroundWriter.chunkSize - used)
-            (writer.chunk(chunk) + used).copyMemory(from: p, byteCount: n)
-            used += n
+            let c = writer.acquire()
+            let n = min(left, writer.chunkSize)
+            writer.chunk(c).copyMemory(from: p, byteCount: n)
+            writer.submit(fd: fd, chunk: c, length: n, sink: id)
             p += n
             left -= n
-            if used == BackgroundWriter.chunkSize { push() }
         }
-    }
-
-    /// Queues the partly filled chunk.
-    func push() {
-        guard chunk >= 0 else { return }
-        if used > 0 {
-            writer.submit(fd: fd, chunk: chunk, length: used, sink: id)
-        } else {
-            writer.release(chunk)
-        }
-        chunk = -1
-        used = 0
     }
 
     /// Everything handed over so far is in the kernel; returns the first write error (errno).
     func drain() -> Int32 {
-        push()
-        return writer.drain(sink: id)
+        writer.drain(sink: id)
     }
 }
 
 /// One classic pcap savefile being written through libpcap: `pcap_dump_fopen` on a stdio
 /// stream, which writes the 24-byte file header at once; `pcap_dump` formats each record.
-/// With a `BackgroundWriter` the stream is unbuffered `fopencookie` into a `BackgroundSink`
-/// (the kernel work runs on the writer's thread); without one it is `fopen` with a large
-/// `setvbuf` buffer of our own.
+/// The stream is fully buffered in a `bufferSize` buffer of our own and locked by the
+/// caller (one thread at a time uses it). With a `BackgroundWriter` it is a `fopencookie`
+/// stream into a `BackgroundSink`; without one it is `fopen`'s.
 final class PcapDumpFile {
     let path: String
     private var dumper: OpaquePointer?
@@ -302,23 +338,23 @@ final class PcapDumpFile {
                 Glibc.close(fd)
                 throw .cannotOpen(path: path, message: message)
             }
-            setvbuf(f, nil, _IONBF, 0)
             self.sink = sink
             file = f
         } else {
             guard let f = fopen(path, "wb") else {
                 throw .cannotOpen(path: path, message: LibC.errorText(errno))
             }
-            if bufferSize > 0 {
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 64)
-                if setvbuf(f, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, bufferSize) == 0 {
-                    self.buffer = buffer
-                } else {
-                    buffer.deallocate()
-                }
-            }
             file = f
         }
+        if bufferSize > 0 {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 4096)
+            if setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, bufferSize) == 0 {
+                self.buffer = buffer
+            } else {
+                buffer.deallocate()
+            }
+        }
+        podwire_stdio_lock_by_caller(file)
         guard let dumper = pcap_dump_fopen(handle.raw, file) else {
             let message = handle.lastError
             fclose(file)
@@ -331,7 +367,7 @@ final class PcapDumpFile {
             close()
             throw .writeFailed(path: path, message: message)
         }
-        // The header reaches the kernel now, not with the first full chunk.
+        // The header reaches the kernel now, not with the first full buffer.
         if let sink, case let code = sink.drain(), code != 0 {
             close()
             throw .writeFailed(path: path, message: LibC.errorText(code))
