@@ -1,5 +1,6 @@
 #include <pcap/pcap.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdio_ext.h>
 #include <sys/types.h>
 
@@ -7,10 +8,11 @@
  * under our own name with glibc's exact cookie_io_functions_t layout: Capture writes pcap
  * data through a stdio stream whose bytes go to a background writer thread. */
 typedef ssize_t (*podwire_cookie_write_t)(void *cookie, const char *buf, size_t size);
+typedef int (*podwire_cookie_seek_t)(void *cookie, int64_t *offset, int whence);
 typedef struct {
     void *read;
     podwire_cookie_write_t write;
-    void *seek;
+    podwire_cookie_seek_t seek;
     void *close;
 } podwire_cookie_io_functions_t;
 FILE *podwire_fopencookie(void *cookie, const char *mode, podwire_cookie_io_functions_t io)
@@ -21,4 +23,9 @@ FILE *podwire_fopencookie(void *cookie, const char *mode, podwire_cookie_io_func
  * need not take the stream's lock. */
 static inline void podwire_stdio_lock_by_caller(FILE *stream) {
     (void)__fsetlocking(stream, FSETLOCKING_BYCALLER);
+}
+
+/* __fpending: bytes waiting in the stream's buffer. */
+static inline size_t podwire_stdio_pending(FILE *stream) {
+    return __fpending(stream);
 }

@@ -21,6 +21,8 @@ enum LibPcap {
     static let maximumSnaplen = 262_144
     /// The classic pcap magic for nanosecond timestamps, as the writer's byte order stores it.
     static let nanosecondMagic: UInt32 = 0xa1b2_3c4d
+    /// A savefile record's header: seconds, sub-second, caplen, len (`pcap_sf_pkthdr`).
+    static let recordHeaderLength = 16
     /// pcap_dump writes through stdio, so each file gets a large buffer of our own
     /// (`setvbuf`). Measured here with 1400-byte frames over 8 files: glibc's default
     /// (st_blksize, 4 KiB) costs ~1000 ns of kernel time per hop, 64–256 KiB ~500–650 ns,
@@ -59,12 +61,25 @@ final class PcapDeadHandle {
 /// on the per-hop path. Valid while the `PcapDumpFile` that made it is open.
 struct PcapDumperRef {
     let raw: OpaquePointer
+    /// The dumper's stdio stream (`pcap_dump_file`).
+    let stream: UnsafeMutablePointer<FILE>
+    /// A background file's sink, which hands the stream's full buffer to the writer before
+    /// a record would overflow it; nil when stdio writes the file itself.
+    let sink: Unmanaged<BackgroundSink>?
+    /// The stream's buffer size (background files only).
+    let bufferSize: Int
 
     /// `pcap_dump` one record. With a NANO handle libpcap stores `ts.tv_usec` as the
     /// nanosecond field as is, so `nanoseconds` goes there unscaled.
     @inline(__always)
     func dump(seconds: Int64, nanoseconds: Int64, capturedLength: Int, originalLength: Int,
               bytes: UnsafeRawPointer) {
+        if let sink {
+            let pending = podwire_stdio_pending(stream)
+            if pending > 0 && pending &+ LibPcap.recordHeaderLength &+ capturedLength > bufferSize {
+                BackgroundSink.handOff(sink, stream)
+            }
+        }
         var header = pcap_pkthdr()
         header.ts.tv_sec = .init(truncatingIfNeeded: seconds)
         header.ts.tv_usec = .init(truncatingIfNeeded: nanoseconds)
@@ -78,21 +93,23 @@ struct PcapDumperRef {
 /// every byte into the page cache, most of the capture cost (perf) — mostly runs on the
 /// other core instead of inside the simulation.
 ///
-/// Each file is a fully buffered `fopencookie` stream (`BackgroundSink`): libpcap's records
-/// fill a stdio buffer of `chunkSize` bytes, and when it is full the cookie copies it into a
-/// free chunk of one shared pool and queues the chunk. Two threads `write(2)` queued chunks:
-/// the writer thread, and the simulation's own thread whenever the pool has run dry — instead
-/// of waiting for a chunk it writes the oldest one it may, so when the kernel is the
-/// bottleneck both cores work on it.
+/// The memory is one pool of equal chunks. Each file's stdio stream uses a chunk as its
+/// buffer (`BackgroundSink`): libpcap's records are formatted straight into it, and before
+/// a record would overflow it the full chunk is queued as it is — not copied — and the
+/// stream gets a free chunk. Two threads `write(2)` queued chunks: the writer thread, and
+/// the simulation's own thread whenever the pool has run dry — instead of waiting for a
+/// chunk it writes the oldest one it may, so when the kernel is the bottleneck both cores
+/// work on it.
 ///
 /// Order: a thread only takes the oldest queued chunk of a file, and only while no other
 /// chunk of that file is being written, so each file receives its bytes strictly in order
 /// and the output is byte-identical to a plain sequential writer. The pool bounds memory
-/// (back-pressure); no chunk is held between two cookie calls, so any number of files can
-/// share it. The first write error of each file is kept and reported by `drain`.
+/// (back-pressure): one chunk per file plus `poolBytes` in flight. The first write error of
+/// each file is kept and reported by `drain`.
 final class BackgroundWriter: @unchecked Sendable {
-    /// The pool's size in bytes. Small enough that a chunk is usually still in the 32 MiB L3
-    /// cache when the kernel copies it out; large enough to let the writer thread run ahead.
+    /// Bytes of chunks that can be queued or being written at once, beyond the one each
+    /// file's stream holds. Small enough that a chunk is usually still in the 32 MiB L3
+    /// cache when the kernel copies it out (32 MiB measured ~10% more CPU than 2–8 MiB).
     static let poolBytes = 8 << 20
 
     let chunkSize: Int
@@ -121,9 +138,11 @@ final class BackgroundWriter: @unchecked Sendable {
     private var thread = pthread_t()
     private var started = false
 
-    init(chunkSize: Int, chunkCount: Int) {
+    /// `files` streams can each hold a chunk while `inFlight` more (default: `poolBytes`,
+    /// at least 8 chunks) are queued or being written.
+    init(chunkSize: Int, files: Int, inFlight: Int? = nil) {
         self.chunkSize = chunkSize
-        self.chunkCount = chunkCount
+        chunkCount = files + max(1, inFlight ?? max(8, Self.poolBytes / chunkSize))
         memory = .allocate(byteCount: chunkSize * chunkCount, alignment: 4096)
         lock = .allocate(capacity: 1)
         changed = .allocate(capacity: 1)
@@ -135,11 +154,6 @@ final class BackgroundWriter: @unchecked Sendable {
             Unmanaged<BackgroundWriter>.fromOpaque(arg!).takeUnretainedValue().loop()
             return nil
         }, Unmanaged.passUnretained(self).toOpaque()) == 0
-    }
-
-    /// A pool of about `poolBytes` in chunks of `chunkSize` (at least 8 chunks).
-    convenience init(chunkSize: Int) {
-        self.init(chunkSize: chunkSize, chunkCount: max(8, Self.poolBytes / chunkSize))
     }
 
     /// Stops the thread once the queue is empty. Call before releasing the writer.
@@ -175,8 +189,8 @@ final class BackgroundWriter: @unchecked Sendable {
         memory + Int(i) * chunkSize
     }
 
-    /// A free chunk. When every chunk is queued, writes the oldest one it may on this
-    /// thread (and reuses it); waits only if all queued chunks belong to files that are
+    /// A free chunk. When none is free, writes the oldest queued chunk it may on this
+    /// thread (and reuses it); waits only if every queued chunk belongs to a file that is
     /// being written.
     func acquire() -> Int32 {
         pthread_mutex_lock(lock)
@@ -189,6 +203,14 @@ final class BackgroundWriter: @unchecked Sendable {
                 pthread_cond_wait(changed, lock)
             }
         }
+    }
+
+    /// Gives a chunk back unwritten.
+    func release(_ c: Int32) {
+        pthread_mutex_lock(lock)
+        freeChunks.append(c)
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(lock)
     }
 
     /// Queues `length` bytes of `chunk` for the sink's descriptor, after its earlier chunks.
@@ -274,12 +296,21 @@ final class BackgroundWriter: @unchecked Sendable {
     }
 }
 
-/// One file's end of its `fopencookie` stream: copies what stdio flushes into pool chunks
-/// and queues them in order.
+/// One file's end of its `fopencookie` stream, used by one thread at a time. The stream's
+/// buffer is a pool chunk (`installed`); `handOff` queues it without copying and installs
+/// a fresh one. Anything else stdio flushes (the file header, a record larger than the
+/// buffer) is copied into chunks and queued, in order.
 final class BackgroundSink {
     let writer: BackgroundWriter
     let fd: Int32
     let id: Int32
+    /// The chunk the stream uses as its buffer, or -1 between a hand-off and the next
+    /// `install`.
+    private var installed: Int32 = -1
+    /// Set while `handOff` flushes the stream: the cookie then queues `installed` itself.
+    private var handingOff = false
+    /// Bytes the stream has flushed: its file offset, for the cookie's seek function.
+    private(set) var position: Int64 = 0
 
     init(writer: BackgroundWriter, fd: Int32) {
         self.writer = writer
@@ -287,8 +318,54 @@ final class BackgroundSink {
         id = writer.register()
     }
 
-    /// The cookie write function's body: usually one full stdio buffer, one chunk.
+    /// Gives the stream a free chunk as its buffer. The first time, before any output (as
+    /// ISO C asks); after a hand-off, on a stream with nothing buffered (glibc's `setvbuf`
+    /// may be called at any time: it flushes, then switches, libio/iosetvbuf.c).
+    func install(on stream: UnsafeMutablePointer<FILE>) {
+        installed = writer.acquire()
+        let status = setvbuf(stream, writer.chunk(installed).assumingMemoryBound(to: CChar.self), _IOFBF,
+                             writer.chunkSize)
+        // glibc fails only for an invalid mode or a failed flush; the cookie never fails and
+        // nothing is buffered. Were it to fail, stdio could still write into a queued chunk.
+        precondition(status == 0, "setvbuf on a capture stream failed")
+    }
+
+    /// Queues the stream's buffered bytes without copying them and installs a fresh chunk.
+    /// `fseek(stream, 0, SEEK_CUR)` flushes the buffer to the cookie (which takes the chunk,
+    /// see `write`) and leaves stdio's put mode, so the next record fills the new buffer
+    /// normally (after a bare `setvbuf` glibc would flush its next 16 bytes on their own).
+    @inline(never)
+    static func handOff(_ sink: Unmanaged<BackgroundSink>, _ stream: UnsafeMutablePointer<FILE>) {
+        sink.takeUnretainedValue().handOff(stream)
+    }
+
+    func handOff(_ stream: UnsafeMutablePointer<FILE>) {
+        handingOff = true
+        let status = fseek(stream, 0, SEEK_CUR)
+        handingOff = false
+        precondition(status == 0, "fseek on a capture stream failed")
+        if installed < 0 { install(on: stream) }
+    }
+
+    /// Called before `fclose`: its final flush hands the installed chunk over.
+    func willClose() { handingOff = true }
+
+    /// Called after `fclose`: returns the installed chunk if nothing was left to flush.
+    func didClose() {
+        handingOff = false
+        if installed >= 0 { writer.release(installed) }
+        installed = -1
+    }
+
+    /// The cookie's write function: takes the installed chunk during a hand-off, else
+    /// copies (usually one chunk).
     func write(_ bytes: UnsafeRawPointer, _ count: Int) {
+        position += Int64(count)
+        if handingOff && installed >= 0 && bytes == UnsafeRawPointer(writer.chunk(installed)) {
+            writer.submit(fd: fd, chunk: installed, length: count, sink: id)
+            installed = -1
+            return
+        }
         var p = bytes, left = count
         while left > 0 {
             let c = writer.acquire()
@@ -300,6 +377,17 @@ final class BackgroundSink {
         }
     }
 
+    /// The cookie's seek function: reports the position (`fseek(stream, 0, SEEK_CUR)`);
+    /// anything else fails, as on a pipe.
+    func seek(_ offset: UnsafeMutablePointer<Int64>, _ whence: Int32) -> Int32 {
+        guard whence == SEEK_CUR && offset.pointee == 0 else {
+            errno = ESPIPE
+            return -1
+        }
+        offset.pointee = position
+        return 0
+    }
+
     /// Everything handed over so far is in the kernel; returns the first write error (errno).
     func drain() -> Int32 {
         writer.drain(sink: id)
@@ -308,9 +396,9 @@ final class BackgroundSink {
 
 /// One classic pcap savefile being written through libpcap: `pcap_dump_fopen` on a stdio
 /// stream, which writes the 24-byte file header at once; `pcap_dump` formats each record.
-/// The stream is fully buffered in a `bufferSize` buffer of our own and locked by the
-/// caller (one thread at a time uses it). With a `BackgroundWriter` it is a `fopencookie`
-/// stream into a `BackgroundSink`; without one it is `fopen`'s.
+/// The stream is fully buffered and locked by its caller (one thread at a time uses it).
+/// With a `BackgroundWriter` it is a `fopencookie` stream into a `BackgroundSink`, whose
+/// buffer is a pool chunk; without one, `fopen`'s with a `bufferSize` buffer of our own.
 final class PcapDumpFile {
     let path: String
     private var dumper: OpaquePointer?
@@ -333,31 +421,38 @@ final class PcapDumpFile {
                 Unmanaged<BackgroundSink>.fromOpaque(cookie).takeUnretainedValue().write(bytes, count)
                 return count
             }
+            io.seek = { cookie, offset, whence in
+                guard let cookie, let offset else { return -1 }
+                return Unmanaged<BackgroundSink>.fromOpaque(cookie).takeUnretainedValue().seek(offset, whence)
+            }
             guard let f = podwire_fopencookie(Unmanaged.passUnretained(sink).toOpaque(), "w", io) else {
                 let message = LibC.errorText(errno)
                 Glibc.close(fd)
                 throw .cannotOpen(path: path, message: message)
             }
+            sink.install(on: f)
             self.sink = sink
             file = f
         } else {
             guard let f = fopen(path, "wb") else {
                 throw .cannotOpen(path: path, message: LibC.errorText(errno))
             }
-            file = f
-        }
-        if bufferSize > 0 {
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 4096)
-            if setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, bufferSize) == 0 {
-                self.buffer = buffer
-            } else {
-                buffer.deallocate()
+            if bufferSize > 0 {
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 4096)
+                if setvbuf(f, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, bufferSize) == 0 {
+                    self.buffer = buffer
+                } else {
+                    buffer.deallocate()
+                }
             }
+            file = f
         }
         podwire_stdio_lock_by_caller(file)
         guard let dumper = pcap_dump_fopen(handle.raw, file) else {
             let message = handle.lastError
+            sink?.willClose()
             fclose(file)
+            sink?.didClose()
             close()
             throw .cannotOpen(path: path, message: message)
         }
@@ -376,7 +471,12 @@ final class PcapDumpFile {
 
     deinit { close() }
 
-    var ref: PcapDumperRef? { dumper.map(PcapDumperRef.init(raw:)) }
+    var ref: PcapDumperRef? {
+        dumper.map {
+            PcapDumperRef(raw: $0, stream: pcap_dump_file($0), sink: sink.map(Unmanaged.passUnretained),
+                          bufferSize: sink?.writer.chunkSize ?? 0)
+        }
+    }
     var isOpen: Bool { dumper != nil }
 
     /// Flushes stdio (and the background queue), then asks the kernel to put the data on
@@ -384,8 +484,10 @@ final class PcapDumpFile {
     /// errors are sticky, so a failed write in the middle of the run surfaces here).
     func flush(sync: Bool) throws(CaptureError) {
         guard let dumper else { return }
-        let file = pcap_dump_file(dumper)
-        if pcap_dump_flush(dumper) != 0 {
+        let file = pcap_dump_file(dumper)!
+        if let sink {
+            sink.handOff(file)
+        } else if pcap_dump_flush(dumper) != 0 {
             throw .writeFailed(path: path, message: LibC.errorText(errno))
         }
         if ferror(file) != 0 {
@@ -405,10 +507,14 @@ final class PcapDumpFile {
         }
     }
 
-    /// `pcap_dump_close` (which fcloses), then waits for the background queue and closes the
-    /// descriptor, or frees the stdio buffer. Idempotent.
+    /// `pcap_dump_close` (which fcloses: the last buffer is queued), then waits for the
+    /// background queue and closes the descriptor, or frees the stdio buffer. Idempotent.
     func close() {
-        if let dumper { pcap_dump_close(dumper) }
+        if let dumper {
+            sink?.willClose()
+            pcap_dump_close(dumper)
+            sink?.didClose()
+        }
         dumper = nil
         if let sink {
             _ = sink.drain()
