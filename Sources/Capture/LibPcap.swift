@@ -24,10 +24,11 @@ enum LibPcap {
     /// A savefile record's header: seconds, sub-second, caplen, len (`pcap_sf_pkthdr`).
     static let recordHeaderLength = 16
     /// pcap_dump writes through stdio, so each file gets a large buffer of our own
-    /// (`setvbuf`). Measured here with 1400-byte frames over 8 files: glibc's default
-    /// (st_blksize, 4 KiB) costs ~1000 ns of kernel time per hop, 64–256 KiB ~500–650 ns,
-    /// 1 MiB slightly worse again (8 such buffers no longer fit the 1 MiB L2). So 256 KiB
-    /// per file, at most 64 MiB over all files, and at least 64 KiB each.
+    /// (`setvbuf`; with the background writer, a pool chunk). Measured here with 1400-byte
+    /// frames over 8 files: glibc's default (st_blksize, 4 KiB) costs ~1000 ns of kernel
+    /// time per hop, 64–256 KiB ~500–650 ns; with the background writer 128 KiB–1 MiB were
+    /// within this VM's noise of each other. So 256 KiB per file, at most 64 MiB over all
+    /// files, and at least 64 KiB each.
     static func dumpBufferSize(fileCount: Int) -> Int {
         max(64 << 10, min(256 << 10, (64 << 20) / max(fileCount, 1)))
     }
@@ -404,7 +405,7 @@ final class PcapDumpFile {
     private var dumper: OpaquePointer?
     private var buffer: UnsafeMutableRawPointer?
     private var sink: BackgroundSink?
-    private var fd: Int32 = -1
+    private(set) var fd: Int32 = -1
 
     /// Creates (truncates) `path` and writes the file header, flushed so that the file is
     /// a valid, empty capture from this moment on.

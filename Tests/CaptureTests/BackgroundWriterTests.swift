@@ -127,4 +127,40 @@ import Testing
         let read = try PcapReader.read(path: dir.file("node-63-eth0.pcap"))
         #expect(read.packets.map { $0.bytes.last } == (0..<400).map { UInt8(truncatingIfNeeded: $0) })
     }
+
+    /// A write that fails on either thread (here: every write once the descriptor is
+    /// /dev/full's) surfaces at the next flush with the file's name and errno's text.
+    @Test func writeErrorsOnEitherThreadSurfaceAtFlush() throws {
+        let dir = ScratchDirectory()
+        defer { dir.remove() }
+        let handle = try #require(PcapDeadHandle(snaplen: LibPcap.maximumSnaplen))
+        let writer = BackgroundWriter(chunkSize: 64 << 10, files: 1, inFlight: 1)
+        defer { writer.shutdown() }
+        let path = dir.file("full.pcap")
+        let file = try PcapDumpFile(path: path, handle: handle, bufferSize: 64 << 10, writer: writer)
+        let full = open("/dev/full", O_WRONLY)
+        try #require(full >= 0)
+        #expect(dup2(full, file.fd) == file.fd)
+        close(full)
+        let frame = Frames.udp(length: 1_442)
+        for i in 0..<500 {
+            frame.withUnsafeBytes { bytes in
+                file.ref!.dump(seconds: 0, nanoseconds: Int64(i), capturedLength: bytes.count,
+                               originalLength: bytes.count, bytes: bytes.baseAddress!)
+            }
+        }
+        #expect(throws: CaptureError.writeFailed(path: path, message: "No space left on device")) {
+            try file.flush(sync: false)
+        }
+        file.close()
+    }
+
+    @Test func aBackgroundFileThatCannotTakeItsHeaderFailsToOpen() throws {
+        let handle = try #require(PcapDeadHandle(snaplen: LibPcap.maximumSnaplen))
+        let writer = BackgroundWriter(chunkSize: 64 << 10, files: 1)
+        defer { writer.shutdown() }
+        #expect(throws: CaptureError.writeFailed(path: "/dev/full", message: "No space left on device")) {
+            _ = try PcapDumpFile(path: "/dev/full", handle: handle, bufferSize: 64 << 10, writer: writer)
+        }
+    }
 }
