@@ -21,11 +21,14 @@ enum LibPcap {
     static let maximumSnaplen = 262_144
     /// The classic pcap magic for nanosecond timestamps, as the writer's byte order stores it.
     static let nanosecondMagic: UInt32 = 0xa1b2_3c4d
+    /// A savefile record's header: seconds, sub-second, caplen, len (`pcap_sf_pkthdr`).
+    static let recordHeaderLength = 16
     /// pcap_dump writes through stdio, so each file gets a large buffer of our own
-    /// (`setvbuf`). Measured here with 1400-byte frames over 8 files: glibc's default
-    /// (st_blksize, 4 KiB) costs ~1000 ns of kernel time per hop, 64–256 KiB ~500–650 ns,
-    /// 1 MiB slightly worse again (8 such buffers no longer fit the 1 MiB L2). So 256 KiB
-    /// per file, at most 64 MiB over all files, and at least 64 KiB each.
+    /// (`setvbuf`; with the background writer, a pool chunk). Measured here with 1400-byte
+    /// frames over 8 files: glibc's default (st_blksize, 4 KiB) costs ~1000 ns of kernel
+    /// time per hop, 64–256 KiB ~500–650 ns; with the background writer 128 KiB–1 MiB were
+    /// within this VM's noise of each other. So 256 KiB per file, at most 64 MiB over all
+    /// files, and at least 64 KiB each.
     static func dumpBufferSize(fileCount: Int) -> Int {
         max(64 << 10, min(256 << 10, (64 << 20) / max(fileCount, 1)))
     }
@@ -59,12 +62,25 @@ final class PcapDeadHandle {
 /// on the per-hop path. Valid while the `PcapDumpFile` that made it is open.
 struct PcapDumperRef {
     let raw: OpaquePointer
+    /// The dumper's stdio stream (`pcap_dump_file`).
+    let stream: UnsafeMutablePointer<FILE>
+    /// A background file's sink, which hands the stream's full buffer to the writer before
+    /// a record would overflow it; nil when stdio writes the file itself.
+    let sink: Unmanaged<BackgroundSink>?
+    /// The stream's buffer size (background files only).
+    let bufferSize: Int
 
     /// `pcap_dump` one record. With a NANO handle libpcap stores `ts.tv_usec` as the
     /// nanosecond field as is, so `nanoseconds` goes there unscaled.
     @inline(__always)
     func dump(seconds: Int64, nanoseconds: Int64, capturedLength: Int, originalLength: Int,
               bytes: UnsafeRawPointer) {
+        if let sink {
+            let pending = podwire_stdio_pending(stream)
+            if pending > 0 && pending &+ LibPcap.recordHeaderLength &+ capturedLength > bufferSize {
+                BackgroundSink.handOff(sink, stream)
+            }
+        }
         var header = pcap_pkthdr()
         header.ts.tv_sec = .init(truncatingIfNeeded: seconds)
         header.ts.tv_usec = .init(truncatingIfNeeded: nanoseconds)
@@ -74,18 +90,31 @@ struct PcapDumperRef {
     }
 }
 
-/// Writes file data on a second thread, so that the kernel's part of capturing — copying
-/// every byte into the page cache, about three quarters of the capture cost (perf) — runs
-/// beside the simulation instead of inside it.
+/// Writes file data beside the simulation, so that the kernel's part of capturing — copying
+/// every byte into the page cache, most of the capture cost (perf) — mostly runs on the
+/// other core instead of inside the simulation.
 ///
-/// Each file's stdio stream is a `fopencookie` stream whose write function copies libpcap's
-/// records into fixed 1 MiB chunks; a full chunk is queued to the one writer thread, which
-/// `write(2)`s chunks strictly in queue order. One thread and one FIFO keep every file's
-/// bytes in order, so output is byte-identical to writing synchronously. When every chunk is
-/// in flight the simulation waits for one (back-pressure, bounded memory: 32 MiB).
+/// The memory is one pool of equal chunks. Each file's stdio stream uses a chunk as its
+/// buffer (`BackgroundSink`): libpcap's records are formatted straight into it, and before
+/// a record would overflow it the full chunk is queued as it is — not copied — and the
+/// stream gets a free chunk. Two threads `write(2)` queued chunks: the writer thread, and
+/// the simulation's own thread whenever the pool has run dry — instead of waiting for a
+/// chunk it writes the oldest one it may, so when the kernel is the bottleneck both cores
+/// work on it.
+///
+/// Order: a thread only takes the oldest queued chunk of a file, and only while no other
+/// chunk of that file is being written, so each file receives its bytes strictly in order
+/// and the output is byte-identical to a plain sequential writer. The pool bounds memory
+/// (back-pressure): one chunk per file plus `poolBytes` in flight. The first write error of
+/// each file is kept and reported by `drain`.
 final class BackgroundWriter: @unchecked Sendable {
-    static let chunkSize = 1 << 20
-    static let chunkCount = 32
+    /// Bytes of chunks that can be queued or being written at once, beyond the one each
+    /// file's stream holds. Small enough that a chunk is usually still in the 32 MiB L3
+    /// cache when the kernel copies it out (32 MiB measured ~10% more CPU than 2–8 MiB).
+    static let poolBytes = 8 << 20
+
+    let chunkSize: Int
+    let chunkCount: Int
 
     private struct Job {
         var fd: Int32
@@ -97,24 +126,31 @@ final class BackgroundWriter: @unchecked Sendable {
     private let memory: UnsafeMutableRawPointer
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
     private let changed: UnsafeMutablePointer<pthread_cond_t>
+    // Everything below is guarded by `lock`.
     private var freeChunks: [Int32]
+    /// Queued chunks, oldest first.
     private var queue: [Job] = []
-    private var queueHead = 0
-    private var busy = false
-    private var stopping = false
-    /// First write error (errno) per sink, set by the writer thread.
+    /// Per sink: chunks queued or being written; whether one is being written; the first
+    /// write error (errno).
+    private var pending: [Int] = []
+    private var writing: [Bool] = []
     private var errors: [Int32] = []
+    private var stopping = false
     private var thread = pthread_t()
     private var started = false
 
-    init() {
-        memory = .allocate(byteCount: Self.chunkSize * Self.chunkCount, alignment: 4096)
+    /// `files` streams can each hold a chunk while `inFlight` more (default: `poolBytes`,
+    /// at least 8 chunks) are queued or being written.
+    init(chunkSize: Int, files: Int, inFlight: Int? = nil) {
+        self.chunkSize = chunkSize
+        chunkCount = files + max(1, inFlight ?? max(8, Self.poolBytes / chunkSize))
+        memory = .allocate(byteCount: chunkSize * chunkCount, alignment: 4096)
         lock = .allocate(capacity: 1)
         changed = .allocate(capacity: 1)
         pthread_mutex_init(lock, nil)
         pthread_cond_init(changed, nil)
-        freeChunks = (0..<Int32(Self.chunkCount)).reversed()
-        queue.reserveCapacity(Self.chunkCount)
+        freeChunks = (0..<Int32(chunkCount)).reversed()
+        queue.reserveCapacity(chunkCount)
         started = pthread_create(&thread, nil, { arg in
             Unmanaged<BackgroundWriter>.fromOpaque(arg!).takeUnretainedValue().loop()
             return nil
@@ -144,21 +180,30 @@ final class BackgroundWriter: @unchecked Sendable {
     func register() -> Int32 {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
+        pending.append(0)
+        writing.append(false)
         errors.append(0)
         return Int32(errors.count - 1)
     }
 
     @inline(__always) func chunk(_ i: Int32) -> UnsafeMutableRawPointer {
-        memory + Int(i) * Self.chunkSize
+        memory + Int(i) * chunkSize
     }
 
-    /// A free chunk, waiting for the writer if all are queued.
+    /// A free chunk. When none is free, writes the oldest queued chunk it may on this
+    /// thread (and reuses it); waits only if every queued chunk belongs to a file that is
+    /// being written.
     func acquire() -> Int32 {
         pthread_mutex_lock(lock)
-        while freeChunks.isEmpty { pthread_cond_wait(changed, lock) }
-        let c = freeChunks.removeLast()
-        pthread_mutex_unlock(lock)
-        return c
+        defer { pthread_mutex_unlock(lock) }
+        while true {
+            if let c = freeChunks.popLast() { return c }
+            if let job = takeEligible() {
+                perform(job)
+            } else {
+                pthread_cond_wait(changed, lock)
+            }
+        }
     }
 
     /// Gives a chunk back unwritten.
@@ -169,67 +214,104 @@ final class BackgroundWriter: @unchecked Sendable {
         pthread_mutex_unlock(lock)
     }
 
+    /// Queues `length` bytes of `chunk` for the sink's descriptor, after its earlier chunks.
     func submit(fd: Int32, chunk: Int32, length: Int, sink: Int32) {
         pthread_mutex_lock(lock)
         queue.append(Job(fd: fd, chunk: chunk, length: Int32(length), sink: sink))
+        pending[Int(sink)] += 1
         pthread_cond_broadcast(changed)
         pthread_mutex_unlock(lock)
     }
 
-    /// Waits until everything queued so far is written; returns the sink's first error.
+    /// Waits until everything queued so far for the sink is written, writing queued chunks
+    /// (of any file) on this thread meanwhile; returns the sink's first error (errno).
     func drain(sink: Int32) -> Int32 {
         pthread_mutex_lock(lock)
-        while queueHead < queue.count || busy { pthread_cond_wait(changed, lock) }
-        let e = errors[Int(sink)]
+        defer { pthread_mutex_unlock(lock) }
+        while pending[Int(sink)] > 0 {
+            if let job = takeEligible() {
+                perform(job)
+            } else {
+                pthread_cond_wait(changed, lock)
+            }
+        }
+        return errors[Int(sink)]
+    }
+
+    /// With the lock held: removes and returns the oldest queued job whose sink has no job
+    /// being written (so it is also that sink's oldest), marking the sink as being written.
+    private func takeEligible() -> Job? {
+        var i = 0
+        while i < queue.count {
+            let sink = Int(queue[i].sink)
+            if !writing[sink] {
+                writing[sink] = true
+                return queue.remove(at: i)
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Called with the lock held; writes with it released, then frees the chunk and records
+    /// the outcome. After a failed write, later chunks of the same sink are dropped (its
+    /// first error is what `drain` reports).
+    private func perform(_ job: Job) {
+        let sink = Int(job.sink)
+        let failedBefore = errors[sink] != 0
         pthread_mutex_unlock(lock)
-        return e
+        var code: Int32 = 0
+        if !failedBefore {
+            var p = UnsafeRawPointer(chunk(job.chunk)), left = Int(job.length)
+            while left > 0 {
+                let n = write(job.fd, p, left)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    code = errno
+                    break
+                }
+                p += n
+                left -= n
+            }
+        }
+        pthread_mutex_lock(lock)
+        if code != 0 && errors[sink] == 0 { errors[sink] = code }
+        writing[sink] = false
+        pending[sink] -= 1
+        freeChunks.append(job.chunk)
+        pthread_cond_broadcast(changed)
     }
 
     private func loop() {
         pthread_mutex_lock(lock)
         while true {
-            while queueHead == queue.count && !stopping { pthread_cond_wait(changed, lock) }
-            if queueHead == queue.count { break }
-            let job = queue[queueHead]
-            queueHead += 1
-            if queueHead == queue.count {
-                queue.removeAll(keepingCapacity: true)
-                queueHead = 0
+            if let job = takeEligible() {
+                perform(job)
+            } else if stopping && queue.isEmpty {
+                break
+            } else {
+                pthread_cond_wait(changed, lock)
             }
-            busy = true
-            let failedBefore = errors[Int(job.sink)] != 0
-            pthread_mutex_unlock(lock)
-            var code: Int32 = 0
-            if !failedBefore {
-                var p = UnsafeRawPointer(chunk(job.chunk)), left = Int(job.length)
-                while left > 0 {
-                    let n = write(job.fd, p, left)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        code = errno
-                        break
-                    }
-                    p += n
-                    left -= n
-                }
-            }
-            pthread_mutex_lock(lock)
-            if code != 0 && errors[Int(job.sink)] == 0 { errors[Int(job.sink)] = code }
-            freeChunks.append(job.chunk)
-            busy = false
-            pthread_cond_broadcast(changed)
         }
         pthread_mutex_unlock(lock)
     }
 }
 
-/// One file's end of the `fopencookie` stream: fills chunks and queues them in order.
+/// One file's end of its `fopencookie` stream, used by one thread at a time. The stream's
+/// buffer is a pool chunk (`installed`); `handOff` queues it without copying and installs
+/// a fresh one. Anything else stdio flushes (the file header, a record larger than the
+/// buffer) is copied into chunks and queued, in order.
 final class BackgroundSink {
     let writer: BackgroundWriter
     let fd: Int32
     let id: Int32
-    private var chunk: Int32 = -1
-    private var used = 0
+    /// The chunk the stream uses as its buffer, or -1 between a hand-off and the next
+    /// `install`.
+    private var installed: Int32 = -1
+    /// Set while `handOff` flushes the stream: the cookie then queues `installed` itself.
+    private var handingOff = false
+    /// Bytes the stream has flushed: its file offset, for the cookie's seek function.
+    private(set) var position: Int64 = 0
 
     init(writer: BackgroundWriter, fd: Int32) {
         self.writer = writer
@@ -237,50 +319,93 @@ final class BackgroundSink {
         id = writer.register()
     }
 
-    /// The cookie write function's body: copy into the current chunk, queue it when full.
-    @inline(__always) func write(_ bytes: UnsafeRawPointer, _ count: Int) {
+    /// Gives the stream a free chunk as its buffer. The first time, before any output (as
+    /// ISO C asks); after a hand-off, on a stream with nothing buffered (glibc's `setvbuf`
+    /// may be called at any time: it flushes, then switches, libio/iosetvbuf.c).
+    func install(on stream: UnsafeMutablePointer<FILE>) {
+        installed = writer.acquire()
+        let status = setvbuf(stream, writer.chunk(installed).assumingMemoryBound(to: CChar.self), _IOFBF,
+                             writer.chunkSize)
+        // glibc fails only for an invalid mode or a failed flush; the cookie never fails and
+        // nothing is buffered. Were it to fail, stdio could still write into a queued chunk.
+        precondition(status == 0, "setvbuf on a capture stream failed")
+    }
+
+    /// Queues the stream's buffered bytes without copying them and installs a fresh chunk.
+    /// `fseek(stream, 0, SEEK_CUR)` flushes the buffer to the cookie (which takes the chunk,
+    /// see `write`) and leaves stdio's put mode, so the next record fills the new buffer
+    /// normally (after a bare `setvbuf` glibc would flush its next 16 bytes on their own).
+    @inline(never)
+    static func handOff(_ sink: Unmanaged<BackgroundSink>, _ stream: UnsafeMutablePointer<FILE>) {
+        sink.takeUnretainedValue().handOff(stream)
+    }
+
+    func handOff(_ stream: UnsafeMutablePointer<FILE>) {
+        handingOff = true
+        let status = fseek(stream, 0, SEEK_CUR)
+        handingOff = false
+        precondition(status == 0, "fseek on a capture stream failed")
+        if installed < 0 { install(on: stream) }
+    }
+
+    /// Called before `fclose`: its final flush hands the installed chunk over.
+    func willClose() { handingOff = true }
+
+    /// Called after `fclose`: returns the installed chunk if nothing was left to flush.
+    func didClose() {
+        handingOff = false
+        if installed >= 0 { writer.release(installed) }
+        installed = -1
+    }
+
+    /// The cookie's write function: takes the installed chunk during a hand-off, else
+    /// copies (usually one chunk).
+    func write(_ bytes: UnsafeRawPointer, _ count: Int) {
+        position += Int64(count)
+        if handingOff && installed >= 0 && bytes == UnsafeRawPointer(writer.chunk(installed)) {
+            writer.submit(fd: fd, chunk: installed, length: count, sink: id)
+            installed = -1
+            return
+        }
         var p = bytes, left = count
         while left > 0 {
-            if chunk < 0 { chunk = writer.acquire(); used = 0 }
-            let n = min(left, BackgroundWriter.chunkSize - used)
-            (writer.chunk(chunk) + used).copyMemory(from: p, byteCount: n)
-            used += n
+            let c = writer.acquire()
+            let n = min(left, writer.chunkSize)
+            writer.chunk(c).copyMemory(from: p, byteCount: n)
+            writer.submit(fd: fd, chunk: c, length: n, sink: id)
             p += n
             left -= n
-            if used == BackgroundWriter.chunkSize { push() }
         }
     }
 
-    /// Queues the partly filled chunk.
-    func push() {
-        guard chunk >= 0 else { return }
-        if used > 0 {
-            writer.submit(fd: fd, chunk: chunk, length: used, sink: id)
-        } else {
-            writer.release(chunk)
+    /// The cookie's seek function: reports the position (`fseek(stream, 0, SEEK_CUR)`);
+    /// anything else fails, as on a pipe.
+    func seek(_ offset: UnsafeMutablePointer<Int64>, _ whence: Int32) -> Int32 {
+        guard whence == SEEK_CUR && offset.pointee == 0 else {
+            errno = ESPIPE
+            return -1
         }
-        chunk = -1
-        used = 0
+        offset.pointee = position
+        return 0
     }
 
     /// Everything handed over so far is in the kernel; returns the first write error (errno).
     func drain() -> Int32 {
-        push()
-        return writer.drain(sink: id)
+        writer.drain(sink: id)
     }
 }
 
 /// One classic pcap savefile being written through libpcap: `pcap_dump_fopen` on a stdio
 /// stream, which writes the 24-byte file header at once; `pcap_dump` formats each record.
-/// With a `BackgroundWriter` the stream is unbuffered `fopencookie` into a `BackgroundSink`
-/// (the kernel work runs on the writer's thread); without one it is `fopen` with a large
-/// `setvbuf` buffer of our own.
+/// The stream is fully buffered and locked by its caller (one thread at a time uses it).
+/// With a `BackgroundWriter` it is a `fopencookie` stream into a `BackgroundSink`, whose
+/// buffer is a pool chunk; without one, `fopen`'s with a `bufferSize` buffer of our own.
 final class PcapDumpFile {
     let path: String
     private var dumper: OpaquePointer?
     private var buffer: UnsafeMutableRawPointer?
     private var sink: BackgroundSink?
-    private var fd: Int32 = -1
+    private(set) var fd: Int32 = -1
 
     /// Creates (truncates) `path` and writes the file header, flushed so that the file is
     /// a valid, empty capture from this moment on.
@@ -297,12 +422,16 @@ final class PcapDumpFile {
                 Unmanaged<BackgroundSink>.fromOpaque(cookie).takeUnretainedValue().write(bytes, count)
                 return count
             }
+            io.seek = { cookie, offset, whence in
+                guard let cookie, let offset else { return -1 }
+                return Unmanaged<BackgroundSink>.fromOpaque(cookie).takeUnretainedValue().seek(offset, whence)
+            }
             guard let f = podwire_fopencookie(Unmanaged.passUnretained(sink).toOpaque(), "w", io) else {
                 let message = LibC.errorText(errno)
                 Glibc.close(fd)
                 throw .cannotOpen(path: path, message: message)
             }
-            setvbuf(f, nil, _IONBF, 0)
+            sink.install(on: f)
             self.sink = sink
             file = f
         } else {
@@ -310,7 +439,7 @@ final class PcapDumpFile {
                 throw .cannotOpen(path: path, message: LibC.errorText(errno))
             }
             if bufferSize > 0 {
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 64)
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 4096)
                 if setvbuf(f, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, bufferSize) == 0 {
                     self.buffer = buffer
                 } else {
@@ -319,9 +448,12 @@ final class PcapDumpFile {
             }
             file = f
         }
+        podwire_stdio_lock_by_caller(file)
         guard let dumper = pcap_dump_fopen(handle.raw, file) else {
             let message = handle.lastError
+            sink?.willClose()
             fclose(file)
+            sink?.didClose()
             close()
             throw .cannotOpen(path: path, message: message)
         }
@@ -331,7 +463,7 @@ final class PcapDumpFile {
             close()
             throw .writeFailed(path: path, message: message)
         }
-        // The header reaches the kernel now, not with the first full chunk.
+        // The header reaches the kernel now, not with the first full buffer.
         if let sink, case let code = sink.drain(), code != 0 {
             close()
             throw .writeFailed(path: path, message: LibC.errorText(code))
@@ -340,7 +472,12 @@ final class PcapDumpFile {
 
     deinit { close() }
 
-    var ref: PcapDumperRef? { dumper.map(PcapDumperRef.init(raw:)) }
+    var ref: PcapDumperRef? {
+        dumper.map {
+            PcapDumperRef(raw: $0, stream: pcap_dump_file($0), sink: sink.map(Unmanaged.passUnretained),
+                          bufferSize: sink?.writer.chunkSize ?? 0)
+        }
+    }
     var isOpen: Bool { dumper != nil }
 
     /// Flushes stdio (and the background queue), then asks the kernel to put the data on
@@ -348,8 +485,10 @@ final class PcapDumpFile {
     /// errors are sticky, so a failed write in the middle of the run surfaces here).
     func flush(sync: Bool) throws(CaptureError) {
         guard let dumper else { return }
-        let file = pcap_dump_file(dumper)
-        if pcap_dump_flush(dumper) != 0 {
+        let file = pcap_dump_file(dumper)!
+        if let sink {
+            sink.handOff(file)
+        } else if pcap_dump_flush(dumper) != 0 {
             throw .writeFailed(path: path, message: LibC.errorText(errno))
         }
         if ferror(file) != 0 {
@@ -369,10 +508,14 @@ final class PcapDumpFile {
         }
     }
 
-    /// `pcap_dump_close` (which fcloses), then waits for the background queue and closes the
-    /// descriptor, or frees the stdio buffer. Idempotent.
+    /// `pcap_dump_close` (which fcloses: the last buffer is queued), then waits for the
+    /// background queue and closes the descriptor, or frees the stdio buffer. Idempotent.
     func close() {
-        if let dumper { pcap_dump_close(dumper) }
+        if let dumper {
+            sink?.willClose()
+            pcap_dump_close(dumper)
+            sink?.didClose()
+        }
         dumper = nil
         if let sink {
             _ = sink.drain()

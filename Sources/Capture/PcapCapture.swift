@@ -62,7 +62,7 @@ public final class PcapCapture: HopObserver {
         }
         var files: [PcapDumpFile] = []
         let bufferSize = LibPcap.dumpBufferSize(fileCount: selected.count)
-        let writer = BackgroundWriter()
+        let writer = BackgroundWriter(chunkSize: bufferSize, files: selected.count)
         self.writer = writer
         for interface in selected {
             files.append(try PcapDumpFile(path: Self.join(directory, interface.fileName), handle: handle,

@@ -83,6 +83,9 @@ public final class World {
     /// Pending `.receive`/`.transmit` events (each holds one packet), scheduled or queued on a core.
     var packetEvents: UInt64 = 0
     private var observers: [any HopObserver] = []
+    /// The same observers, walked by every hop without reference counting (`observers`
+    /// keeps them alive).
+    private var hopObservers = UnsafeMutableBufferPointer<UnretainedHopObserver>(start: nil, count: 0)
     @usableFromInline var observed = false
 
     /// `maxFrame`: the largest frame (Ethernet header included) any device will carry.
@@ -91,7 +94,10 @@ public final class World {
         pool = PacketPool(maxFrame: max(maxFrame, 1514))
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        hopObservers.deallocate()
+    }
 
     public var now: SimTime { scheduler.now }
 
@@ -99,6 +105,10 @@ public final class World {
 
     public func addObserver(_ o: any HopObserver) {
         observers.append(o)
+        let list = UnsafeMutableBufferPointer<UnretainedHopObserver>.allocate(capacity: observers.count)
+        _ = list.initialize(from: observers.map(UnretainedHopObserver.init))
+        hopObservers.deallocate()
+        hopObservers = list
         observed = true
     }
 
@@ -111,7 +121,7 @@ public final class World {
                                         _ reason: DropReason?) {
         let h = Hop(time: now, namespace: ns, device: dev, stage: stage, dropReason: reason)
         let frame = UnsafeRawBufferPointer(pool.bytes(p))
-        for o in observers { o.observe(h, frame: frame) }
+        for o in hopObservers { o.observe(h, frame: frame) }
     }
 
     // MARK: - Ends of a packet's life
