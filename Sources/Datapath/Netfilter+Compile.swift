@@ -371,26 +371,10 @@ struct NetfilterProgram {
             if d.negated { r.flags.insert(.destinationInverted) }
         }
         if let i = rule.inInterface {
-            r.flags.insert(.hasInInterface)
-            if i.negated { r.flags.insert(.inInverted) }
-            if i.name.hasSuffix("+") {
-                r.flags.insert(.inWildcard)
-                r.inInterface = wildcard(i.name)
-            } else {
-                r.inInterface = .min
-            }
-            interfaceUses.append(InterfaceUse(rule: index, isOutput: false, name: i.name))
+            r.inInterface = compileInterface(i, rule: index, flags: &r.flags, isOutput: false)
         }
         if let o = rule.outInterface {
-            r.flags.insert(.hasOutInterface)
-            if o.negated { r.flags.insert(.outInverted) }
-            if o.name.hasSuffix("+") {
-                r.flags.insert(.outWildcard)
-                r.outInterface = wildcard(o.name)
-            } else {
-                r.outInterface = .min
-            }
-            interfaceUses.append(InterfaceUse(rule: index, isOutput: true, name: o.name))
+            r.outInterface = compileInterface(o, rule: index, flags: &r.flags, isOutput: true)
         }
         if let p = rule.protocol, p.number != 0 {
             r.protocolNumber = p.number
@@ -480,6 +464,18 @@ struct NetfilterProgram {
     }
 
     /// The wildcard number of "veth+" (-1 for "+", which matches every name).
+    /// `-i`/`-o`: the flags, and the operand — a wildcard prefix's id, or `.min` until the
+    /// name is resolved to a device (`interfaceUses`).
+    private mutating func compileInterface(_ m: InterfaceMatch, rule index: Int, flags: inout CompiledRuleFlags,
+                                           isOutput: Bool) -> Int32 {
+        flags.insert(isOutput ? .hasOutInterface : .hasInInterface)
+        if m.negated { flags.insert(isOutput ? .outInverted : .inInverted) }
+        interfaceUses.append(InterfaceUse(rule: index, isOutput: isOutput, name: m.name))
+        guard m.name.hasSuffix("+") else { return .min }
+        flags.insert(isOutput ? .outWildcard : .inWildcard)
+        return wildcard(m.name)
+    }
+
     private mutating func wildcard(_ name: String) -> Int32 {
         let prefix = String(name.dropLast())
         if prefix.isEmpty { return -1 }

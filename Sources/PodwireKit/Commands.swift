@@ -210,14 +210,19 @@ struct BenchEngineCommand: ParsableCommand {
         let engineTime = clock.measure { checksum = model.run(events: events) }
         let engineRate = Double(events) / engineTime.seconds
 
-        func measure(_ path: UDPPathScenario.Path, capture: Bool, packets: Int) -> Double {
+        func measure(_ path: UDPPathScenario.Path, capture: Bool, packets: Int) throws -> Double {
             let s = UDPPathScenario(path, capture: capture, captureDirectory: captureDir.map { $0 + "/podwire-bench" })
             s.deliver(packets: 20_000)
             // With capture on, the time includes writing the last queued bytes and closing
-            // every file (finish), not only handing them to the background writer.
+            // every file (finish), not only handing them to the background writer. A capture
+            // that failed (disk full …) is an error, not a rate.
+            var failure: (any Error)?
             let t = clock.measure {
                 s.deliver(packets: packets)
-                _ = try? s.capture?.finish()
+                do { _ = try s.capture?.finish() } catch { failure = error }
+            }
+            if let failure {
+                throw ValidationError("the capture-on bench could not write its pcaps: \(failure); free space or pass --capture-dir")
             }
             precondition(s.conservationHolds, "packet conservation failed in the bench scenario")
             precondition(s.delivered == 20_000 + packets && s.sent == s.delivered,
@@ -229,12 +234,12 @@ struct BenchEngineCommand: ParsableCommand {
             s.tearDown()
             return Double(packets) / t.seconds
         }
-        let off = measure(.bridged, capture: false, packets: packets)
-        let on = measure(.bridged, capture: true, packets: capturedPackets)
-        let vxlanOff = measure(.crossNodeVXLAN, capture: false, packets: packets / 2)
-        let vxlanOn = measure(.crossNodeVXLAN, capture: true, packets: capturedPackets / 4)
-        let clusterIPOff = measure(.clusterIP, capture: false, packets: packets / 2)
-        let clusterIPOn = measure(.clusterIP, capture: true, packets: capturedPackets / 4)
+        let off = try measure(.bridged, capture: false, packets: packets)
+        let on = try measure(.bridged, capture: true, packets: capturedPackets)
+        let vxlanOff = try measure(.crossNodeVXLAN, capture: false, packets: packets / 2)
+        let vxlanOn = try measure(.crossNodeVXLAN, capture: true, packets: capturedPackets / 4)
+        let clusterIPOff = try measure(.clusterIP, capture: false, packets: packets / 2)
+        let clusterIPOn = try measure(.clusterIP, capture: true, packets: capturedPackets / 4)
         if json {
             print(JSONValue.object([
                 ("engine_events_per_s", .int(Int64(engineRate))),
