@@ -27,19 +27,18 @@ public struct ThroughputRow: Sendable, Equatable {
     /// Datagrams sent and received.
     public var sent: UInt64
     public var received: UInt64
-    /// Where the lost datagrams were dropped: kernel drop reason name → count, sorted by name.
-    public var drops: [(reason: String, count: UInt64)]
+    /// Where the lost datagrams were dropped, sorted by reason.
+    public var drops: [ThroughputDrop]
     /// The published figure for this row, in Mbit/s, and its source, when one exists.
     public var publishedMbps: Double?
     public var publishedSource: String?
+}
 
-    public static func == (a: ThroughputRow, b: ThroughputRow) -> Bool {
-        a.profile == b.profile && a.cni == b.cni && a.via == b.via && a.length == b.length
-            && a.offeredBps == b.offeredBps && a.goodputBps == b.goodputBps && a.lostPercent == b.lostPercent
-            && a.sent == b.sent && a.received == b.received
-            && a.drops.map(\.reason) == b.drops.map(\.reason) && a.drops.map(\.count) == b.drops.map(\.count)
-            && a.publishedMbps == b.publishedMbps && a.publishedSource == b.publishedSource
-    }
+/// Drops of one reason in a throughput run.
+public struct ThroughputDrop: Sendable, Equatable {
+    /// The kernel's name for the reason and podwire's text (`SKB_DROP_REASON_CPU_BACKLOG (…)`).
+    public var reason: String
+    public var count: UInt64
 }
 
 /// The runs behind `podwire bench throughput`: two nodes of one profile on the LAN switch,
@@ -98,7 +97,7 @@ public enum ThroughputBench {
         let iperfServer = try! Iperf3Server(name: "server", world: world, namespace: server.netns!, port: 5201)
         // One datagram first, so ARP has resolved every hop before the flood starts (iperf3's
         // TCP control connection does that on a real cluster).
-        let warmUp = try! Iperf3Client(name: "warm-up", world: world, namespace: client.netns!,
+        _ = try! Iperf3Client(name: "warm-up", world: world, namespace: client.netns!,
                                        configuration: Iperf3ClientConfiguration(server: server.ip!, port: 5201, bitrate: 1_000_000,
                                                                                 length: 64, time: .milliseconds(1)))
         let rate = offeredRate(lineRate: profile.transmitRate, length: length, cni: cni)
@@ -118,13 +117,12 @@ public enum ThroughputBench {
             goodput = Double(s.packets - 1) * Double(length * 8) * 1e9 / Double((s.lastArrival - s.firstArrival).nanoseconds)
         }
         let sent = iperf.datagrams
-        var drops: [(reason: String, count: UInt64)] = []
+        var drops: [ThroughputDrop] = []
         for r in DropReason.allCases {
             let n = world.accounting.dropped(r) - before.dropped(r)
-            if n > 0 { drops.append((r.kernelName + " (" + r.description + ")", n)) }
+            if n > 0 { drops.append(ThroughputDrop(reason: r.kernelName + " (" + r.description + ")", count: n)) }
         }
         drops.sort { $0.reason < $1.reason }
-        _ = warmUp
         let published = publishedFigure(profile: profile.name, cni: cni, length: length)
         return ThroughputRow(profile: profile.name, cni: cni.rawValue, via: via.rawValue, length: length,
                              offeredBps: Double(rate), goodputBps: goodput,
