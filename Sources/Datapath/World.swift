@@ -79,6 +79,9 @@ public final class World {
     var nextStageIsEntry = false
     /// The core whose finished item is being dispatched (its packet's next stages run next), or -1.
     var dispatchingCore = -1
+    /// The `limit` of the `run(until:)` in progress: a core may run its next item without
+    /// queueing an event only up to it (NodeCPU.swift, `cpuDone`).
+    var runLimit = SimTime.zero
 
     /// Pending `.receive`/`.transmit` events (each holds one packet), scheduled or queued on a core.
     var packetEvents: UInt64 = 0
@@ -153,6 +156,7 @@ public final class World {
     /// Runs every event due up to `limit` (inclusive); afterwards `now == limit`
     /// (unless `limit` is `.distantFuture`: then runs until idle).
     public func run(until limit: SimTime) {
+        runLimit = limit
         while let e = scheduler.next(until: limit) {
             dispatch(e)
         }

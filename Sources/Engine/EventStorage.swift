@@ -110,6 +110,10 @@ final class EventStorage<Event> {
     @usableFromInline let slab: UnsafeMutablePointer<SlabState>
     /// Where bucket 0's live entries start (entries before it were moved out).
     @usableFromInline let head: UnsafeMutablePointer<Int>
+    /// The earliest pending event, kept out of the buckets (EventQueue.swift, "Earliest"):
+    /// initialised only while `hasEarliest.pointee` is true.
+    @usableFromInline let earliest: UnsafeMutablePointer<RadixEntry<Event>>
+    @usableFromInline let hasEarliest: UnsafeMutablePointer<Bool>
 
     @inlinable static var bucketCount: Int { 65 }
 
@@ -123,6 +127,9 @@ final class EventStorage<Event> {
                                       freeSlots: .allocate(capacity: capacity), freeCount: 0))
         head = .allocate(capacity: 1)
         head.initialize(to: 0)
+        earliest = .allocate(capacity: 1)
+        hasEarliest = .allocate(capacity: 1)
+        hasEarliest.initialize(to: false)
     }
 
     /// A deep copy, for copy-on-write.
@@ -142,6 +149,10 @@ final class EventStorage<Event> {
         }
         head = .allocate(capacity: 1)
         head.initialize(to: 0)
+        earliest = .allocate(capacity: 1)
+        hasEarliest = .allocate(capacity: 1)
+        hasEarliest.initialize(to: other.hasEarliest.pointee)
+        if other.hasEarliest.pointee { earliest.initialize(to: other.earliest.pointee) }
         let source = other.slab.pointee
         let sequences = UnsafeMutablePointer<UInt64>.allocate(capacity: source.slotCapacity)
         sequences.initialize(from: source.sequences, count: source.slotCount)
@@ -161,6 +172,9 @@ final class EventStorage<Event> {
             base.deallocate()
         }
         buckets.deallocate()
+        if hasEarliest.pointee { earliest.deinitialize(count: 1) }
+        earliest.deallocate()
+        hasEarliest.deallocate()
         slab.pointee.sequences.deallocate()
         slab.pointee.freeSlots.deallocate()
         slab.deallocate()

@@ -48,6 +48,20 @@ public struct Scheduler<Event> {
         queue.cancel(id)
     }
 
+    /// Runs an event without queueing it: when `time` is strictly earlier than every pending
+    /// event and not after `limit`, moves the clock to `time`, counts one event and returns
+    /// true — the caller then handles the event it would have scheduled, exactly as if
+    /// `next(until: limit)` had returned it (it would have been next: strictly earlier than
+    /// everything pending, so no FIFO tie is skipped). Otherwise changes nothing.
+    @inlinable @inline(__always)
+    public mutating func advance(to time: SimTime, notAfter limit: SimTime) -> Bool {
+        guard time <= limit, time >= currentTime,
+              EventQueue<Event>.key(time) < queue.minimumKey() else { return false }
+        currentTime = time
+        processed &+= 1
+        return true
+    }
+
     /// The next event due no later than `limit`, advancing `now` to its time; nil when nothing is
     /// due by `limit` — then `now` becomes `limit` unless limit == .distantFuture (run until idle:
     /// now stays at the last event's time). A `limit` earlier than `now` returns nil and leaves

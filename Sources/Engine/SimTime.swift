@@ -8,7 +8,9 @@ public struct SimDuration: Hashable, Comparable, Sendable, CustomStringConvertib
 
     @inlinable public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
 
-    public static let zero = SimDuration(nanoseconds: 0)
+    /// Computed, not a `static let`: a global's lazy-initialisation check on every use
+    /// showed in the datapath's profile.
+    @inlinable public static var zero: SimDuration { SimDuration(nanoseconds: 0) }
 
     @inlinable public static func nanoseconds(_ n: Int64) -> SimDuration { SimDuration(nanoseconds: n) }
     @inlinable public static func microseconds(_ n: Int64) -> SimDuration { SimDuration(nanoseconds: n * 1_000) }
@@ -61,9 +63,9 @@ public struct SimTime: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     @inlinable public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
 
-    public static let zero = SimTime(nanoseconds: 0)
+    @inlinable public static var zero: SimTime { SimTime(nanoseconds: 0) }
     /// Later than any event: "run until idle".
-    public static let distantFuture = SimTime(nanoseconds: .max)
+    @inlinable public static var distantFuture: SimTime { SimTime(nanoseconds: .max) }
 
     @inlinable public var seconds: Double { Double(nanoseconds) / 1e9 }
 

@@ -243,3 +243,48 @@ func matchesSortedArrayModel(seed: UInt64) {
     #expect(rest.map(\.0) == model.map(\.time))
     #expect(rest.map(\.1) == model.map(\.payload))
 }
+
+/// The held earliest event (EventQueue.swift, "Earliest"): an event strictly earlier than
+/// every bucket is kept aside; a later one with the same time must still pop after it, and
+/// one at the same time as the held event must pop after it even when yet another earlier
+/// event displaces both into the buckets.
+@Test func heldEarliestEventKeepsFifoWhenDisplaced() {
+    var q = EventQueue<String>()
+    q.schedule("far", at: t(1_000))
+    q.schedule("a", at: t(100))       // earlier than the buckets: held
+    #expect(q.minimumKey() == EventQueue<String>.key(t(100)))
+    q.schedule("b", at: t(100))       // equal to the held one: both go to the buckets, a first
+    q.schedule("c", at: t(50))        // strictly earlier: held
+    q.schedule("d", at: t(50))        // equal again
+    q.schedule("e", at: t(10))        // displaces nothing equal
+    q.schedule("f", at: t(100))
+    #expect(q.count == 7)
+    #expect(drain(&q).map(\.1) == ["e", "c", "d", "a", "b", "f", "far"])
+}
+
+@Test func cancellingTheHeldEarliestEventSkipsItButNotWhatFollows() {
+    var q = EventQueue<String>()
+    q.schedule("later", at: t(500))
+    let held = q.schedule("held", at: t(5))
+    q.cancel(held)
+    #expect(q.count == 1)
+    #expect(q.minimumKey() == EventQueue<String>.key(t(5)))   // a tombstone still bounds it below
+    #expect(q.peekTime() == t(500))
+    #expect(q.popNext()?.event == "later")
+    #expect(q.popNext() == nil)
+    // A cancelled held event that is due must not hide a due event in the buckets.
+    q.schedule("x", at: t(600))
+    let y = q.schedule("y", at: t(550))
+    q.cancel(y)
+    #expect(q.popNext()?.event == "x")
+}
+
+@Test func copiesKeepTheirOwnHeldEvent() {
+    var a = EventQueue<Int>()
+    a.schedule(2, at: t(20))
+    a.schedule(1, at: t(10))          // held in `a`
+    var b = a
+    b.schedule(0, at: t(5))           // displaces 1 into b's buckets only
+    #expect(drain(&a).map(\.1) == [1, 2])
+    #expect(drain(&b).map(\.1) == [0, 1, 2])
+}

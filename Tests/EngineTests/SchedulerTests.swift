@@ -143,3 +143,27 @@ private func t(_ ns: Int64) -> SimTime { SimTime(nanoseconds: ns) }
         s.schedule(2, at: SimTime(nanoseconds: 5))
     }
 }
+
+/// `advance(to:notAfter:)` runs an event without queueing it only when it would have been
+/// next anyway: strictly earlier than everything pending, not past the limit, not in the past.
+@Test func advanceRunsOnlyWhatWouldHaveBeenNext() {
+    var s = Scheduler<Kind>()
+    var ok: Bool
+    s.schedule(.frame(1), at: t(100))
+    ok = s.advance(to: t(40), notAfter: t(1_000))
+    #expect(ok)
+    #expect(s.now == t(40) && s.eventsProcessed == 1 && s.pendingCount == 1)
+    ok = s.advance(to: t(100), notAfter: t(1_000))
+    #expect(!ok)   // a tie: the pending frame goes first
+    ok = s.advance(to: t(150), notAfter: t(1_000))
+    #expect(!ok)   // later than the frame
+    ok = s.advance(to: t(60), notAfter: t(50))
+    #expect(!ok)       // past the run's limit
+    ok = s.advance(to: t(30), notAfter: t(1_000))
+    #expect(!ok)    // in the past
+    #expect(s.now == t(40) && s.eventsProcessed == 1)
+    #expect(s.next(until: .distantFuture) == .frame(1))
+    ok = s.advance(to: t(100), notAfter: .distantFuture)
+    #expect(ok)   // nothing pending: any time ahead
+    #expect(s.now == t(100) && s.eventsProcessed == 3)
+}
