@@ -228,8 +228,10 @@ extension World {
     ///
     /// The next item usually finishes before anything else pending (the packet's next stage,
     /// a few hundred nanoseconds on): then it runs here at once, with the clock moved to its
-    /// end (`Scheduler.advance`), instead of as a queued `.cpu` event — the same order and
-    /// times, without a schedule and a pop per stage. Otherwise its `.cpu` event is queued.
+    /// end (`Scheduler.advance`), instead of as a queued `.cpu` event: the same times, without
+    /// a schedule and a pop per stage. Otherwise its `.cpu` event is queued — now, after the
+    /// dispatch, not when the item started. So if the dispatch also scheduled another event
+    /// for exactly the item's end, that event runs first; the run is deterministic either way.
     func cpuDone(_ c: Int) {
         while true {
             let e = cores[c].current
