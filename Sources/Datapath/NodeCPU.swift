@@ -51,6 +51,17 @@ struct CPUCore {
     /// Simulated CPU time charged in all, and packets refused because the backlog was full.
     var busy = SimDuration.zero
     var backlogDrops: UInt64 = 0
+    /// Applications blocked in `sendmsg` on this core (`World.waitForApplicationCore`), in
+    /// turn order: each one's timer fires when the core next goes idle.
+    var idleWaiters: [CoreWaiter] = []
+    /// Waiters woken at the last idle that found the core taken again and kept their turn.
+    var turnsKept = 0
+}
+
+/// An application waiting for its core: the timer (`tag`) to fire once the core is idle.
+struct CoreWaiter {
+    var app: AppID
+    var tag: UInt64
 }
 
 /// A node's cores, `World.cores[first ..< first + count]`.
@@ -85,9 +96,11 @@ public struct CoreStatistics: Sendable, Equatable {
 /// (`SKB_DROP_REASON_CPU_BACKLOG`). Later stages on the same core never drop for CPU: Linux
 /// runs a veth's `netif_rx` backlog in the same softirq round (or, for a sender, on
 /// `local_bh_enable` before `sendmsg` returns), so the work a packet has had is not thrown
-/// away half-way. Two simplifications follow: a sender that outruns its core loses datagrams
-/// at the socket (as counted loss) where a real `sendmsg` would block it, and the NIC's RX
-/// ring is modelled as the backlog.
+/// away half-way. A sender is held back the same way: `sendmsg` does its datagram's work on the
+/// application's core and returns only when that is done (the veth's `netif_rx` backlog runs
+/// on `local_bh_enable` before the call returns), so a paced sender asks
+/// `applicationCoreIsBusy` before each send and waits (`waitForApplicationCore`) rather than
+/// outrunning its core. One simplification: the NIC's RX ring is modelled as the backlog.
 /// Where a namespace has no CPU (plain hosts, switches) a cost is a plain latency.
 extension World {
     /// Gives namespaces `members` (a node's root namespace and its pods) one node's CPU.
@@ -276,6 +289,7 @@ extension World {
                 cores[c].freeAt = now + cores[c].carry
                 cores[c].carry = .zero
             }
+            if !cores[c].idleWaiters.isEmpty { wakeIdleWaiters(c) }
             return false
         }
         let next = cores[c].queue[cores[c].head]
@@ -288,6 +302,50 @@ extension World {
         if next.entry { cores[c].waitingEntries -= 1 }
         start(c, next)
         return true
+    }
+
+    /// True while the core `ns`'s applications send from is still doing earlier work: an
+    /// application that sent a datagram is still inside `sendmsg` until its core has run the
+    /// datagram's process-context work (to the NIC's queue or a local socket). False without
+    /// a CPU (sends cost no CPU time there).
+    public func applicationCoreIsBusy(_ ns: NamespaceID) -> Bool {
+        let b = namespaces[ns.index].cpu
+        if b < 0 { return false }
+        let c = Int(cpuBlocks[Int(b)].application)
+        return cores[c].running || c == dispatchingCore || cores[c].freeAt > now
+    }
+
+    /// Fires `app`'s timer `tag` once the core `ns`'s applications send from is idle: at once
+    /// when it is, else when its running work and everything queued behind it is done.
+    ///
+    /// Every waiter is woken when the core goes idle, in turn order; the first to send takes
+    /// the core and goes to the back. `keepingTurn`: the caller was woken and found the core
+    /// taken before it could send, so it goes back ahead of those that sent since — without
+    /// it, the sender that just sent would always be first again and the others would starve.
+    public func waitForApplicationCore(_ ns: NamespaceID, app: AppID, tag: UInt64, keepingTurn: Bool = false) {
+        let b = namespaces[ns.index].cpu
+        let c = b < 0 ? -1 : Int(cpuBlocks[Int(b)].application)
+        if c >= 0 && (cores[c].running || c == dispatchingCore) {
+            let w = CoreWaiter(app: app, tag: tag)
+            if keepingTurn {
+                cores[c].idleWaiters.insert(w, at: min(cores[c].turnsKept, cores[c].idleWaiters.count))
+                cores[c].turnsKept += 1
+            } else {
+                cores[c].idleWaiters.append(w)
+            }
+            return
+        }
+        let free = c >= 0 ? cores[c].freeAt : now
+        scheduleTimer(app, tag: tag, after: free > now ? free - now : .zero)
+    }
+
+    /// Core `c` went idle (busy until `freeAt` with its carried charges): wake the
+    /// applications waiting for it, in the order they started waiting.
+    @inline(never) private func wakeIdleWaiters(_ c: Int) {
+        let delay = cores[c].freeAt > now ? cores[c].freeAt - now : .zero
+        for w in cores[c].idleWaiters { scheduleTimer(w.app, tag: w.tag, after: delay) }
+        cores[c].idleWaiters.removeAll(keepingCapacity: true)
+        cores[c].turnsKept = 0
     }
 
     /// CPU time `p`'s core spends in `ns` without a stage of its own (netfilter rules,

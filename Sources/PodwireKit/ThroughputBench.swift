@@ -20,6 +20,9 @@ public struct ThroughputRow: Sendable, Equatable {
     /// UDP payload bits per second the client offers (line rate, less the per-datagram
     /// header and framing overhead).
     public var offeredBps: Double
+    /// UDP payload bits per second the client sent over the test (iperf3's sender bitrate):
+    /// below `offeredBps` when the client's CPU cannot keep up (`sendmsg` blocks).
+    public var sentBps: Double
     /// UDP payload bits per second the server received (iperf3's receiver bitrate).
     public var goodputBps: Double
     /// Datagrams the server did not receive, in percent of those sent.
@@ -125,7 +128,8 @@ public enum ThroughputBench {
         drops.sort { $0.reason < $1.reason }
         let published = publishedFigure(profile: profile.name, cni: cni, length: length)
         return ThroughputRow(profile: profile.name, cni: cni.rawValue, via: via.rawValue, length: length,
-                             offeredBps: Double(rate), goodputBps: goodput,
+                             offeredBps: Double(rate),
+                             sentBps: Double(iperf.bytesSent) * 8 * 1e9 / Double(time.nanoseconds), goodputBps: goodput,
                              lostPercent: sent == 0 ? 0 : Double(sent - min(received, sent)) * 100 / Double(sent),
                              sent: sent, received: received, drops: drops,
                              publishedMbps: published?.mbps, publishedSource: published?.source)
@@ -159,7 +163,8 @@ public enum ThroughputBench {
         return .object([
             ("profile", .string(row.profile)), ("cni", .string(row.cni)), ("via", .string(row.via)),
             ("length", .int(row.length)),
-            ("offered_bps", .int(UInt64(row.offeredBps))), ("goodput_bps", .int(UInt64(row.goodputBps.rounded()))),
+            ("offered_bps", .int(UInt64(row.offeredBps))), ("sent_bps", .int(UInt64(row.sentBps.rounded()))),
+            ("goodput_bps", .int(UInt64(row.goodputBps.rounded()))),
             ("lost_percent", number(row.lostPercent, 3)),
             ("published_mbps", row.publishedMbps.map { number($0, 1) } ?? .null),
             ("published_source", row.publishedSource.map { .string($0) } ?? .null),
@@ -217,7 +222,7 @@ struct BenchThroughputCommand: ParsableCommand {
         if !json {
             print("podwire bench throughput: UDP pod → pod across two nodes, \(time) simulated per row")
             print(pad("profile", 21) + pad("cni", 16) + pad("via", 8) + lpad("length", 6) + lpad("offered", 14)
-                  + lpad("goodput", 14) + lpad("lost/total", 20) + lpad("published", 12))
+                  + lpad("sent", 14) + lpad("goodput", 14) + lpad("lost/total", 20) + lpad("published", 12))
         }
         for p in profiles {
             for c in cnis {
@@ -231,7 +236,8 @@ struct BenchThroughputCommand: ParsableCommand {
                         } else {
                             let lost = "\(row.sent - min(row.received, row.sent))/\(row.sent) (" + String(format: "%.2g", row.lostPercent) + "%)"
                             print(pad(row.profile, 21) + pad(row.cni, 16) + pad(row.via, 8) + lpad("\(row.length)", 6)
-                                  + lpad(mbits(row.offeredBps), 14) + lpad(mbits(row.goodputBps), 14) + lpad(lost, 20)
+                                  + lpad(mbits(row.offeredBps), 14) + lpad(mbits(row.sentBps), 14)
+                                  + lpad(mbits(row.goodputBps), 14) + lpad(lost, 20)
                                   + lpad(row.publishedMbps.map { String(format: "%.1f", $0) } ?? "—", 12))
                         }
                     }

@@ -8,9 +8,15 @@ import Wire
 /// * **Pacing.** Datagram n (n = 0, 1, …) leaves at `start + ⌊n × length × 8 × 10⁹ / bitrate⌋` ns,
 ///   computed from n each time in 128-bit integers, so rounding never accumulates.
 ///   `bitrate` is iperf3's `-b`: bits per second of UDP payload.
-/// * **Count.** Every n whose send time is strictly before `start + time` is sent:
+/// * **Count.** Every n whose send time is strictly before `start + time` is due:
 ///   `count = ⌈time × bitrate / (length × 8)⌉` (100 Mbit/s, 1400 B, 100 ms → ⌈892.86⌉ = 893).
 ///   iperf3 also sends its first datagram at once and stops when its end timer fires.
+/// * **Blocking.** `sendmsg` returns only once the sender's core has done the datagram's
+///   process-context work (NodeCPU.swift), so a datagram due while the core is still busy
+///   waits for it, and a sender behind its schedule then sends back to back, as iperf3 does
+///   to catch up its average rate. At `start + time` the test ends: datagrams still due are
+///   not sent. So a sender its CPU cannot keep at `-b` sends fewer datagrams than due and
+///   loses none at its own core; its receiver counts only the ones sent.
 /// * **Payload.** `Iperf3DatagramHeader` (send time, sequence from 1), then filler from a
 ///   buffer filled once at start from a seeded stream (iperf3 fills its buffer with random
 ///   bytes). Each send is one copy of that buffer plus the 12-byte header, written in place
@@ -173,6 +179,9 @@ public final class Iperf3Client: NetworkApplication {
     public private(set) var firstSend: SimTime?
     public private(set) var lastSend: SimTime?
 
+    /// Blocked in `sendmsg`: waiting for the core since the last send.
+    private var waiting = false
+
     /// The filler: `length` seeded random bytes, made once.
     private let filler: UnsafeMutableRawBufferPointer
 
@@ -213,16 +222,23 @@ public final class Iperf3Client: NetworkApplication {
         return world.sourceAddress(for: r, ns: namespace)
     }
 
-    /// Sends every datagram due by now, then arms the timer for the next one. `tag` is the
-    /// index of the datagram the timer was set for.
+    /// Sends the datagrams due by now while the core is free, then arms the timer for the
+    /// next one, or waits for the core. `tag` is the index of the datagram the timer was set for.
     public func timerFired(_ world: World, tag: UInt64) {
         let start = configuration.start
-        while datagrams < plannedDatagrams {
+        let end = start + configuration.time
+        while datagrams < plannedDatagrams && world.now < end {
             let due = start + configuration.sendOffset(datagrams)
             if due > world.now {
                 world.scheduleTimer(app, tag: datagrams, after: due - world.now)
                 return
             }
+            if world.applicationCoreIsBusy(namespace) {
+                world.waitForApplicationCore(namespace, app: app, tag: datagrams, keepingTurn: waiting)
+                waiting = true
+                return
+            }
+            waiting = false
             send(world)
         }
     }

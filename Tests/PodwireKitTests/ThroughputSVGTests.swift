@@ -58,7 +58,7 @@ final class XMLElements: NSObject, XMLParserDelegate {
 @Suite struct ThroughputSVGTests {
     static func row(_ profile: String, _ cni: String, _ via: String, _ length: Int, goodput: Double,
                     published: Double? = nil, source: String? = nil) -> ThroughputRow {
-        ThroughputRow(profile: profile, cni: cni, via: via, length: length, offeredBps: 950e6, goodputBps: goodput * 1e6,
+        ThroughputRow(profile: profile, cni: cni, via: via, length: length, offeredBps: 950e6, sentBps: 950e6, goodputBps: goodput * 1e6,
                       lostPercent: 1.25, sent: 1000, received: 990, drops: [], publishedMbps: published, publishedSource: source)
     }
 
