@@ -84,7 +84,8 @@ public struct Iperf3ClientConfiguration: Sendable, Hashable {
 }
 
 public enum Iperf3ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// `-b 0` (unlimited) needs a model of socket back-pressure, which podwire lacks.
+    /// `-b 0` (unlimited) needs socket send buffers (`SO_SNDBUF` blocking in front of a full
+    /// qdisc), which podwire does not model: its senders block only on their CPU.
     case unlimitedBitrate
     case bitrateTooHigh(UInt64)
     /// iperf3: "block size too small" (the header needs 12 bytes).
