@@ -71,6 +71,14 @@ import Wire
         #expect(pi4.sent - pi4.received == backlog, "\(pi4.sent) sent, \(pi4.received) received, \(pi4.drops)")
     }
 
+    /// One node of `profile` on the plain bridge network (no netfilter), pods in 10.244.0.0/24.
+    static func oneNode(_ profile: NodeProfile) -> Cluster {
+        Cluster(ClusterConfiguration(network: .bridge), nodes: [
+            NodeDefinition(name: "pi-1", profile: profile, address: IPv4Interface("192.168.50.11/24")!,
+                           podCIDR: IPv4Network("10.244.0.0/24")!),
+        ])
+    }
+
     /// The CPU model itself: a flood between two pods of one Pi 4 node (no netfilter, no
     /// NIC) runs wholly on the sending application's core, so the server receives one
     /// datagram per sum of the stage costs — socket output, veth into the host, the bridge,
@@ -79,10 +87,7 @@ import Wire
     /// it sends fewer datagrams than `-b` asks for and none is dropped at its core.
     @Test func floodOnOneCoreRunsAtTheSumOfItsStageCosts() throws {
         let profile = NodeProfile.named("raspberry-pi-4b")!
-        let cluster = Cluster(ClusterConfiguration(network: .bridge), nodes: [
-            NodeDefinition(name: "pi-1", profile: profile, address: IPv4Interface("192.168.50.11/24")!,
-                           podCIDR: IPv4Network("10.244.0.0/24")!),
-        ])
+        let cluster = Self.oneNode(profile)
         let client = cluster.addPod(PodDefinition(name: "client", nodeName: "pi-1"))
         let server = cluster.addPod(PodDefinition(name: "server", nodeName: "pi-1"))
         let world = cluster.world
@@ -125,10 +130,7 @@ import Wire
     /// datagram per 4200 ns, half each — and still nothing is dropped.
     @Test func sendersOnOneNodeTakeTurnsOnTheApplicationCore() throws {
         let profile = NodeProfile.named("raspberry-pi-4b")!
-        let cluster = Cluster(ClusterConfiguration(network: .bridge), nodes: [
-            NodeDefinition(name: "pi-1", profile: profile, address: IPv4Interface("192.168.50.11/24")!,
-                           podCIDR: IPv4Network("10.244.0.0/24")!),
-        ])
+        let cluster = Self.oneNode(profile)
         let clients = ["a", "b"].map { cluster.addPod(PodDefinition(name: "client-\($0)", nodeName: "pi-1")) }
         let server = cluster.addPod(PodDefinition(name: "server", nodeName: "pi-1"))
         let world = cluster.world
