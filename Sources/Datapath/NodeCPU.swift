@@ -259,10 +259,11 @@ extension World {
             }
             dispatchingCore = -1
             let done = cores[c].doneAt
-            if !scheduler.advance(to: done, notAfter: runLimit) {
+            if !shortcuts.contains(.directContinuation) || !scheduler.advance(to: done, notAfter: runLimit) {
                 scheduler.schedule(.cpu(Int32(truncatingIfNeeded: c)), after: done - now)
                 return
             }
+            directContinuations &+= 1
         }
     }
 

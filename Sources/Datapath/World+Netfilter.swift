@@ -68,6 +68,7 @@ extension World {
             return nil
         }
         let seed = random.stream("conntrack/\(n.name)").seed
+        rules.memoizesWalks = shortcuts.contains(.rememberedWalks)
         n.netfilter = NetfilterState(rules: rules, conntrack: ConnectionTracker(maximum: conntrackMax, seed: seed),
                                      bridgeCallsIptables: bridgeCallsIptables, random: random.stream("netfilter/\(n.name)"))
     }

@@ -31,7 +31,7 @@ extension World {
         UDPHeader(sourcePort: sport, destinationPort: vxlans[index].port, length: UInt16(udpLength), checksum: 0).emit(into: udp)
         if vxlans[index].udpChecksum {
             let c = vxlanOuterChecksum(UnsafeRawBufferPointer(udp), local: local, remote: remote,
-                                       innerValid: innerChecksums > 0)
+                                       innerValid: innerChecksums > 0 && shortcuts.contains(.knownChecksums))
             udp.storeBytes(of: c.bigEndian, toByteOffset: 6, as: UInt16.self)
         }
         // The outer checksum is ours (or 0, none), the inner ones are as they were.

@@ -54,7 +54,35 @@ public struct PacketAccounting: Sendable, Equatable {
     public func dropped(_ r: DropReason) -> UInt64 { droppedByReason[Int(r.rawValue)] }
 }
 
+/// Work the engine skips because it already knows the result. None may change any output:
+/// `EquivalenceTests` replays every example topology and bench scenario with all of them on
+/// and with all of them off, and compares every pcap byte for byte and every counter.
+public struct EngineShortcuts: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// A core's next work item runs at once, without a queued `.cpu` event, when it is due
+    /// strictly before everything pending (`World.cpuDone`, `Scheduler.advance`).
+    public static let directContinuation = EngineShortcuts(rawValue: 1)
+    /// An iptables walk is answered from a remembered walk of the same packet view, its rule
+    /// counters paid later (`Netfilter.evaluate`, `WalkMemo`).
+    public static let rememberedWalks = EngineShortcuts(rawValue: 2)
+    /// A checksum podwire computed and kept valid is not summed again: UDP receive trusts it
+    /// (CHECKSUM_UNNECESSARY), and VXLAN's outer UDP checksum comes from the inner datagram's
+    /// pseudo-header instead of its bytes.
+    public static let knownChecksums = EngineShortcuts(rawValue: 4)
+
+    public static let all: EngineShortcuts = [.directContinuation, .rememberedWalks, .knownChecksums]
+}
+
 public final class World {
+    /// The shortcuts in use (all by default). Off, the engine does every step the long way:
+    /// slower, and the output must be the same.
+    public var shortcuts = EngineShortcuts.all {
+        didSet {
+            for n in namespaces { n.netfilter?.rules.memoizesWalks = shortcuts.contains(.rememberedWalks) }
+        }
+    }
     public var scheduler = Scheduler<WorldEvent>(minimumCapacity: 4096)
     public let pool: PacketPool
     public private(set) var namespaces: [Namespace] = []
@@ -83,6 +111,8 @@ public final class World {
     /// queueing an event only up to it (NodeCPU.swift, `cpuDone`).
     var runLimit = SimTime.zero
 
+    /// Work items a core ran at once instead of as a queued `.cpu` event (`.directContinuation`).
+    var directContinuations: UInt64 = 0
     /// Pending `.receive`/`.transmit` events (each holds one packet), scheduled or queued on a core.
     var packetEvents: UInt64 = 0
     private var observers: [any HopObserver] = []

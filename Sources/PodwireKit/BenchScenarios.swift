@@ -73,8 +73,9 @@ public final class UDPPathScenario {
     public static let serviceIP = IPv4Address(10, 96, 0, 20)
     public static let servicePort: UInt16 = 80
 
-    /// `captureDirectory`: where every hop's pcap goes when `capture` is on.
-    public init(_ path: Path, capture: Bool, captureDirectory: String? = nil) {
+    /// `captureDirectory`: where every hop's pcap goes when `capture` is on. `shortcuts`: the
+    /// engine's (EquivalenceTests turns them off).
+    public init(_ path: Path, capture: Bool, captureDirectory: String? = nil, shortcuts: EngineShortcuts = .all) {
         self.path = path
         let crossNode = path != .bridged
         let profile = NodeProfile.named("raspberry-pi-4b")!
@@ -83,6 +84,7 @@ public final class UDPPathScenario {
                            podCIDR: IPv4Network("10.244.\(i).0/24")!)
         }
         cluster = Cluster(ClusterConfiguration(seed: 1, network: crossNode ? .flannelVXLAN : .bridge), nodes: nodes)
+        cluster.world.shortcuts = shortcuts
         // Labels and the named container port are what the Service's selector and
         // targetPort resolve against (Endpoints.resolve); the other paths ignore them.
         let serverContainer = Container(name: "iperf3", image: "iperf3", ports: [
@@ -185,6 +187,12 @@ public final class UDPPathScenario {
             && e.reply.destination == client.ip! && e.reply.destinationPort == e.original.sourcePort
             && e.originalCounters.packets == UInt64(sent)
             && delivered == sent && deliveredFromClientToPod == delivered
+    }
+
+    /// Closes the pcaps and leaves them in the capture folder; returns their paths.
+    public func finishCapture() throws -> [String] {
+        guard let capture else { return [] }
+        return try capture.finish().map(\.path)
     }
 
     /// Closes the pcaps and removes the capture folder.

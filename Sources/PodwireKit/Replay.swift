@@ -17,6 +17,8 @@ public struct RunOptions: Sendable {
     public var capture = true
     /// Called now and then with (simulated now, simulated end) so the CLI can draw progress.
     public var progress: (@Sendable (SimTime, SimTime) -> Void)?
+    /// The engine's shortcuts (all by default; the output is the same without them, only slower).
+    public var shortcuts = EngineShortcuts.all
     public init(outputDirectory: String? = nil, seed: UInt64? = nil, duration: SimDuration? = nil, capture: Bool = true) {
         self.outputDirectory = outputDirectory
         self.seed = seed
@@ -61,6 +63,7 @@ public enum Replay {
         let seed = options.seed ?? topology.seed
         let duration = options.duration ?? topology.duration
         let cluster = ClusterBuilder.build(topology, seed: seed)
+        cluster.world.shortcuts = options.shortcuts
         do {
             try cluster.programNodeNetfilter()
         } catch {
