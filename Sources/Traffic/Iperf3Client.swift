@@ -84,8 +84,10 @@ public struct Iperf3ClientConfiguration: Sendable, Hashable {
 }
 
 public enum Iperf3ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// `-b 0` (unlimited) needs socket send buffers (`SO_SNDBUF` blocking in front of a full
-    /// qdisc), which podwire does not model: its senders block only on their CPU.
+    /// `-b 0` (unlimited) is not supported. A sender in a pod would be held only by its core
+    /// (the node's `ip_rcv` orphans the pod's packets, so its `SO_SNDBUF` never fills), which
+    /// podwire models; a sender in a node's namespace also blocks on `SO_SNDBUF` in front of a
+    /// full qdisc, which podwire does not.
     case unlimitedBitrate
     case bitrateTooHigh(UInt64)
     /// iperf3: "block size too small" (the header needs 12 bytes).
