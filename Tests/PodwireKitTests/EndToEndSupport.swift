@@ -70,11 +70,32 @@ enum E2E {
         return nil
     }
 
+    /// A fresh folder for one test's output. All of them live under one root per test process,
+    /// removed when the process exits; a root left by a process that died (a crash, a killed
+    /// run) is removed by the next run. Runs write hundreds of megabytes of pcaps, so nothing
+    /// may be left behind in the temporary directory.
     static func tempDir(_ label: String) -> String {
-        let d = NSTemporaryDirectory() + "podwire-test-\(label)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+        let d = testRoot + "/\(label)-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }
+
+    static let rootPrefix = "podwire-test-"
+    static let testRoot: String = {
+        let fm = FileManager.default
+        let tmp = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
+        for name in (try? fm.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(rootPrefix) {
+            // podwire-test-PID: a root whose process is gone (or a folder of the old per-test layout).
+            let pid = Int32(name.dropFirst(rootPrefix.count)) ?? 0
+            if pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH) {
+                try? fm.removeItem(atPath: tmp + name)
+            }
+        }
+        let root = tmp + rootPrefix + "\(ProcessInfo.processInfo.processIdentifier)"
+        try? fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: E2E.testRoot) }
+        return root
+    }()
 
     static func pcaps(in dir: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".pcap") }.sorted()
