@@ -121,6 +121,9 @@ extension World {
         namespaces[ns.index].cpu = namespaces[node.index].cpu
     }
 
+    /// Whether `ns` runs on a node's CPU model (`setCPU`, `shareCPU`).
+    public func hasCPU(_ ns: NamespaceID) -> Bool { namespaces[ns.index].cpu >= 0 }
+
     /// Per-core figures of `ns`'s CPU, core 0 first; empty when it has none.
     public func coreStatistics(_ ns: NamespaceID) -> [CoreStatistics] {
         let b = namespaces[ns.index].cpu

@@ -87,8 +87,9 @@ enum DurationSyntax {
 
 enum BitrateSyntax {
     /// iperf3 `-b`: a number with an optional K, M, G or T suffix (either case, 1000-based
-    /// for rates), e.g. "100M", "1.5G", "800000". Returns bits per second, or nil when
-    /// malformed, not positive or above Int64.
+    /// for rates), e.g. "100M", "1.5G", "800000", or zero ("0"): unlimited, as `-b 0` is.
+    /// Returns bits per second, or nil when malformed, negative, between 0 and 1 bit/s, or
+    /// above Int64.
     static func parse(_ text: String) -> Int64? {
         var digits = Substring(text)
         var multiplier: Double = 1
@@ -103,6 +104,7 @@ enum BitrateSyntax {
         guard !digits.isEmpty, digits.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "." }),
               digits.filter({ $0 == "." }).count <= 1, digits != ".",
               let value = Double(digits) else { return nil }
+        if value == 0 { return 0 }
         let bits = (value * multiplier).rounded()
         guard bits >= 1, bits < 9.2e18 else { return nil }
         return Int64(bits)

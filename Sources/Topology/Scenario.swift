@@ -22,6 +22,14 @@ public enum Target: Sendable, Equatable, CustomStringConvertible {
     /// Only the server of a `udp` or `iperf3` step.
     case nodePort(node: String, port: Int)
 
+    /// A node's own namespace or a plain host (not a pod).
+    public var isNodeOrHost: Bool {
+        switch self {
+        case .node, .host, .nodePort: true
+        default: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .pod(let name): "pod/\(name)"

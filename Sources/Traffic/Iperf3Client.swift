@@ -11,6 +11,13 @@ import Wire
 /// * **Count.** Every n whose send time is strictly before `start + time` is due:
 ///   `count = ⌈time × bitrate / (length × 8)⌉` (100 Mbit/s, 1400 B, 100 ms → ⌈892.86⌉ = 893).
 ///   iperf3 also sends its first datagram at once and stops when its end timer fires.
+/// * **Unlimited** (`-b 0`). Every datagram is due at `start`: the sender sends back to back,
+///   held only by its core (below), until `start + time`. Only a sender in a pod may do
+///   so: the node's `ip_rcv` orphans the pod's packets (`skb_orphan` in `ip_rcv_core`, and
+///   br_netfilter's pre-routing for bridged frames), so its `SO_SNDBUF` never fills and what
+///   its node's NIC cannot carry is dropped at the qdisc, which podwire models. A sender in a
+///   node's own namespace keeps its send buffer charged until the NIC frees each frame and
+///   would block on it, which podwire does not model, so it needs a bitrate.
 /// * **Blocking.** `sendmsg` returns only once the sender's core has done the datagram's
 ///   process-context work (NodeCPU.swift), so a datagram due while the core is still busy
 ///   waits for it, and a sender behind its schedule then sends back to back, as iperf3 does
@@ -30,7 +37,8 @@ public struct Iperf3ClientConfiguration: Sendable, Hashable {
     public var server: IPv4Address
     /// `-p`: iperf3's default port.
     public var port: UInt16
-    /// `-b`, bits per second of UDP payload (iperf3's UDP default: 1 Mbit/s).
+    /// `-b`, bits per second of UDP payload (iperf3's UDP default: 1 Mbit/s); 0 is
+    /// unlimited (`isUnlimited`).
     public var bitrate: UInt64
     /// `-l`, UDP payload bytes per datagram (header included).
     public var length: Int
@@ -55,8 +63,13 @@ public struct Iperf3ClientConfiguration: Sendable, Hashable {
     /// The largest UDP payload over IPv4 (65535 − 20 − 8).
     public static let maximumLength = 65_507
 
-    /// Datagrams the test sends: ⌈time × bitrate / (length × 8)⌉.
+    /// `-b 0`: send back to back, as fast as the sender's core allows.
+    public var isUnlimited: Bool { bitrate == 0 }
+
+    /// Datagrams the test sends: ⌈time × bitrate / (length × 8)⌉; unlimited: `UInt64.max`
+    /// (the test time ends it).
     public var datagramCount: UInt64 {
+        if isUnlimited { return .max }
         let perDatagram = UInt64(length) * 8 * 1_000_000_000   // bit·ns per datagram
         let p = UInt64(time.nanoseconds).multipliedFullWidth(by: bitrate)
         let (q, r) = perDatagram.dividingFullWidth((p.high, p.low))
@@ -66,6 +79,7 @@ public struct Iperf3ClientConfiguration: Sendable, Hashable {
     /// Offset from `start` of datagram `n` (0-based): ⌊n × length × 8 × 10⁹ / bitrate⌋ ns.
     @inline(__always)
     public func sendOffset(_ n: UInt64) -> SimDuration {
+        if isUnlimited { return .zero }
         let p = n.multipliedFullWidth(by: UInt64(length) * 8 * 1_000_000_000)
         let (q, _) = bitrate.dividingFullWidth((p.high, p.low))
         return .nanoseconds(Int64(q))
@@ -73,7 +87,6 @@ public struct Iperf3ClientConfiguration: Sendable, Hashable {
 
     /// Why a configuration cannot run, as iperf3 would refuse it.
     public func validate() throws(Iperf3ConfigurationError) {
-        guard bitrate > 0 else { throw .unlimitedBitrate }
         guard bitrate <= Self.maximumBitrate else { throw .bitrateTooHigh(bitrate) }
         guard length >= Iperf3DatagramHeader.length else { throw .lengthTooSmall(length) }
         guard length <= Self.maximumLength else { throw .lengthTooLarge(length) }
@@ -84,11 +97,10 @@ public struct Iperf3ClientConfiguration: Sendable, Hashable {
 }
 
 public enum Iperf3ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// `-b 0` (unlimited) is not supported. A sender in a pod would be held only by its core
-    /// (the node's `ip_rcv` orphans the pod's packets, so its `SO_SNDBUF` never fills), which
-    /// podwire models; a sender in a node's namespace also blocks on `SO_SNDBUF` in front of a
-    /// full qdisc, which podwire does not.
-    case unlimitedBitrate
+    /// `-b 0` (unlimited) from somewhere other than a pod on a node with a CPU model: a node's
+    /// own namespace (it would block on `SO_SNDBUF`, not modelled) or a plain host (nothing
+    /// would hold it back). See `Iperf3ClientConfiguration` "Unlimited".
+    case unlimitedBitrate(NamespaceKind)
     case bitrateTooHigh(UInt64)
     /// iperf3: "block size too small" (the header needs 12 bytes).
     case lengthTooSmall(Int)
@@ -99,7 +111,10 @@ public enum Iperf3ConfigurationError: Error, Equatable, Sendable, CustomStringCo
 
     public var description: String {
         switch self {
-        case .unlimitedBitrate: "bitrate 0 (unlimited) is not supported: give -b"
+        case .unlimitedBitrate(.pod):
+            "bitrate 0 (unlimited) needs the sender's node to have a CPU model (nothing else would hold the sender back): give -b"
+        case .unlimitedBitrate(let kind):
+            "bitrate 0 (unlimited) is only supported from a pod (this sender is in a \(kind.rawValue)'s namespace): give -b"
         case .bitrateTooHigh(let b): "bitrate \(b) bit/s exceeds 1 Tbit/s"
         case .lengthTooSmall(let l): "datagram length \(l) is smaller than the 12-byte iperf3 header"
         case .lengthTooLarge(let l): "datagram length \(l) exceeds the IPv4 UDP maximum 65507"
@@ -193,6 +208,9 @@ public final class Iperf3Client: NetworkApplication {
     public init(name: String, world: World, namespace: NamespaceID,
                 configuration: Iperf3ClientConfiguration) throws(Iperf3ConfigurationError) {
         try configuration.validate()
+        if configuration.isUnlimited, world.namespace(namespace).kind != .pod || !world.hasCPU(namespace) {
+            throw .unlimitedBitrate(world.namespace(namespace).kind)
+        }
         self.name = name
         self.namespace = namespace
         self.configuration = configuration
@@ -243,6 +261,13 @@ public final class Iperf3Client: NetworkApplication {
             }
             waiting = false
             send(world)
+            if configuration.isUnlimited && !world.applicationCoreIsBusy(namespace) {
+                // The send left no work on the core — its datagram waits for ARP, or it
+                // failed — but the syscall still took its time: without this an unlimited
+                // sender would loop at one instant.
+                world.scheduleTimer(app, tag: datagrams, after: world.namespace(namespace).costs.localOutput)
+                return
+            }
         }
     }
 

@@ -123,7 +123,7 @@ public struct Iperf3Report: Sendable, Equatable {
         let podwire: JSONValue = .object([
             ("name", .string(name)),
             ("start_time", Self.time(c.start)),
-            ("datagrams_planned", .int(c.datagramCount)),
+            ("datagrams_planned", c.isUnlimited ? .null : .int(c.datagramCount)),
             ("datagrams_sent", .int(datagramsSent)),
             ("send_errors", sendErrors.json),
             ("icmp_errors", icmpErrors.json),

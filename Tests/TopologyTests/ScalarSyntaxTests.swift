@@ -86,7 +86,9 @@ import Testing
         #expect(BitrateSyntax.parse("1.5G") == 1_500_000_000)
         #expect(BitrateSyntax.parse("64K") == 64_000)
         #expect(BitrateSyntax.parse("800000") == 800_000)
-        #expect(BitrateSyntax.parse("0") == nil)
+        #expect(BitrateSyntax.parse("0") == 0)       // -b 0: unlimited
+        #expect(BitrateSyntax.parse("0M") == 0)
+        #expect(BitrateSyntax.parse("0.0000001") == nil)  // rounds to 0 bit/s: not "unlimited"
         #expect(BitrateSyntax.parse("M") == nil)
         #expect(BitrateSyntax.parse("1e6") == nil)
         #expect(BitrateSyntax.parse("1..5M") == nil)

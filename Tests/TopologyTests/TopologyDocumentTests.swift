@@ -183,6 +183,32 @@ import Wire
         expectError(yaml, line: 8, column: 70, path: "spec.scenario[0].udp.ech", ["unknown field", "did you mean `echo`"])
     }
 
+    /// `bitrate: 0` is iperf3's `-b 0` (unlimited): accepted from a pod, refused from a node's
+    /// own namespace or a host, whose sockets would block on their send buffer (not modelled).
+    @Test func unlimitedBitrateOnlyFromAPod() throws {
+        let pod = h + Fixtures.oneNode + """
+              scenario:
+                - {at: 0s, iperf3: {client: pod/a, server: node/pi-1, udp: true, bitrate: 0}}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: a}
+            spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}
+            """
+        let t = try Fixtures.parse(pod)
+        guard case .iperf3(let s) = t.scenario[0].action else {
+            Issue.record("expected an iperf3 step")
+            return
+        }
+        #expect(s.bitrate == 0)
+        let node = h + Fixtures.oneNode + """
+              scenario:
+                - {at: 0s, iperf3: {client: node/pi-1, server: node/pi-1, udp: true, bitrate: 0}}
+            """
+        expectError(node, line: 8, column: 83, path: "spec.scenario[0].iperf3.bitrate",
+                    ["bitrate 0 (unlimited) is only supported from a pod", "node/pi-1 would block on its socket send buffer"])
+    }
+
     @Test func badScenarioValues() {
         let yaml = h + Fixtures.oneNode + """
               scenario:

@@ -42,10 +42,20 @@ import Wire
         #expect(throws: Iperf3ConfigurationError.lengthTooSmall(11)) { try c.validate() }
         c.length = 1400
         c.bitrate = 0
-        #expect(throws: Iperf3ConfigurationError.unlimitedBitrate) { try c.validate() }
+        #expect(throws: Never.self) { try c.validate() }   // -b 0: unlimited
+        #expect(c.isUnlimited && c.datagramCount == .max && c.sendOffset(1_000) == .zero)
         c.bitrate = 1_000_000
         c.time = .zero
         #expect(throws: Iperf3ConfigurationError.nonPositiveTime(.zero)) { try c.validate() }
+    }
+
+    /// `-b 0` is held back only by the sender's core: without a CPU model nothing would.
+    @Test func unlimitedNeedsASenderOnACPU() {
+        let n = BridgedNode.twoPods(seed: 1)
+        #expect(throws: Iperf3ConfigurationError.unlimitedBitrate(.pod)) {
+            try Iperf3Client(name: "c", world: n.world, namespace: n.client.ns,
+                             configuration: Iperf3ClientConfiguration(server: n.server.ip, bitrate: 0))
+        }
     }
 
     struct Run {
