@@ -110,7 +110,7 @@ extension World {
         let n = Int32(configuration.cores)
         let softirq = first + Int32(configuration.softirqCore)
         let application = first + (Int32(configuration.softirqCore) + 1) % n
-        cores.append(contentsOf: repeatElement(CPUCore(), count: configuration.cores))
+        cores.append(repeating: CPUCore(), count: configuration.cores)
         cpuBlocks.append(CPUBlock(first: first, count: n, softirq: softirq, application: application,
                                   backlogLimit: configuration.netdevMaxBacklog))
         for m in members { namespaces[m.index].cpu = Int32(cpuBlocks.count - 1) }
@@ -141,36 +141,29 @@ extension World {
         let b = namespaces[ns.index].cpu
         if b < 0 { return -1 }
         let i = Int(p.rawValue)
-        if i >= packetCore.count { growPacketCores(i) }
-        let c = packetCore[i]
+        let c = pool.core[i]
         let block = cpuBlocks[Int(b)]
         if c >= block.first && c < block.first &+ block.count { return c }
-        packetCore[i] = block.softirq
+        pool.core[i] = block.softirq
         return block.softirq
-    }
-
-    @inline(never) func growPacketCores(_ i: Int) {
-        packetCore.append(contentsOf: repeatElement(-1, count: max(i + 1 - packetCore.count, pool.capacity - packetCore.count)))
     }
 
     /// Marks `p` as sent by an application of `ns` (process context on the application core).
     @inline(__always) func setApplicationCore(_ ns: NamespaceID, _ p: PacketHandle) {
         let b = namespaces[ns.index].cpu
         let i = Int(p.rawValue)
-        if i >= packetCore.count { growPacketCores(i) }
-        packetCore[i] = b < 0 ? -1 : cpuBlocks[Int(b)].application
+        pool.core[i] = b < 0 ? -1 : cpuBlocks[Int(b)].application
     }
 
     @inline(__always) func copyCore(from p: PacketHandle, to c: PacketHandle) {
         let i = Int(p.rawValue), j = Int(c.rawValue)
-        if j >= packetCore.count { growPacketCores(j) }
-        packetCore[j] = i < packetCore.count ? packetCore[i] : -1
+        pool.core[j] = pool.core[i]
     }
 
     /// Forgets `p`'s core: it left this machine (its next node puts it on its softirq core).
     @inline(__always) func clearCore(_ p: PacketHandle) {
         let i = Int(p.rawValue)
-        if i < packetCore.count { packetCore[i] = -1 }
+        pool.core[i] = -1
     }
 
     /// Schedules `event` (which carries `p`) for when `ns`'s core has spent `cost` on `p`,

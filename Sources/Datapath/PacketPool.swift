@@ -31,6 +31,9 @@ public final class PacketPool {
     private(set) var meta: UnsafeMutablePointer<PacketMeta>
     /// `validChecksums(_:)`, by slot.
     private var checksumLevel: UnsafeMutablePointer<UInt8>
+    /// The CPU core the packet's work runs on (NodeCPU.swift, `World.core`), -1 for none
+    /// yet, by slot. Every fresh packet starts with -1.
+    var core: UnsafeMutablePointer<Int32>
     /// Free slots, a stack (`freeCount` of `capacity` used).
     private var freeList: UnsafeMutablePointer<Int32>
     private var freeCount = 0
@@ -46,6 +49,7 @@ public final class PacketPool {
         length = .allocate(capacity: 1)
         meta = .allocate(capacity: 1)
         checksumLevel = .allocate(capacity: 1)
+        core = .allocate(capacity: 1)
         freeList = .allocate(capacity: 1)
     }
 
@@ -56,6 +60,7 @@ public final class PacketPool {
         meta.deinitialize(count: capacity)
         meta.deallocate()
         checksumLevel.deallocate()
+        core.deallocate()
         freeList.deallocate()
     }
 
@@ -69,6 +74,7 @@ public final class PacketPool {
         length[i] = 0
         meta[i] = .none
         checksumLevel[i] = 0
+        core[i] = -1
         live += 1
         return PacketHandle(h)
     }
@@ -163,6 +169,7 @@ public final class PacketPool {
         length = Self.grown(length, from: old, to: capacity, fill: 0)
         meta = Self.grown(meta, from: old, to: capacity, fill: .none)
         checksumLevel = Self.grown(checksumLevel, from: old, to: capacity, fill: 0)
+        core = Self.grown(core, from: old, to: capacity, fill: -1)
         freeList = Self.grown(freeList, from: old, to: capacity, fill: 0)
         // Hand out low indices first so small runs touch few cache lines.
         for k in stride(from: Int32(PacketPool.chunkSlots) - 1, through: 0, by: -1) {

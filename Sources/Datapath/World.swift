@@ -86,10 +86,11 @@ public final class World {
     public var scheduler = Scheduler<WorldEvent>(minimumCapacity: 4096)
     public let pool: PacketPool
     public private(set) var namespaces: [Namespace] = []
-    public internal(set) var devices: [Device] = []
-    public internal(set) var bridges: [Bridge] = []
+    /// Every device, by `DeviceID` (read them with `device(_:)`).
+    let devices = FlatTable<Device>()
+    let bridges = FlatTable<Bridge>()
     public internal(set) var vxlans: [VXLANDevice] = []
-    var sockets: [Socket] = []
+    let sockets = FlatTable<Socket>()
     var applications: [any NetworkApplication] = []
     public internal(set) var accounting = PacketAccounting()
     /// The root of every random stream in this world.
@@ -98,11 +99,10 @@ public final class World {
     /// fragmented and for reassembling one: allocated once.
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
 
-    /// The CPU model (NodeCPU.swift): every node's cores, each node's block of them, and the
-    /// core each packet's work runs on (by packet slot; -1: none yet).
-    var cores: [CPUCore] = []
+    /// The CPU model (NodeCPU.swift): every node's cores and each node's block of them (the
+    /// core each packet's work runs on is `pool.core`).
+    let cores = FlatTable<CPUCore>()
     var cpuBlocks: [CPUBlock] = []
-    var packetCore: [Int32] = []
     /// Set while a socket send runs `ip_local_out`: its first stage is the packet's backlog entry.
     var nextStageIsEntry = false
     /// The core whose finished item is being dispatched (its packet's next stages run next), or -1.
@@ -176,9 +176,7 @@ public final class World {
 
     @inline(__always) func newPacket() -> PacketHandle {
         accounting.originated += 1
-        let p = pool.allocate()
-        clearCore(p)
-        return p
+        return pool.allocate()
     }
 
     // MARK: - Running
