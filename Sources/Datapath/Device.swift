@@ -57,6 +57,33 @@ public struct LinkShape: Sendable, Equatable {
     }
 }
 
+/// The bus between a NIC and its host, receive side (the 3B+'s LAN7515 behind USB 2.0):
+/// frames from the wire wait in the NIC's RX FIFO and cross the bus at `rate`; the host
+/// receives each when its transfer ends. A frame that finds the FIFO full is dropped by the
+/// NIC (`nicReceiveFIFOFull`). The FIFO drains as a fluid: what is still to cross is
+/// (bus busy until − now) × rate.
+public struct ReceiveBus: Sendable, Equatable {
+    /// Bits per second across the bus.
+    public var rate: Int64
+    /// The NIC's receive FIFO (lan78xx.c: `MAX_RX_FIFO_SIZE`, 12 KiB).
+    public var fifoBytes: Int
+    public init(rate: Int64, fifoBytes: Int = 12 * 1024) {
+        self.rate = rate
+        self.fifoBytes = fifoBytes
+    }
+
+    /// Bus time of a frame of `length` bytes: the frame with its FCS and lan78xx's 10-byte
+    /// receive header (RX_CMD_A/B/C) per frame.
+    @inline(__always) public func transfer(of length: Int) -> SimDuration {
+        .nanoseconds(Int64(max(length, 60) + 14) * 8 * 1_000_000_000 / rate)
+    }
+
+    /// Bytes still in the FIFO at `now` when the bus is busy until `busyUntil`.
+    @inline(__always) func backlog(busyUntil: SimTime, now: SimTime) -> Int {
+        busyUntil > now ? Int((busyUntil - now).nanoseconds * rate / 8_000_000_000) : 0
+    }
+}
+
 /// A VXLAN device's settings (`ip link add flannel.1 type vxlan id 1 local … dev eth0
 /// dstport 8472 nolearning`) and its forwarding database of permanent entries
 /// (`bridge fdb append <VTEP MAC> dev flannel.1 dst <node IP>`).
@@ -92,6 +119,9 @@ public struct Device: Sendable {
     public var counters = DeviceCounters()
     /// Set on a device with a shaped cable (veth standing for a NIC and its cable).
     public var link: LinkShape?
+    /// Set on a NIC behind a capped bus (the 3B+'s USB 2.0), for what it receives.
+    public var receiveBus: ReceiveBus?
+    var receiveBusFreeAt = SimTime.zero
     /// When the frame now on the wire finishes, and the start times of the frames queued
     /// behind it (for txqueuelen).
     var wireFreeAt = SimTime.zero

@@ -64,6 +64,10 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
     /// The core's input queue already held `netdev_max_backlog` packets: the node's CPU
     /// cannot keep up (`SKB_DROP_REASON_CPU_BACKLOG`; `softnet_stat`'s dropped column).
     case cpuBacklog
+    /// The NIC's receive FIFO was full: the bus behind it (the 3B+'s USB 2.0) cannot carry
+    /// what the wire brings. Dropped in hardware, so never an skb and no drop reason; the
+    /// interface counts it (`ip -s link`: missed; podwire: rx dropped).
+    case nicReceiveFIFOFull
 
     /// The kernel's name for the reason, as `pwru`/`dropwatch` print it.
     public var kernelName: String {
@@ -90,6 +94,7 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .reassemblyMemoryLimit: "SKB_DROP_REASON_NOT_SPECIFIED"
         case .netfilterDrop, .conntrackTableFull, .conntrackInsertFailed, .natNoFreePort: "SKB_DROP_REASON_NETFILTER_DROP"
         case .cpuBacklog: "SKB_DROP_REASON_CPU_BACKLOG"
+        case .nicReceiveFIFOFull: "rx_missed_errors"
         }
     }
 
@@ -121,6 +126,7 @@ public enum DropReason: UInt8, Sendable, CaseIterable, Comparable, CustomStringC
         case .conntrackInsertFailed: "conntrack insert failed (the flow's tuple was already taken)"
         case .natNoFreePort: "NAT found no free source port"
         case .cpuBacklog: "CPU backlog full (netdev_max_backlog): the node's core cannot keep up"
+        case .nicReceiveFIFOFull: "NIC receive FIFO full: the bus behind the NIC cannot keep up (dropped in hardware)"
         }
     }
 

@@ -83,10 +83,34 @@ extension World {
         schedule(.wireArrival(peer, p), after: link.serialization(of: pool.length(p)) + link.propagationDelay)
     }
 
-    /// The last bit of a frame reached `dev` from its cable. On a node the NIC's receive
-    /// (NAPI poll, GRO, `netif_receive_skb`) runs on the softirq core first, and a frame that
-    /// finds `netdev_max_backlog` packets waiting there is dropped; elsewhere it is received now.
+    /// The last bit of a frame reached `dev` from its cable. Behind a capped bus it waits in
+    /// the NIC's receive FIFO (dropped when that is full) and crosses the bus first.
     func wireArrival(_ dev: DeviceID, _ p: PacketHandle) {
+        if devices[dev.index].receiveBus != nil {
+            enterReceiveBus(dev, p)
+            return
+        }
+        nicReceive(dev, p)
+    }
+
+    @inline(never) func enterReceiveBus(_ dev: DeviceID, _ p: PacketHandle) {
+        let bus = devices[dev.index].receiveBus!
+        let length = pool.length(p)
+        let busyUntil = devices[dev.index].receiveBusFreeAt
+        if bus.backlog(busyUntil: busyUntil, now: now) + length > bus.fifoBytes {
+            devices[dev.index].counters.rxDropped += 1
+            drop(p, .nicReceiveFIFOFull, ns: devices[dev.index].namespace, device: dev)
+            return
+        }
+        let done = max(now, busyUntil) + bus.transfer(of: length)
+        devices[dev.index].receiveBusFreeAt = done
+        schedule(.busArrival(dev, p), after: done - now)
+    }
+
+    /// The host receives a frame from its NIC. On a node the NIC's receive (NAPI poll, GRO,
+    /// `netif_receive_skb`) runs on the softirq core first, and a frame that finds
+    /// `netdev_max_backlog` packets waiting there is dropped; elsewhere it is received now.
+    func nicReceive(_ dev: DeviceID, _ p: PacketHandle) {
         let ns = devices[dev.index].namespace
         if namespaces[ns.index].cpu < 0 {
             deviceReceive(dev, p)

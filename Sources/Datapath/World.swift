@@ -19,6 +19,8 @@ public enum WorldEvent: Sendable {
     case wireStart(DeviceID, PacketHandle)
     /// A frame's last bit reaches the device at the cable's far end.
     case wireArrival(DeviceID, PacketHandle)
+    /// A received frame has crossed the bus behind the NIC (`ReceiveBus`).
+    case busArrival(DeviceID, PacketHandle)
     /// A node core finished its running work item (NodeCPU.swift).
     case cpu(Int32)
     /// A neighbour entry's timer (retransmit, delay, probe).
@@ -210,6 +212,9 @@ public final class World {
         case .wireArrival(let d, let p):
             packetEvents -= 1
             wireArrival(d, p)
+        case .busArrival(let d, let p):
+            packetEvents -= 1
+            nicReceive(d, p)
         case .cpu(let c): cpuDone(Int(c))
         case .neighbourTimer(let ns, let i, let g): neighbourTimer(ns, i, g)
         case .appTimer(let a, let tag): applications[Int(a.rawValue)].timerFired(self, tag: tag)
@@ -345,6 +350,11 @@ public final class World {
     /// Gives `dev` (a veth end standing for a NIC) a cable with a line rate, delay and queue.
     public func setLink(_ link: LinkShape?, of dev: DeviceID) {
         devices[dev.index].link = link
+    }
+
+    /// Puts a capped bus between `dev` (a NIC) and its host for what it receives.
+    public func setReceiveBus(_ bus: ReceiveBus?, of dev: DeviceID) {
+        devices[dev.index].receiveBus = bus
     }
 
     public func setMTU(_ mtu: Int, of dev: DeviceID) {

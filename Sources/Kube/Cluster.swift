@@ -148,7 +148,15 @@ public final class Cluster {
     /// `txqueuelen` its queue — both for this machine's end only.
     private func plug(_ ns: NamespaceID, machine: String, mac: MACAddress, rate: Int64, transmitRate: Int64? = nil,
                       txqueuelen: Int = 1000, _ underlay: Underlay) -> DeviceID {
-        if let made = crossoverEnds[machine] { return made }
+        if let made = crossoverEnds[machine] {
+            // Made by the peer with the cable's shape: now this machine's own cap and queue.
+            if var own = world.device(made).link {
+                own.rate = min(own.rate, transmitRate ?? own.rate)
+                own.txqueuelen = txqueuelen
+                world.setLink(own, of: made)
+            }
+            return made
+        }
         guard let (link, peer) = underlay.link(of: machine) else {
             return world.addPhysical(ns, name: "eth0", mac: mac, mtu: 1500)
         }
@@ -263,6 +271,10 @@ public final class Cluster {
         // eth0: the node's LAN interface, cabled as the underlay says.
         let eth0 = plug(ns, machine: d.name, mac: Self.nodeMAC(k), rate: d.profile.lineRate,
                         transmitRate: d.profile.transmitRate, txqueuelen: d.profile.txqueuelen, underlay)
+        // The bus cap holds for what the NIC receives too (pi-profiles.md §7.1: per direction).
+        if let cap = d.profile.busCap, cap < d.profile.lineRate {
+            world.setReceiveBus(ReceiveBus(rate: cap), of: eth0)
+        }
         world.addAddress(d.address, to: eth0)
         // A real node has a default gateway on its LAN: the subnet's first host, onlink.
         world.addRoute(Route(destination: IPv4Network("0.0.0.0/0")!, gateway: d.address.network.address(at: 1),

@@ -34,9 +34,10 @@ public struct NodeProfile: Sendable, Equatable {
     /// Wired NIC line rate in bits per second (pi-profiles.md §1). The Zero 2 W has no wired
     /// port; podwire gives it a 100 Mbit/s USB adapter, an assumption.
     public var lineRate: Int64
-    /// The attachment bus's ceiling on frames leaving the NIC, bits per second (the 3B+'s
+    /// The attachment bus's ceiling on frames through the NIC, bits per second (the 3B+'s
     /// LAN7515 behind USB 2.0: 300 Mbit/s official rating), or nil when the NIC is native.
-    /// Applied to transmit only: a 3B+ receiving from a faster board is not capped here.
+    /// Applied to both directions (pi-profiles.md §7.1, "per direction"): transmit as the
+    /// rate frames leave at, receive as a `ReceiveBus` behind a 12 KiB RX FIFO.
     public var busCap: Int64?
     /// Costs of the Pi 4 reference board, before `cpuScale` (`StageCosts` documents each).
     public var referenceCosts: StageCosts

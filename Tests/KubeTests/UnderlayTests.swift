@@ -73,6 +73,21 @@ import Wire
         #expect(w.conservationHolds())
     }
 
+    /// Each end of a crossover cable is its own machine's NIC: a 3B+ on either end sends at
+    /// its bus cap and receives behind it, whichever of the two was cabled first.
+    @Test(arguments: [false, true])
+    func crossoverEndsKeepTheirOwnBusCap(_ plusFirst: Bool) throws {
+        let plus = NodeProfile.named("raspberry-pi-3b-plus")!
+        var nodes = Self.nodes(2)
+        nodes[plusFirst ? 0 : 1].profile = plus
+        let underlay = Underlay(switches: [], links: [UnderlayLink(Self.end("pi-1:eth0"), Self.end("pi-2:eth0"))])
+        let c = Cluster(ClusterConfiguration(network: .flannelVXLAN, underlay: underlay), nodes: nodes)
+        let (p, q) = plusFirst ? (0, 1) : (1, 0)
+        let plusEth0 = c.world.device(c.nodes[p].eth0), pi4Eth0 = c.world.device(c.nodes[q].eth0)
+        #expect(plusEth0.link?.rate == 300_000_000 && pi4Eth0.link?.rate == 1_000_000_000)
+        #expect(plusEth0.receiveBus == ReceiveBus(rate: 300_000_000) && pi4Eth0.receiveBus == nil)
+    }
+
     /// A machine without a link has an eth0 without carrier.
     @Test func unlinkedMachineHasNoCarrier() throws {
         let underlay = Underlay(switches: ["sw1"], links: [UnderlayLink(Self.end("pi-1:eth0"), Self.end("sw1:p1"))])
