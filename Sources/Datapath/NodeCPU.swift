@@ -68,10 +68,16 @@ struct CoreWaiter {
 struct CPUBlock {
     let first: Int32
     let count: Int32
-    /// Absolute index of the softirq core, and of the core applications send from.
+    /// Absolute index of the softirq core.
     let softirq: Int32
-    let application: Int32
     let backlogLimit: Int
+    /// Applications given a core so far (`World.applicationCore`): the next one gets the
+    /// core after the previous one's, skipping the softirq core.
+    var applicationsPlaced: Int32 = 0
+
+    /// The core after the softirq core: where kernel-built packets that leave through a
+    /// socket's path (a fragmented echo reply) are charged.
+    var firstApplication: Int32 { first + (softirq - first + 1) % count }
 }
 
 /// Per-core figures for reports.
@@ -86,8 +92,11 @@ public struct CoreStatistics: Sendable, Equatable {
 /// A packet's work runs on one core, as in Linux: a frame from the NIC on the softirq core
 /// from the driver up to the socket (NET_RX, through VXLAN, routing, cni0 and the pod's veth,
 /// which `netif_rx`s onto the same core's backlog); a datagram an application sends on the
-/// application's core until it leaves the NIC or reaches a local socket. Applications on a
-/// node share one core, the one after the softirq core (`iperf3` is one thread).
+/// application's core until it leaves the NIC or reaches a local socket. Each application
+/// (an `iperf3` is one thread) gets a core of its own when it first sends: the cores after
+/// the softirq core in turn, as Linux's scheduler spreads busy processes over idle cores. A
+/// node with more applications than those cores gives the next ones the same cores again,
+/// and applications on one core take turns on it.
 ///
 /// Costs are charged in the order work happens; a stage's event fires when the core has
 /// finished it, so under load packets queue behind one another. A packet joins a core's
@@ -109,9 +118,8 @@ extension World {
         let first = Int32(cores.count)
         let n = Int32(configuration.cores)
         let softirq = first + Int32(configuration.softirqCore)
-        let application = first + (Int32(configuration.softirqCore) + 1) % n
         cores.append(repeating: CPUCore(), count: configuration.cores)
-        cpuBlocks.append(CPUBlock(first: first, count: n, softirq: softirq, application: application,
+        cpuBlocks.append(CPUBlock(first: first, count: n, softirq: softirq,
                                   backlogLimit: configuration.netdevMaxBacklog))
         for m in members { namespaces[m.index].cpu = Int32(cpuBlocks.count - 1) }
     }
@@ -148,11 +156,34 @@ extension World {
         return block.softirq
     }
 
-    /// Marks `p` as sent by an application of `ns` (process context on the application core).
-    @inline(__always) func setApplicationCore(_ ns: NamespaceID, _ p: PacketHandle) {
+    /// Marks `p` as sent by `app` in `ns` (process context on the application's core; nil:
+    /// a packet the kernel built that leaves through a socket's path).
+    @inline(__always) func setApplicationCore(_ ns: NamespaceID, _ app: AppID?, _ p: PacketHandle) {
+        pool.core[Int(p.rawValue)] = applicationCore(ns, app)
+    }
+
+    /// The core `app` runs on in `ns`, -1 when `ns` has no CPU. An application gets one when it
+    /// first needs it, and keeps it while it stays on that node.
+    @inline(__always) func applicationCore(_ ns: NamespaceID, _ app: AppID?) -> Int32 {
         let b = namespaces[ns.index].cpu
-        let i = Int(p.rawValue)
-        pool.core[i] = b < 0 ? -1 : cpuBlocks[Int(b)].application
+        if b < 0 { return -1 }
+        guard let app else { return cpuBlocks[Int(b)].firstApplication }
+        let c = applicationCores[Int(app.rawValue)]
+        let block = cpuBlocks[Int(b)]
+        if c >= block.first && c < block.first &+ block.count { return c }
+        return placeApplication(Int(app.rawValue), on: Int(b))
+    }
+
+    /// Gives application `i` the next core of block `b` after the softirq core, in turn (the
+    /// softirq core itself only on a one-core node).
+    @inline(never) private func placeApplication(_ i: Int, on b: Int) -> Int32 {
+        let block = cpuBlocks[b]
+        let others = max(block.count - 1, 1)
+        let k = block.applicationsPlaced % others
+        cpuBlocks[b].applicationsPlaced += 1
+        let c = block.first + (block.softirq - block.first + 1 + k) % block.count
+        applicationCores[i] = c
+        return c
     }
 
     @inline(__always) func copyCore(from p: PacketHandle, to c: PacketHandle) {
@@ -301,27 +332,25 @@ extension World {
         return true
     }
 
-    /// True while the core `ns`'s applications send from is still doing earlier work: an
+    /// True while the core `app` sends from in `ns` is still doing earlier work: an
     /// application that sent a datagram is still inside `sendmsg` until its core has run the
     /// datagram's process-context work (to the NIC's queue or a local socket). False without
     /// a CPU (sends cost no CPU time there).
-    public func applicationCoreIsBusy(_ ns: NamespaceID) -> Bool {
-        let b = namespaces[ns.index].cpu
-        if b < 0 { return false }
-        let c = Int(cpuBlocks[Int(b)].application)
+    public func applicationCoreIsBusy(_ ns: NamespaceID, app: AppID) -> Bool {
+        let c = Int(applicationCore(ns, app))
+        if c < 0 { return false }
         return cores[c].running || c == dispatchingCore || cores[c].freeAt > now
     }
 
-    /// Fires `app`'s timer `tag` once the core `ns`'s applications send from is idle: at once
-    /// when it is, else when its running work and everything queued behind it is done.
+    /// Fires `app`'s timer `tag` once the core `app` sends from in `ns` is idle: at once when
+    /// it is, else when its running work and everything queued behind it is done.
     ///
     /// Every waiter is woken when the core goes idle, in turn order; the first to send takes
     /// the core and goes to the back. `keepingTurn`: the caller was woken and found the core
     /// taken before it could send, so it goes back ahead of those that sent since — without
     /// it, the sender that just sent would always be first again and the others would starve.
     public func waitForApplicationCore(_ ns: NamespaceID, app: AppID, tag: UInt64, keepingTurn: Bool = false) {
-        let b = namespaces[ns.index].cpu
-        let c = b < 0 ? -1 : Int(cpuBlocks[Int(b)].application)
+        let c = Int(applicationCore(ns, app))
         if c >= 0 && (cores[c].running || c == dispatchingCore) {
             let w = CoreWaiter(app: app, tag: tag)
             if keepingTurn {

@@ -90,6 +90,7 @@ struct Socket {
 extension World {
     public func register(_ app: any NetworkApplication) -> AppID {
         applications.append(app)
+        applicationCores.append(-1)
         return AppID(rawValue: Int32(applications.count - 1))
     }
 
@@ -175,7 +176,7 @@ extension World {
                             protocol: .udp, source: source, destination: destination)
         if !sock.dontFragment { sockets[Int(s.rawValue)].ipID &+= 1 }
         ip.emit(into: b)
-        socketOutput(ns, route: route, p)
+        socketOutput(ns, route: route, p, app: sock.app)
     }
 
     /// Builds the whole UDP datagram in the scratch buffer, then sends it as fragments.
@@ -194,7 +195,7 @@ extension World {
         let id = sockets[Int(s.rawValue)].ipID
         sockets[Int(s.rawValue)].ipID &+= 1
         ipFragmentLocal(sock.namespace, route: route, source: source, destination: destination, identification: id,
-                        ttl: sock.ttl, protocol: .udp, payload: UnsafeRawBufferPointer(datagram))
+                        ttl: sock.ttl, protocol: .udp, payload: UnsafeRawBufferPointer(datagram), app: sock.app)
     }
 
     /// Sends an ICMP echo request from a ping socket: `payloadLength` bytes written by
@@ -217,7 +218,7 @@ extension World {
                 .emit(intoMessage: msg)
             ipFragmentLocal(ns, route: route, source: source, destination: destination,
                             identification: sockets[Int(s.rawValue)].ipID, ttl: sock.ttl, protocol: .icmp,
-                            payload: UnsafeRawBufferPointer(msg))
+                            payload: UnsafeRawBufferPointer(msg), app: sock.app)
             sockets[Int(s.rawValue)].ipID &+= 1
             return
         }
@@ -232,13 +233,13 @@ extension World {
                    dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: sock.ttl,
                    protocol: .icmp, source: source, destination: destination).emit(into: b)
         sockets[Int(s.rawValue)].ipID &+= 1
-        socketOutput(ns, route: route, p)
+        socketOutput(ns, route: route, p, app: sock.app)
     }
 
     /// A socket's send leaves through `ip_local_out` on the application's core, queued behind
     /// that core's earlier work (dropped when its backlog is full: see NodeCPU.swift).
-    @inline(__always) func socketOutput(_ ns: NamespaceID, route: Route, _ p: PacketHandle) {
-        setApplicationCore(ns, p)
+    @inline(__always) func socketOutput(_ ns: NamespaceID, route: Route, _ p: PacketHandle, app: AppID?) {
+        setApplicationCore(ns, app, p)
         guard admitToBacklog(ns, p, device: route.device) else { return }
         // The send's first stage (socket output, once OUTPUT/POSTROUTING have run) is its entry.
         nextStageIsEntry = true

@@ -22,7 +22,8 @@ extension World {
     /// Sends `payload` (an L4 datagram, at most 65,515 bytes) as IPv4 fragments that fit the
     /// route's MTU: DF clear, one ID, payload pieces of (MTU − 20) & ~7 bytes.
     func ipFragmentLocal(_ ns: NamespaceID, route: Route, source: IPv4Address, destination: IPv4Address,
-                         identification: UInt16, ttl: UInt8, protocol: IPProtocol, payload: UnsafeRawBufferPointer) {
+                         identification: UInt16, ttl: UInt8, protocol: IPProtocol, payload: UnsafeRawBufferPointer,
+                         app: AppID?) {
         let mtu = pathMTU(ns, to: destination, deviceMTU: devices[route.device.index].mtu)
         let piece = (mtu - IPv4Header.minimumLength) & ~7
         var offset = 0
@@ -36,7 +37,7 @@ extension World {
             IPv4Header(tos: 0, totalLength: UInt16(IPv4Header.minimumLength + n), identification: identification,
                        dontFragment: false, moreFragments: offset + n < payload.count, fragmentOffset: UInt16(offset),
                        ttl: ttl, protocol: `protocol`, source: source, destination: destination).emit(into: b)
-            socketOutput(ns, route: route, p)
+            socketOutput(ns, route: route, p, app: app)
             offset += n
         }
     }
@@ -199,7 +200,7 @@ extension World {
             ICMPv4Header(type: .echoReply, code: 0, restOfHeader: icmp.restOfHeader).emit(intoMessage: msg)
             let n = namespaces[ns.index]
             ipFragmentLocal(ns, route: route, source: ip.destination, destination: ip.source, identification: n.ipID,
-                            ttl: World.defaultTTL, protocol: .icmp, payload: UnsafeRawBufferPointer(msg))
+                            ttl: World.defaultTTL, protocol: .icmp, payload: UnsafeRawBufferPointer(msg), app: nil)
             n.ipID &+= 1
             return nil
         case .echoReply:

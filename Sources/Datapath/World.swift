@@ -105,6 +105,8 @@ public final class World {
     /// core each packet's work runs on is `pool.core`).
     let cores = FlatTable<CPUCore>()
     var cpuBlocks: [CPUBlock] = []
+    /// The core each application was given (`applicationCore`), by `AppID`; -1: none yet.
+    var applicationCores: [Int32] = []
     /// Set while a socket send runs `ip_local_out`: its first stage is the packet's backlog entry.
     var nextStageIsEntry = false
     /// The core whose finished item is being dispatched (its packet's next stages run next), or -1.

@@ -254,14 +254,14 @@ public final class Iperf3Client: NetworkApplication {
                 world.scheduleTimer(app, tag: datagrams, after: due - world.now)
                 return
             }
-            if world.applicationCoreIsBusy(namespace) {
+            if world.applicationCoreIsBusy(namespace, app: app) {
                 world.waitForApplicationCore(namespace, app: app, tag: datagrams, keepingTurn: waiting)
                 waiting = true
                 return
             }
             waiting = false
             send(world)
-            if configuration.isUnlimited && !world.applicationCoreIsBusy(namespace) {
+            if configuration.isUnlimited && !world.applicationCoreIsBusy(namespace, app: app) {
                 // The send left no work on the core — its datagram waits for ARP, or it
                 // failed — but the syscall still took its time: without this an unlimited
                 // sender would loop at one instant.
