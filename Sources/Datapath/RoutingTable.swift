@@ -44,12 +44,24 @@ public struct Route: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The main routing table of a namespace: longest-prefix match, then lowest metric.
-/// Routes are kept sorted (longest prefix first, then metric, then insertion order), so a
-/// lookup is the first route that contains the address. Tables here hold a handful of routes
-/// (connected, default, one per remote node later); a trie replaces the scan when a
-/// benchmark says so.
+/// Routes are kept sorted (longest prefix first, then metric, then insertion order), so the
+/// route for an address is the first one that contains it.
+///
+/// A small table (a pod's, a node's on a few-node cluster) is scanned in that order. A big
+/// one — a node of a 250-node host-gw or VXLAN cluster holds a route per other node, and the
+/// scan was the largest part of forwarding in the 250-node benchmark — is looked up by
+/// prefix: for each prefix length present, longest first, one hash probe of the address's
+/// network finds the best route of that prefix (`bestByPrefix`). Both give the same route.
 public struct RoutingTable: Sendable {
     public private(set) var routes: [Route] = []
+    /// Above this many routes, lookups use `bestByPrefix`.
+    static let scanLimit = 16
+    /// (mask, network) word → index in `best` of the route a lookup takes for that prefix:
+    /// the lowest metric, the earliest added among equals.
+    private var bestByPrefix = FlatHashTable<UInt64, Int32>()
+    private var best: [Route] = []
+    /// The masks of the prefix lengths present, longest first.
+    private var masks: [UInt32] = []
 
     public init() {}
 
@@ -59,27 +71,44 @@ public struct RoutingTable: Sendable {
                 || ($0.destination.prefixLength == route.destination.prefixLength && $0.metric > route.metric)
         }) ?? routes.count
         routes.insert(route, at: i)
+        index(route)
     }
 
     public mutating func remove(where predicate: (Route) -> Bool) {
         routes.removeAll(where: predicate)
+        bestByPrefix = FlatHashTable()
+        best = []
+        masks = []
+        for r in routes { index(r) }
     }
 
-    /// The index in `routes` of the route for `destination`, or -1.
-    /// Compares each route's precomputed (mask, network) word, not copies of the routes.
-    @inline(__always)
-    func lookupIndex(_ destination: IPv4Address) -> Int {
-        routes.withUnsafeBufferPointer { r in
-            for i in 0..<r.count where destination.rawValue & UInt32(truncatingIfNeeded: r[i].match >> 32)
-                == UInt32(truncatingIfNeeded: r[i].match) {
-                return i
-            }
-            return -1
+    private mutating func index(_ route: Route) {
+        if let j = bestByPrefix[route.match] {
+            if route.metric < best[Int(j)].metric { best[Int(j)] = route }
+        } else {
+            bestByPrefix[route.match] = Int32(best.count)
+            best.append(route)
+        }
+        let mask = route.destination.mask
+        if !masks.contains(mask) {
+            masks.append(mask)
+            masks.sort(by: >)
         }
     }
 
     public func lookup(_ destination: IPv4Address) -> Route? {
-        let i = lookupIndex(destination)
-        return i < 0 ? nil : routes[i]
+        if routes.count <= RoutingTable.scanLimit {
+            return routes.withUnsafeBufferPointer { r in
+                for i in 0..<r.count where destination.rawValue & UInt32(truncatingIfNeeded: r[i].match >> 32)
+                    == UInt32(truncatingIfNeeded: r[i].match) {
+                    return r[i]
+                }
+                return nil
+            }
+        }
+        for mask in masks {
+            if let j = bestByPrefix[UInt64(mask) << 32 | UInt64(destination.rawValue & mask)] { return best[Int(j)] }
+        }
+        return nil
     }
 }
