@@ -71,15 +71,29 @@ public struct RoutingTable: Sendable {
                 || ($0.destination.prefixLength == route.destination.prefixLength && $0.metric > route.metric)
         }) ?? routes.count
         routes.insert(route, at: i)
-        index(route)
+        // Small tables (every pod's) never build the index: no allocations for them.
+        if routes.count == RoutingTable.scanLimit + 1 {
+            reindex()
+        } else if routes.count > RoutingTable.scanLimit {
+            index(route)
+        }
     }
 
     public mutating func remove(where predicate: (Route) -> Bool) {
         routes.removeAll(where: predicate)
+        reindex()
+    }
+
+    /// Builds the index from `routes` in the order they were added. `routes` is sorted, and
+    /// among routes of one prefix and metric the sort keeps the order they were added, so the
+    /// first of each prefix with the lowest metric is indexed, as `index` would.
+    private mutating func reindex() {
         bestByPrefix = FlatHashTable()
         best = []
         masks = []
-        for r in routes { index(r) }
+        if routes.count > RoutingTable.scanLimit {
+            for r in routes { index(r) }
+        }
     }
 
     private mutating func index(_ route: Route) {
