@@ -149,8 +149,14 @@ public final class Cluster {
     private func plug(_ ns: NamespaceID, machine: String, mac: MACAddress, rate: Int64, transmitRate: Int64? = nil,
                       txqueuelen: Int = 1000, _ underlay: Underlay) -> DeviceID {
         if let made = crossoverEnds[machine] {
-            // Made by the peer with the cable's shape: now this machine's own cap and queue.
-            if var own = world.device(made).link {
+            // Made by the peer with the cable's shape. The two NICs negotiate the slower line
+            // rate, both ways; this end also gets its own bus cap and queue.
+            if var own = world.device(made).link, case .veth(let other) = world.device(made).kind {
+                own.rate = min(own.rate, rate)
+                if var theirs = world.device(other).link, theirs.rate > own.rate {
+                    theirs.rate = own.rate
+                    world.setLink(theirs, of: other)
+                }
                 own.rate = min(own.rate, transmitRate ?? own.rate)
                 own.txqueuelen = txqueuelen
                 world.setLink(own, of: made)

@@ -88,6 +88,17 @@ import Wire
         #expect(plusEth0.receiveBus == ReceiveBus(rate: 300_000_000) && pi4Eth0.receiveBus == nil)
     }
 
+    /// A crossover cable between a 10/100 Pi 3B and a gigabit Pi 4 runs at 100 Mbit/s both
+    /// ways (the NICs negotiate the slower rate), whichever was cabled first.
+    @Test(arguments: [false, true])
+    func crossoverNegotiatesTheSlowerLineRate(_ slowFirst: Bool) throws {
+        var nodes = Self.nodes(2)
+        nodes[slowFirst ? 0 : 1].profile = NodeProfile.named("raspberry-pi-3b")!
+        let underlay = Underlay(switches: [], links: [UnderlayLink(Self.end("pi-1:eth0"), Self.end("pi-2:eth0"))])
+        let c = Cluster(ClusterConfiguration(network: .flannelVXLAN, underlay: underlay), nodes: nodes)
+        #expect(c.nodes.map { c.world.device($0.eth0).link?.rate } == [100_000_000, 100_000_000])
+    }
+
     /// A machine without a link has an eth0 without carrier.
     @Test func unlinkedMachineHasNoCarrier() throws {
         let underlay = Underlay(switches: ["sw1"], links: [UnderlayLink(Self.end("pi-1:eth0"), Self.end("sw1:p1"))])
