@@ -182,16 +182,36 @@ struct BenchEngineCommand: ParsableCommand {
             scale_build_s builds it and programs every node's netfilter, scale_sim_second_wall_s runs \
             one simulated second of 100 pods sending to random Services, scale_peak_rss_bytes is the \
             process's peak resident memory (VmHWM) after both, reset before them through \
-            /proc/self/clear_refs and measured before any other scenario runs (null without /proc).
+            /proc/self/clear_refs and measured before any other scenario runs (null without /proc). \
+            Each packet scenario is built afresh and timed --runs times (3); its figure is the median, \
+            and without --json every run is printed. Capture-on scenarios first run \
+            --capture-warm-up-runs times untimed (1), so the pages their pcaps fill are resident \
+            (a lazily backed VM's first touch of a page costs the host, not podwire).
             """)
 
     @Flag(name: .long, help: "Print one JSON line.") var json = false
     @Option(name: .long, help: "Events for the engine hold model.") var events = 20_000_000
     @Option(name: .long, help: "Datagrams for the bridged scenario with capture off (VXLAN and ClusterIP: half as many).") var packets = 2_000_000
     @Option(name: .long, help: "Datagrams for the bridged scenario with capture on (VXLAN and ClusterIP: a quarter).") var capturedPackets = 500_000
+    @Option(name: .long, help: "Timed runs of each packet scenario; the figure reported is their median (every run is printed without --json).")
+    var runs = 3
+    @Option(name: .long, help: "Untimed runs of each capture-on scenario before its timed ones: they make the guest memory the pcaps go into resident first (see BenchSamples.swift).")
+    var captureWarmUpRuns = 1
     @Flag(name: .long, help: "Run only the 250-node scale scenario (scale_* keys).") var scaleOnly = false
     @Option(name: .long, help: "Folder for the capture-on pcaps (default: /dev/shm if present, else the temp folder).")
     var captureDir: String?
+
+    func validate() throws {
+        guard runs >= 1 else {
+            throw ValidationError("--runs must be at least 1 (found \(runs)): the figure is the median of the timed runs")
+        }
+        guard captureWarmUpRuns >= 0 else {
+            throw ValidationError("--capture-warm-up-runs must be 0 or more (found \(captureWarmUpRuns)); 0 skips the warm-up")
+        }
+        guard events > 0, packets > 0, capturedPackets >= 4 else {
+            throw ValidationError("--events and --packets must be positive and --captured-packets at least 4 (VXLAN and ClusterIP capture a quarter of it)")
+        }
+    }
 
     func run() throws {
         let clock = ContinuousClock()
@@ -234,31 +254,44 @@ struct BenchEngineCommand: ParsableCommand {
             s.tearDown()
             return Double(packets) / t.seconds
         }
-        let off = try measure(.bridged, capture: false, packets: packets)
-        let on = try measure(.bridged, capture: true, packets: capturedPackets)
-        let vxlanOff = try measure(.crossNodeVXLAN, capture: false, packets: packets / 2)
-        let vxlanOn = try measure(.crossNodeVXLAN, capture: true, packets: capturedPackets / 4)
-        let clusterIPOff = try measure(.clusterIP, capture: false, packets: packets / 2)
-        let clusterIPOn = try measure(.clusterIP, capture: true, packets: capturedPackets / 4)
+        /// Each scenario is built afresh for every run; capture-on ones first run untimed.
+        func sample(_ path: UDPPathScenario.Path, capture: Bool, packets: Int) throws -> BenchSamples {
+            var s = BenchSamples()
+            for _ in 0..<(capture ? captureWarmUpRuns : 0) {
+                s.warmUp.append(try measure(path, capture: true, packets: packets))
+            }
+            for _ in 0..<runs { s.timed.append(try measure(path, capture: capture, packets: packets)) }
+            return s
+        }
+        let off = try sample(.bridged, capture: false, packets: packets)
+        let on = try sample(.bridged, capture: true, packets: capturedPackets)
+        let vxlanOff = try sample(.crossNodeVXLAN, capture: false, packets: packets / 2)
+        let vxlanOn = try sample(.crossNodeVXLAN, capture: true, packets: capturedPackets / 4)
+        let clusterIPOff = try sample(.clusterIP, capture: false, packets: packets / 2)
+        let clusterIPOn = try sample(.clusterIP, capture: true, packets: capturedPackets / 4)
+        func rate(_ s: BenchSamples) -> JSONValue { .int(Int64(s.median!)) }
         if json {
             print(JSONValue.object([
                 ("engine_events_per_s", .int(Int64(engineRate))),
-                ("bridge_pkts_per_s_pcap_off", .int(Int64(off))),
-                ("bridge_pkts_per_s_pcap_on", .int(Int64(on))),
+                ("bridge_pkts_per_s_pcap_off", rate(off)),
+                ("bridge_pkts_per_s_pcap_on", rate(on)),
                 ("mallocs_per_packet", .null),
-                ("vxlan_pkts_per_s_pcap_off", .int(Int64(vxlanOff))),
-                ("vxlan_pkts_per_s_pcap_on", .int(Int64(vxlanOn))),
-                ("clusterip_pkts_per_s_pcap_off", .int(Int64(clusterIPOff))),
-                ("clusterip_pkts_per_s_pcap_on", .int(Int64(clusterIPOn))),
-            ] + scaleJSON(scale)).compactText())
+                ("vxlan_pkts_per_s_pcap_off", rate(vxlanOff)),
+                ("vxlan_pkts_per_s_pcap_on", rate(vxlanOn)),
+                ("clusterip_pkts_per_s_pcap_off", rate(clusterIPOff)),
+                ("clusterip_pkts_per_s_pcap_on", rate(clusterIPOn)),
+            ] + scaleJSON(scale) + [
+                ("runs", .int(Int64(runs))),
+                ("capture_warm_up_runs", .int(Int64(captureWarmUpRuns))),
+            ]).compactText())
         } else {
             print("engine hold model (100k pending):      \(Int(engineRate)) events/s  (checksum \(checksum & 0xFFFF))")
-            print("bridged UDP 1400 B, capture off:       \(Int(off)) delivered packets/s")
-            print("bridged UDP 1400 B, every hop captured: \(Int(on)) delivered packets/s")
-            print("cross-node VXLAN UDP 1400 B, capture off:       \(Int(vxlanOff)) delivered packets/s")
-            print("cross-node VXLAN UDP 1400 B, every hop captured: \(Int(vxlanOn)) delivered packets/s")
-            print("ClusterIP → pod on another node UDP 1400 B, capture off:       \(Int(clusterIPOff)) delivered packets/s")
-            print("ClusterIP → pod on another node UDP 1400 B, every hop captured: \(Int(clusterIPOn)) delivered packets/s")
+            print("bridged UDP 1400 B, capture off:       \(off.summary)")
+            print("bridged UDP 1400 B, every hop captured: \(on.summary)")
+            print("cross-node VXLAN UDP 1400 B, capture off:       \(vxlanOff.summary)")
+            print("cross-node VXLAN UDP 1400 B, every hop captured: \(vxlanOn.summary)")
+            print("ClusterIP → pod on another node UDP 1400 B, capture off:       \(clusterIPOff.summary)")
+            print("ClusterIP → pod on another node UDP 1400 B, every hop captured: \(clusterIPOn.summary)")
             print("(bridged and VXLAN without netfilter; ClusterIP with kube-proxy's and flannel's rules and conntrack on both nodes)")
             print("mallocs per packet: see `make benchmarks` (ordo-one/benchmark counts them)")
             for line in scaleLines(scale) { print(line) }
