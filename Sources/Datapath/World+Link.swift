@@ -352,7 +352,9 @@ extension Device {
     /// of start times. Returns how many frames still wait. (One access to `World.devices`.)
     @inline(__always) mutating func pruneWireQueue(now: SimTime) -> Int {
         while queueHead < queuedStarts.count, queuedStarts[queueHead] <= now { queueHead += 1 }
-        if queueHead == queuedStarts.count {
+        if queueHead == queuedStarts.count && queueHead > 0 {
+            // Only when something was queued: `removeAll` on an empty array still costs a
+            // generic `replaceSubrange` (~50 instructions per frame on the wire).
             queuedStarts.removeAll(keepingCapacity: true)
             queueHead = 0
         }
