@@ -138,7 +138,7 @@ public struct UDPEchoReport: Sendable, Equatable {
             ])),
             ("rtt_us_each", .array(c.roundTrips.map { $0.map { us($0.nanoseconds) } ?? .null })),
         ])
-        var s = "\(c.sent) datagrams of \(c.configuration.length) B sent, \(c.received) echoed"
+        var s = "\(c.sent) datagram\(c.sent == 1 ? "" : "s") of \(c.configuration.length) B sent, \(c.received) echoed"
         if let minRTT, let maxRTT, let avgRTT {
             s += ", rtt min/avg/max = \(DecimalText.fixed(minRTT, fractionDigits: 6))/"
                 + "\(DecimalText.fixed(avgRTT, fractionDigits: 6))/\(DecimalText.fixed(maxRTT, fractionDigits: 6)) ms"
