@@ -1,7 +1,8 @@
 /// The repeated wall-clock measurements of one `podwire bench engine` figure.
 ///
-/// Why repeat: on the 2-core development VM one run of a scenario can come out 30–70% low
-/// (another tenant, the host), and one low bridged run once made the VXLAN/bridged ratio look
+/// Why repeat: on the 2-core development VM one run of a scenario can come out 25–40% low
+/// (another tenant, the host: a VXLAN run of 949 k packets/s among runs of ~1.52 M, a bridged
+/// one of 2.83 M among ~3.9 M), and one low bridged run once made the VXLAN/bridged ratio look
 /// better than it was. The bench therefore runs each packet scenario `--runs` times (3 by
 /// default) and reports the median, and prints every run so the spread stays visible.
 ///
