@@ -8,9 +8,9 @@
 ///
 /// Why warm up the capture-on scenarios: they write 2–3 GB of pcap into tmpfs per run, into
 /// page-cache pages the kernel takes from free memory. On a VM whose memory the host backs
-/// lazily (this Firecracker VM: restored from a snapshot, with virtio-balloon free page
-/// reporting), the first write to a guest page since the host last backed it faults to the
-/// host, and that made the first capture-on run of a session 4–5× slower than the next ones
+/// lazily (this Firecracker VM has virtio-balloon free page reporting on), the first write to
+/// a guest page since the host last backed it faults to the host. That explanation fits what
+/// was measured: the first capture-on run of a session was 4–5× slower than the next ones
 /// (bridged, 500 k datagrams: 152 k packets/s with 6.5 s of system time, then 725–777 k with
 /// 1.4–1.5 s, back to back and after pauses of 5 and 10 s). That is the hypervisor's cost,
 /// paid once per page, not podwire's or the guest kernel's per packet, so by default each
