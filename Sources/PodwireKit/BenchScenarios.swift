@@ -74,8 +74,10 @@ public final class UDPPathScenario {
     public static let servicePort: UInt16 = 80
 
     /// `captureDirectory`: where every hop's pcap goes when `capture` is on. `shortcuts`: the
-    /// engine's (EquivalenceTests turns them off).
-    public init(_ path: Path, capture: Bool, captureDirectory: String? = nil, shortcuts: EngineShortcuts = .all) {
+    /// engine's (EquivalenceTests turns them off). Throws only when `capture` is on and the
+    /// capture cannot start (a folder that cannot be created, a file that cannot be opened).
+    public init(_ path: Path, capture: Bool, captureDirectory: String? = nil,
+                shortcuts: EngineShortcuts = .all) throws(CaptureError) {
         self.path = path
         let crossNode = path != .bridged
         let profile = NodeProfile.named("raspberry-pi-4b")!
@@ -113,8 +115,8 @@ public final class UDPPathScenario {
         sender.socket = try! world.openUDP(in: client.netns!, port: nil, app: sender.app)
         if capture {
             let dir = captureDirectory ?? UDPPathScenario.defaultCaptureDirectory()
-            self.capture = try! PcapCapture(interfaces: ClusterBuilder.captureInterfaces(cluster),
-                                            options: CaptureOptions(directory: dir))
+            self.capture = try PcapCapture(interfaces: ClusterBuilder.captureInterfaces(cluster),
+                                           options: CaptureOptions(directory: dir))
             world.addObserver(self.capture!)
         } else {
             self.capture = nil

@@ -58,6 +58,13 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if svgBin != nil && svg == nil { throw ValidationError("--svg-bin needs --svg DIR") }
         if let b = svgBin, b.value.nanoseconds <= 0 { throw ValidationError("--svg-bin must be longer than 0s") }
+        // Before the replay, not after it (OutputPath.swift).
+        if let out, let why = OutputPath.folderProblem(out) {
+            throw ValidationError("--out \(out): \(why); pass a folder podwire may create or write in")
+        }
+        if let svg, let why = OutputPath.folderProblem(svg) {
+            throw ValidationError("--svg \(svg): \(why); pass a folder for the charts, e.g. --svg plots")
+        }
     }
 
     func run() throws {
@@ -211,6 +218,16 @@ struct BenchEngineCommand: ParsableCommand {
         guard events > 0, packets > 0, capturedPackets >= 4 else {
             throw ValidationError("--events and --packets must be positive and --captured-packets at least 4 (VXLAN and ClusterIP capture a quarter of it)")
         }
+        if let captureDir, let why = OutputPath.folderProblem(captureDir) {
+            throw ValidationError("--capture-dir \(captureDir): \(why); pass a folder podwire may create or write in")
+        }
+    }
+
+    /// A failure once the bench has started: said on standard error, exit status 1 (not a
+    /// usage error, so no usage text).
+    static func failure(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("podwire: bench engine: \(message)\n".utf8))
+        return ExitCode(1)
     }
 
     func run() throws {
@@ -231,7 +248,12 @@ struct BenchEngineCommand: ParsableCommand {
         let engineRate = Double(events) / engineTime.seconds
 
         func measure(_ path: UDPPathScenario.Path, capture: Bool, packets: Int) throws -> Double {
-            let s = UDPPathScenario(path, capture: capture, captureDirectory: captureDir.map { $0 + "/podwire-bench" })
+            let s: UDPPathScenario
+            do {
+                s = try UDPPathScenario(path, capture: capture, captureDirectory: captureDir.map { $0 + "/podwire-bench" })
+            } catch {
+                throw Self.failure("the capture-on bench cannot start its capture: \(error)")
+            }
             s.deliver(packets: 20_000)
             // With capture on, the time includes writing the last queued bytes and closing
             // every file (finish), not only handing them to the background writer. A capture
@@ -242,7 +264,8 @@ struct BenchEngineCommand: ParsableCommand {
                 do { _ = try s.capture?.finish() } catch { failure = error }
             }
             if let failure {
-                throw ValidationError("the capture-on bench could not write its pcaps: \(failure); free space or pass --capture-dir")
+                s.tearDown()
+                throw Self.failure("the capture-on bench could not write its pcaps: \(failure); free space or pass --capture-dir")
             }
             precondition(s.conservationHolds, "packet conservation failed in the bench scenario")
             precondition(s.delivered == 20_000 + packets && s.sent == s.delivered,

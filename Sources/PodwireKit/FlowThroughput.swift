@@ -260,7 +260,7 @@ enum FlowThroughput {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw RunError(description: "cannot create the --svg folder \(directory): \(error.localizedDescription)", exitCode: 1)
+            throw RunError(description: "cannot create the --svg folder \(directory): \(OutputPath.reason(error))", exitCode: 1)
         }
         var written: [String] = []
         func write(_ name: String, _ text: String) throws(RunError) {

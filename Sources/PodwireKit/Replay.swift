@@ -51,7 +51,7 @@ public enum Replay {
         do {
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         } catch {
-            throw RunError(description: "cannot create the output folder \(dir): \(error.localizedDescription)", exitCode: 1)
+            throw RunError(description: "cannot create the output folder \(dir): \(OutputPath.reason(error))", exitCode: 1)
         }
         guard fm.createFile(atPath: dir + "/" + marker,
                             contents: Data("This folder is podwire's output; its pcaps are replaced on the next run.\n".utf8)) else {

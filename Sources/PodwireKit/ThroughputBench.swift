@@ -211,6 +211,10 @@ struct BenchThroughputCommand: ParsableCommand {
         if let t = time?.value, t.nanoseconds <= 0 || t > .seconds(60) {
             throw ValidationError("--time must be above 0 and at most 60s")
         }
+        // Before the matrix runs, not after it (OutputPath.swift).
+        if let svg, let why = OutputPath.fileProblem(svg) {
+            throw ValidationError("--svg \(svg): \(why); name a file, e.g. --svg throughput.svg")
+        }
     }
 
     func run() throws {
@@ -254,9 +258,10 @@ struct BenchThroughputCommand: ParsableCommand {
         if let svg {
             let text = ThroughputChart.svg(rows: rows, title: "podwire bench throughput (UDP pod → pod, \(time) simulated)")
             do {
-                try text.write(toFile: svg, atomically: true, encoding: .utf8)
+                try OutputPath.write(text, toFile: svg)
             } catch {
-                throw ValidationError("cannot write \(svg): \(error.localizedDescription)")
+                FileHandle.standardError.write(Data("podwire: cannot write the --svg chart \(svg): \(OutputPath.reason(error))\n".utf8))
+                throw ExitCode(1)
             }
         }
     }

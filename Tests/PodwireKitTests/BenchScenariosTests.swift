@@ -35,7 +35,7 @@ import Wire
     /// pod on pi-2 receives them addressed to its own IP and port 5201 — which would not be
     /// the case if the scenario silently sent straight to the pod.
     @Test func clusterIPGoesThroughTheServiceDNAT() throws {
-        let s = UDPPathScenario(.clusterIP, capture: false)
+        let s = try UDPPathScenario(.clusterIP, capture: false)
         let world = s.cluster.world
         let clientIP = try #require(s.client.ip), serverIP = try #require(s.server.ip)
         let sent = UDPFrames(device: try #require(s.client.eth0), stage: .deviceTx)
@@ -87,7 +87,7 @@ import Wire
     /// (their doc comment says so): no node has rules or a conntrack table.
     @Test(arguments: [UDPPathScenario.Path.bridged, .crossNodeVXLAN])
     func directPathsRunWithoutNetfilter(_ path: UDPPathScenario.Path) throws {
-        let s = UDPPathScenario(path, capture: false)
+        let s = try UDPPathScenario(path, capture: false)
         #expect(s.deliver(packets: 200) == 200)
         #expect(s.conservationHolds)
         #expect(s.deliveredFromClientToPod == 200)

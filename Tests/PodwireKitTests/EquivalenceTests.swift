@@ -56,7 +56,7 @@ import Topology
         for shortcuts in [EngineShortcuts.all, []] {
             let dir = E2E.tempDir("equivalence-bench")
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            let s = UDPPathScenario(path, capture: true, captureDirectory: dir, shortcuts: shortcuts)
+            let s = try UDPPathScenario(path, capture: true, captureDirectory: dir, shortcuts: shortcuts)
             #expect(s.deliver(packets: 2_000) == 2_000)
             _ = try s.finishCapture()
             let world = s.cluster.world

@@ -62,7 +62,7 @@ func udpPathBenchmark(_ name: String, _ path: UDPPathScenario.Path, capture: Boo
             }
         },
         setup: {
-            let scenario = UDPPathScenario(path, capture: capture)
+            let scenario = try UDPPathScenario(path, capture: capture)
             scenario.deliver(packets: 20_000)
             if path == .clusterIP {
                 precondition(scenario.serviceDNATVerified, "ClusterIP scenario: no DNATed conntrack entry after warm-up")
