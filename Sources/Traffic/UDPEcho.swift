@@ -140,8 +140,11 @@ public struct UDPEchoReport: Sendable, Equatable {
         ])
         var s = "\(c.sent) datagram\(c.sent == 1 ? "" : "s") of \(c.configuration.length) B sent, \(c.received) echoed"
         if let minRTT, let maxRTT, let avgRTT {
-            s += ", rtt min/avg/max = \(DecimalText.fixed(minRTT, fractionDigits: 6))/"
-                + "\(DecimalText.fixed(avgRTT, fractionDigits: 6))/\(DecimalText.fixed(maxRTT, fractionDigits: 6)) ms"
+            // In microseconds, exact to the nanosecond, as the JSON's rtt_us and the iperf3
+            // lines' one-way latency: in-cluster round trips are a few µs, which "ms" with
+            // ping's 3 decimals would show as 0.006 (ping's own lines keep ping's format).
+            s += ", rtt min/avg/max = \(DecimalText.fixed(minRTT, fractionDigits: 3))/"
+                + "\(DecimalText.fixed(avgRTT, fractionDigits: 3))/\(DecimalText.fixed(maxRTT, fractionDigits: 3)) us"
         }
         if !c.icmpErrors.isEmpty { s += ", \(c.icmpErrors.count) ICMP error(s)" }
         if !c.sendErrors.isEmpty { s += ", \(c.sendErrors.count) send error(s): \(c.sendErrors[0])" }
