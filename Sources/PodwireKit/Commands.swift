@@ -70,6 +70,11 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let topology = try loadTopology(file)
         var options = RunOptions(outputDirectory: out, seed: seed, duration: duration?.value)
+        if svg != nil, let bin = svgBin?.value,
+           let why = FlowThroughput.binProblem(duration: options.duration ?? topology.duration, bin: bin) {
+            FileHandle.standardError.write(Data("podwire: \(why)\n".utf8))
+            throw ExitCode(2)
+        }
         let progress = ProgressLine()
         if progress.enabled { options.progress = { now, end in progress.update(now, end) } }
         let report: RunReport

@@ -125,6 +125,18 @@ enum FlowThroughput {
     static let maximumBins = 100_000
 
     /// Each plottable tap's goodput per bin (Mbit/s of UDP payload), in tap order.
+    /// Why `bin` cannot chart a run of `duration`, or nil. `podwire run` asks before the
+    /// replay too, so a bin that is too short costs no run.
+    static func binProblem(duration: SimDuration, bin: SimDuration) -> String? {
+        let binNS = bin.nanoseconds, end = duration.nanoseconds
+        guard binNS > 0 else { return "--svg-bin must be longer than 0s" }
+        let count = (end + binNS - 1) / binNS
+        guard count <= Int64(maximumBins) else {
+            return "--svg-bin \(bin) cuts \(duration) into \(count) bins; at most \(maximumBins) are drawn — use a bin of at least \(SimDuration.nanoseconds((end + Int64(maximumBins) - 1) / Int64(maximumBins)))"
+        }
+        return nil
+    }
+
     static func series(taps: [FlowTap], directory: String, epochSeconds: Int64, duration: SimDuration,
                        bin: SimDuration) throws(RunError) -> [ThroughputSeries] {
         let bytes = try binnedBytes(taps: taps, directory: directory, epochSeconds: epochSeconds, duration: duration, bin: bin)
@@ -143,13 +155,9 @@ enum FlowThroughput {
     /// UDP payload bytes per tap (all taps, in order; none for one with a problem) and bin.
     static func binnedBytes(taps: [FlowTap], directory: String, epochSeconds: Int64, duration: SimDuration,
                             bin: SimDuration) throws(RunError) -> [[UInt64]] {
+        if let why = binProblem(duration: duration, bin: bin) { throw RunError(description: why, exitCode: 2) }
         let binNS = bin.nanoseconds, end = duration.nanoseconds
-        guard binNS > 0 else { throw RunError(description: "--svg-bin must be longer than 0s", exitCode: 2) }
         let count = Int((end + binNS - 1) / binNS)
-        guard count <= maximumBins else {
-            throw RunError(description: "--svg-bin \(bin) cuts \(duration) into \(count) bins; at most \(maximumBins) are drawn — use a bin of at least \(SimDuration.nanoseconds((end + Int64(maximumBins) - 1) / Int64(maximumBins)))",
-                           exitCode: 2)
-        }
         var bytes = [[UInt64]](repeating: [UInt64](repeating: 0, count: count), count: taps.count)
         let live = taps.indices.filter { taps[$0].problem == nil }
 

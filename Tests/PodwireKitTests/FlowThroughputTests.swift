@@ -146,4 +146,16 @@ import Topology
             #expect(error.description.contains("10000000 bins; at most 100000") && error.exitCode == 2)
         }
     }
+
+    /// A bin too short for the run is refused before the replay, not after it.
+    @Test func runRefusesATooShortBinBeforeReplaying() throws {
+        let dir = E2E.tempDir("svg-bin")
+        let r = try E2E.run(E2E.podwire, ["run", "topologies/single-node.yaml", "--out", dir + "/out", "--duration", "10ms",
+                                          "--svg", dir + "/plots", "--svg-bin", "1ns"])
+        #expect(r.status == 2, "exit \(r.status)\n\(r.stderr)")
+        #expect(r.stderr.contains("--svg-bin 1ns cuts 10ms into 10000000 bins; at most 100000 are drawn — use a bin of at least 100ns"),
+                "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out"), "the replay ran before the refusal")
+    }
 }
