@@ -239,18 +239,27 @@ struct BenchEngineCommand: ParsableCommand {
         let clock = ContinuousClock()
         // The scale cluster first, while the process is fresh: its peak RSS is then the
         // process's high-water mark (VmHWM) right after it, not polluted by what the other
-        // scenarios allocated. The cluster is freed before they run. Printed last.
+        // scenarios allocated. The cluster is freed before they run.
+        // Without --json each figure is printed as soon as it is measured (the whole bench
+        // takes ~25 s); JSON is one line at the end.
+        func show(_ line: String) {
+            guard !json else { return }
+            print(line)
+            fflush(nil)  // every output stream: progress shows through a pipe too
+        }
         let scale = measureScale(clock)
         if scaleOnly {
             printScale(scale)
             return
         }
+        for line in scaleLines(scale) { show(line) }
         // Engine: ns-3's hold model, 100k pending events.
         var model = HoldModel(pendingEvents: 100_000, seed: 1)
         _ = model.run(events: 1_000_000)
         var checksum: UInt64 = 0
         let engineTime = clock.measure { checksum = model.run(events: events) }
         let engineRate = Double(events) / engineTime.seconds
+        show("engine hold model (100k pending):      \(Int(engineRate)) events/s  (checksum \(checksum & 0xFFFF))")
 
         func measure(_ path: UDPPathScenario.Path, capture: Bool, packets: Int) throws -> Double {
             let s: UDPPathScenario
@@ -291,12 +300,21 @@ struct BenchEngineCommand: ParsableCommand {
             for _ in 0..<runs { s.timed.append(try measure(path, capture: capture, packets: packets)) }
             return s
         }
-        let off = try sample(.bridged, capture: false, packets: packets)
-        let on = try sample(.bridged, capture: true, packets: capturedPackets)
-        let vxlanOff = try sample(.crossNodeVXLAN, capture: false, packets: packets / 2)
-        let vxlanOn = try sample(.crossNodeVXLAN, capture: true, packets: capturedPackets / 4)
-        let clusterIPOff = try sample(.clusterIP, capture: false, packets: packets / 2)
-        let clusterIPOn = try sample(.clusterIP, capture: true, packets: capturedPackets / 4)
+        func sample(_ label: String, _ path: UDPPathScenario.Path, capture: Bool, packets: Int) throws -> BenchSamples {
+            let s = try sample(path, capture: capture, packets: packets)
+            show(label + s.summary)
+            return s
+        }
+        let off = try sample("bridged UDP 1400 B, capture off:       ", .bridged, capture: false, packets: packets)
+        let on = try sample("bridged UDP 1400 B, every hop captured: ", .bridged, capture: true, packets: capturedPackets)
+        let vxlanOff = try sample("cross-node VXLAN UDP 1400 B, capture off:       ", .crossNodeVXLAN, capture: false,
+                                  packets: packets / 2)
+        let vxlanOn = try sample("cross-node VXLAN UDP 1400 B, every hop captured: ", .crossNodeVXLAN, capture: true,
+                                 packets: capturedPackets / 4)
+        let clusterIPOff = try sample("ClusterIP → pod on another node UDP 1400 B, capture off:       ", .clusterIP,
+                                      capture: false, packets: packets / 2)
+        let clusterIPOn = try sample("ClusterIP → pod on another node UDP 1400 B, every hop captured: ", .clusterIP,
+                                     capture: true, packets: capturedPackets / 4)
         func rate(_ s: BenchSamples) -> JSONValue { .int(Int64(s.median!)) }
         if json {
             print(JSONValue.object([
@@ -313,16 +331,8 @@ struct BenchEngineCommand: ParsableCommand {
                 ("capture_warm_up_runs", .int(Int64(captureWarmUpRuns))),
             ]).compactText())
         } else {
-            print("engine hold model (100k pending):      \(Int(engineRate)) events/s  (checksum \(checksum & 0xFFFF))")
-            print("bridged UDP 1400 B, capture off:       \(off.summary)")
-            print("bridged UDP 1400 B, every hop captured: \(on.summary)")
-            print("cross-node VXLAN UDP 1400 B, capture off:       \(vxlanOff.summary)")
-            print("cross-node VXLAN UDP 1400 B, every hop captured: \(vxlanOn.summary)")
-            print("ClusterIP → pod on another node UDP 1400 B, capture off:       \(clusterIPOff.summary)")
-            print("ClusterIP → pod on another node UDP 1400 B, every hop captured: \(clusterIPOn.summary)")
             print("(bridged and VXLAN without netfilter; ClusterIP with kube-proxy's and flannel's rules and conntrack on both nodes)")
             print("mallocs per packet: see `make benchmarks` (ordo-one/benchmark counts them)")
-            for line in scaleLines(scale) { print(line) }
         }
     }
 }
