@@ -3,8 +3,9 @@
 /// Why repeat: on the 2-core development VM one run of a scenario can come out 25–40% low
 /// (another tenant, the host: a VXLAN run of 949 k packets/s among runs of ~1.52 M, a bridged
 /// one of 2.83 M among ~3.9 M), and one low bridged run once made the VXLAN/bridged ratio look
-/// better than it was. The bench therefore runs each packet scenario `--runs` times (3 by
-/// default) and reports the median, and prints every run so the spread stays visible.
+/// better than it was. The bench therefore runs the engine hold model and each packet
+/// scenario `--runs` times (3 by default) and reports the median, and prints every run so
+/// the spread stays visible.
 ///
 /// Why warm up the capture-on scenarios: they write 2–3 GB of pcap into tmpfs per run, into
 /// page-cache pages the kernel takes from free memory. On a VM whose memory the host backs
@@ -33,9 +34,12 @@ struct BenchSamples: Equatable {
 
     /// "3883782 delivered packets/s (median of 3 runs: 3714901, 3883782, 3907429; warm-up
     /// run, not counted: 152473)".
-    var summary: String {
+    var summary: String { summary(unit: "delivered packets/s") }
+
+    /// The same with another unit ("events/s" for the engine hold model).
+    func summary(unit: String) -> String {
         let figure = median.map { String(Int($0)) } ?? "no run"
-        var text = "\(figure) delivered packets/s"
+        var text = "\(figure) \(unit)"
         if timed.count > 1 {
             text += " (median of \(timed.count) runs: " + timed.map { String(Int($0)) }.joined(separator: ", ")
         } else {

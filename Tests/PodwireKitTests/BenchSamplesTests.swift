@@ -20,6 +20,8 @@ import Testing
         #expect(s.median == 752_294)
         #expect(s.summary == "752294 delivered packets/s (median of 3 runs: 752294, 740221, 759951; warm-up run, not counted: 152473)")
         #expect(BenchSamples(timed: [1_500_000.9]).summary == "1500000 delivered packets/s (1 run)")
+        #expect(BenchSamples(timed: [25_300_000, 23_311_253, 25_700_000]).summary(unit: "events/s")
+                == "25300000 events/s (median of 3 runs: 25300000, 23311253, 25700000)")
     }
 
     /// Bad counts are refused by the command line before anything runs.
@@ -75,5 +77,6 @@ import Testing
         #expect(lines.count == starts.count, "\(r.stdout)")
         for (line, start) in zip(lines, starts) { #expect(line.hasPrefix(start), "\(line) does not start with \(start)") }
         #expect(lines.filter { $0.hasSuffix("delivered packets/s (1 run)") }.count == 6, "\(r.stdout)")
+        #expect(lines[3].contains(" events/s (1 run)  (checksum "), "\(lines[3])")
     }
 }
