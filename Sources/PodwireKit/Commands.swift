@@ -88,7 +88,7 @@ struct RunCommand: ParsableCommand {
         progress.clear()
         let jsonText = report.json().text()
         if let dir = report.captureDirectory {
-            let path = dir + "/summary.json"
+            let path = dir + "/" + Replay.summaryFileName
             guard FileManager.default.createFile(atPath: path, contents: Data(jsonText.utf8)) else {
                 FileHandle.standardError.write(Data("podwire: cannot write \(path)\n".utf8))
                 throw ExitCode(1)

@@ -37,16 +37,30 @@ public struct RunError: Error, CustomStringConvertible {
 public enum Replay {
     /// The marker that says a folder is podwire's output, so its pcaps may be replaced.
     static let marker = ".podwire"
+    /// The run's summary, written into the output folder once the run is complete.
+    public static let summaryFileName = "summary.json"
 
     /// Capture replaces the `*.pcap` files of its folder. Never do that to captures podwire
     /// did not write: a folder with pcaps but neither our marker nor an index.json is refused.
+    ///
+    /// A previous run's `summary.json` is removed here, before anything is written, as the
+    /// capture removes its `index.json`: a run that is then interrupted leaves no summary of
+    /// another run beside its partial pcaps. Only in a folder that is already podwire's.
     static func claimOutputDirectory(_ dir: String) throws(RunError) {
         let fm = FileManager.default
-        if let contents = try? fm.contentsOfDirectory(atPath: dir),
-           contents.contains(where: { $0.hasSuffix(".pcap") }),
-           !contents.contains(marker), !contents.contains("index.json") {
+        let contents = (try? fm.contentsOfDirectory(atPath: dir)) ?? []
+        let ours = contents.contains(marker) || contents.contains("index.json")
+        if contents.contains(where: { $0.hasSuffix(".pcap") }) && !ours {
             throw RunError(description: "\(dir) holds pcap files that podwire did not write; "
                 + "choose another folder with --out, or empty this one", exitCode: 2)
+        }
+        if ours && contents.contains(summaryFileName) {
+            do {
+                try fm.removeItem(atPath: dir + "/" + summaryFileName)
+            } catch {
+                throw RunError(description: "cannot remove the previous run's \(dir)/\(summaryFileName): \(OutputPath.reason(error))",
+                               exitCode: 1)
+            }
         }
         do {
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -66,6 +66,24 @@ import Testing
         }
     }
 
+    /// A run into a folder podwire wrote before removes the old `summary.json` before it
+    /// writes anything (as the capture removes `index.json`), so a run killed midway does not
+    /// leave another run's summary beside its partial pcaps. A folder that is not podwire's
+    /// keeps its own `summary.json` until a run completes there.
+    @Test func aNewRunRemovesThePreviousRunsSummaryFirst() throws {
+        let own = E2E.tempDir("claim-own")
+        let r = try E2E.run(E2E.podwire, ["run", "topologies/single-node.yaml", "--out", own, "--duration", "10ms"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: own + "/summary.json"))
+        try Replay.claimOutputDirectory(own)
+        #expect(!FileManager.default.fileExists(atPath: own + "/summary.json"))
+
+        let foreign = E2E.tempDir("claim-foreign")
+        try "{}\n".write(toFile: foreign + "/summary.json", atomically: true, encoding: .utf8)
+        try Replay.claimOutputDirectory(foreign)
+        #expect(try String(contentsOfFile: foreign + "/summary.json", encoding: .utf8) == "{}\n")
+    }
+
     // Through the real command line: the refusal comes before any work.
 
     @Test func runRefusesAnSVGFolderThatIsAFileBeforeReplaying() throws {
