@@ -75,6 +75,14 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("podwire: \(why)\n".utf8))
             throw ExitCode(2)
         }
+        if let svg {
+            do {
+                try FlowThroughput.removeCharts(in: svg)
+            } catch {
+                FileHandle.standardError.write(Data("podwire: \(error.description)\n".utf8))
+                throw ExitCode(error.exitCode)
+            }
+        }
         let progress = ProgressLine()
         if progress.enabled { options.progress = { now, end in progress.update(now, end) } }
         let report: RunReport

@@ -125,6 +125,31 @@ enum FlowThroughput {
     static let maximumBins = 100_000
 
     /// Each plottable tap's goodput per bin (Mbit/s of UDP payload), in tap order.
+    /// Whether `name` is a chart `writeCharts` writes: `throughput.svg` or `flow-N.svg`.
+    static func isChartName(_ name: String) -> Bool {
+        if name == "throughput.svg" { return true }
+        guard name.hasPrefix("flow-") && name.hasSuffix(".svg") else { return false }
+        let n = name.dropFirst(5).dropLast(4)
+        return !n.isEmpty && n.allSatisfy(\.isASCII) && n.allSatisfy(\.isNumber)
+    }
+
+    /// Removes the charts an earlier run wrote into `directory` (nothing else there), so the
+    /// folder never mixes runs: a run with fewer flows would leave the earlier run's
+    /// `flow-N.svg` files beside its own, and a run that fails would leave all of them.
+    /// `podwire run --svg` calls it before the replay; `writeCharts` again before writing.
+    static func removeCharts(in directory: String) throws(RunError) {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return }
+        for name in names.sorted() where isChartName(name) {
+            do {
+                try fm.removeItem(atPath: directory + "/" + name)
+            } catch {
+                throw RunError(description: "cannot remove the earlier chart \(directory)/\(name): \(OutputPath.reason(error))",
+                               exitCode: 1)
+            }
+        }
+    }
+
     /// Why `bin` cannot chart a run of `duration`, or nil. `podwire run` asks before the
     /// replay too, so a bin that is too short costs no run.
     static func binProblem(duration: SimDuration, bin: SimDuration) -> String? {
@@ -270,6 +295,7 @@ enum FlowThroughput {
         } catch {
             throw RunError(description: "cannot create the --svg folder \(directory): \(OutputPath.reason(error))", exitCode: 1)
         }
+        try removeCharts(in: directory)
         var written: [String] = []
         func write(_ name: String, _ text: String) throws(RunError) {
             let path = directory + "/" + name

@@ -147,6 +147,27 @@ import Topology
         }
     }
 
+    /// A folder of charts never mixes runs: charts an earlier run wrote (`flow-N.svg`,
+    /// `throughput.svg`) are removed before the replay; other files stay.
+    @Test func runRemovesAnEarlierRunsChartsOnly() throws {
+        let dir = E2E.tempDir("svg-stale")
+        let plots = dir + "/plots"
+        try FileManager.default.createDirectory(atPath: plots, withIntermediateDirectories: true)
+        for name in ["flow-99.svg", "throughput.svg", "flow-x.svg", "notes.txt"] {
+            try "earlier\n".write(toFile: plots + "/" + name, atomically: true, encoding: .utf8)
+        }
+        #expect(FlowThroughput.isChartName("flow-12.svg") && !FlowThroughput.isChartName("flow-.svg")
+                && !FlowThroughput.isChartName("flow-1a.svg") && !FlowThroughput.isChartName("throughput.svg.bak"))
+        let r = try E2E.run(E2E.podwire, ["run", "topologies/single-node.yaml", "--out", dir + "/out", "--svg", plots])
+        #expect(r.status == 0, "\(r.stderr)")
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: plots))
+        #expect(!names.contains("flow-99.svg"), "an earlier run's chart was left: \(names.sorted())")
+        #expect(names.contains("flow-x.svg") && names.contains("notes.txt"))
+        #expect(try String(contentsOfFile: plots + "/throughput.svg", encoding: .utf8).contains("single-node"))
+        let charts = names.filter(FlowThroughput.isChartName)
+        #expect(r.stdout.contains("PLOTS: \(charts.count) SVG files in \(plots)/"), "\(r.stdout)")
+    }
+
     /// A bin too short for the run is refused before the replay, not after it.
     @Test func runRefusesATooShortBinBeforeReplaying() throws {
         let dir = E2E.tempDir("svg-bin")
