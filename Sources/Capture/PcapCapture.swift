@@ -120,20 +120,24 @@ public final class PcapCapture: HopObserver {
     /// index.json is written and the error names the file.
     public func finish(extra: [String: String] = [:]) throws(CaptureError) -> [CapturedFile] {
         if let outcome { return try outcome.get() }
-        var firstError: CaptureError?
-        var captured: [CapturedFile] = []
-        for (interface, file) in zip(interfaces, files) {
+        var errors = [CaptureError?](repeating: nil, count: files.count)
+        // Newest first: glibc unlinks each closed stream from its list of every open one,
+        // newest at the head, so closing in opening order walks the whole list every time
+        // (16,252 files of a 250-node topology: 1.35 s in `_IO_un_link`).
+        for i in files.indices.reversed() {
             do throws(CaptureError) {
-                try file.flush(sync: true)
+                try files[i].flush(sync: true)
             } catch {
-                if firstError == nil { firstError = error }
+                errors[i] = error
             }
-            file.close()
-            table[interface.device.index].dumper = nil
-            captured.append(CapturedFile(path: file.path, interface: interface,
-                                         packets: table[interface.device.index].packets))
+            files[i].close()
+            table[interfaces[i].device.index].dumper = nil
         }
-        if let firstError {
+        let captured = zip(interfaces, files).map { interface, file in
+            CapturedFile(path: file.path, interface: interface, packets: table[interface.device.index].packets)
+        }
+        // The first failing file in file order, as before the order of closing changed.
+        if let firstError = errors.lazy.compactMap({ $0 }).first {
             outcome = .failure(firstError)
             throw firstError
         }

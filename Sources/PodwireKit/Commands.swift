@@ -94,15 +94,22 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(error.exitCode)
         }
         progress.clear()
-        let jsonText = report.json().text()
+        let jsonBytes = report.json().utf8Text()
         if let dir = report.captureDirectory {
             let path = dir + "/" + Replay.summaryFileName
-            guard FileManager.default.createFile(atPath: path, contents: Data(jsonText.utf8)) else {
+            // Written from the bytes as they are: a 250-node run's summary is ~480 MB, and a
+            // `Data` copy of it raised the peak memory by as much.
+            let written = jsonBytes.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return FileManager.default.createFile(atPath: path, contents: Data()) }
+                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
+                return FileManager.default.createFile(atPath: path, contents: data)
+            }
+            guard written else {
                 FileHandle.standardError.write(Data("podwire: cannot write \(path)\n".utf8))
                 throw ExitCode(1)
             }
         }
-        print(json ? jsonText : report.text(), terminator: "")
+        print(json ? String(decoding: jsonBytes, as: UTF8.self) : report.text(), terminator: "")
         if !json {
             for n in report.netfilter where dumpRules {
                 print("\n# \(n.node): iptables-save -c")
