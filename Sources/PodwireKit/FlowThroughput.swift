@@ -124,7 +124,6 @@ enum FlowThroughput {
     /// At most this many bins per flow (a 1 µs bin over a long run would be millions).
     static let maximumBins = 100_000
 
-    /// Each plottable tap's goodput per bin (Mbit/s of UDP payload), in tap order.
     /// Whether `name` is a chart `writeCharts` writes: `throughput.svg` or `flow-N.svg`.
     static func isChartName(_ name: String) -> Bool {
         if name == "throughput.svg" { return true }
@@ -162,6 +161,7 @@ enum FlowThroughput {
         return nil
     }
 
+    /// Each plottable tap's goodput per bin (Mbit/s of UDP payload), in tap order.
     static func series(taps: [FlowTap], directory: String, epochSeconds: Int64, duration: SimDuration,
                        bin: SimDuration) throws(RunError) -> [ThroughputSeries] {
         let bytes = try binnedBytes(taps: taps, directory: directory, epochSeconds: epochSeconds, duration: duration, bin: bin)
