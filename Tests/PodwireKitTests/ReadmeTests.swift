@@ -39,4 +39,19 @@ import Testing
             next = found + 1
         }
     }
+
+    /// The Layout section names every example topology users start from (it had listed
+    /// three of five).
+    @Test func theLayoutNamesEveryExampleTopology() throws {
+        let readme = try String(contentsOfFile: E2E.repo.appendingPathComponent("README.md").path, encoding: .utf8)
+        guard let layout = readme.range(of: "## Layout") else {
+            Issue.record("README.md has no Layout section")
+            return
+        }
+        let section = readme[layout.upperBound...]
+        let files = try FileManager.default.contentsOfDirectory(atPath: E2E.repo.appendingPathComponent("topologies").path)
+            .filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 5)
+        for f in files { #expect(section.contains(f), "README's Layout does not name topologies/\(f)") }
+    }
 }
