@@ -119,9 +119,13 @@ public struct RunReport {
                 out.append("  tshark -r \(dir)/\(busiest.file)")
             }
             if let underlay = vxlanUnderlayFile {
-                // Wireshark 4.0 and tcpdump 4.99 do not decode Linux's VXLAN port 8472 unaided.
+                // Wireshark 4.0 does not decode Linux's VXLAN port 8472 unaided. tcpdump 4.99
+                // decodes it as OTV, whose 8-byte header has VXLAN's layout, and then the inner
+                // frame correctly; `-T vxlan` would force the inner UDP to VXLAN too (garbage
+                // for every pod datagram), so the plain command is the one to give.
                 out.append("  tshark -r \(dir)/\(underlay) -d udp.port==8472,vxlan     (flannel's VXLAN is on UDP 8472)")
-                out.append("  tcpdump -nn -e -T vxlan -r \(dir)/\(underlay)")
+                out.append("  tcpdump -nn -e -r \(dir)/\(underlay)     (tcpdump 4.99 calls UDP 8472 \"OTV\": "
+                           + "the same header, \"instance\" is the VNI)")
             }
             out.append("  wireshark \(dir)/*.pcap     (or: mergecap -w all.pcapng \(dir)/*.pcap)")
             out.append("  timestamps are nanosecond pcap; simulated t=0 is 2026-01-01T00:00:00Z")
