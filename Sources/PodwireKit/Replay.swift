@@ -127,7 +127,7 @@ public enum Replay {
                              phase: p.phase == .running ? "Running" : "Pending (\(p.reason ?? ""))",
                              ip: p.ip?.description ?? "<none>", hostVeth: p.hostVethName ?? "<none>", message: p.message)
         }
-        report.flows = traffic.results()
+        report.flows = traffic.results(runEnd: duration)
         for ns in world.namespaces {
             for d in ns.devices {
                 let dev = world.device(d)

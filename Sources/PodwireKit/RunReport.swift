@@ -35,6 +35,9 @@ public struct RunReport {
         public var text: [String]
         /// The flow's JSON (iperf3 -J or ping shaped).
         public var json: JSONValue
+        /// The run ended before the step was done (`ScenarioStep.isCutShort`): its figures
+        /// cover only what happened before the end, and a request in flight counts as lost.
+        public var cutShort = false
     }
 
     public var topology: String
@@ -142,7 +145,8 @@ public struct RunReport {
                      ("message", p.message.map { .string($0) } ?? .null)])
         }
         let flowsJSON: [JSONValue] = flows.map {
-            .object([("kind", .string($0.kind)), ("title", .string($0.title)), ("result", $0.json)])
+            .object([("kind", .string($0.kind)), ("title", .string($0.title)), ("cut_short", .bool($0.cutShort)),
+                     ("result", $0.json)])
         }
         let interfacesJSON: [JSONValue] = interfaces.map { i in
             let c = i.counters

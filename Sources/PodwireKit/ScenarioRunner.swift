@@ -191,8 +191,12 @@ final class ScenarioRunner {
         return s
     }
 
-    /// Flow results in scenario order; steps that could not start say why.
-    func results() -> [RunReport.Flow] {
+    /// Flow results in scenario order; steps that could not start say why, and steps the
+    /// run's end (`runEnd`) stopped early say so, with how to see them whole. Without that
+    /// note a `ping -c 300` cut at 2 s read "10 packets transmitted, 9 received, 10% packet
+    /// loss" (the tenth request still in flight), and a `udp` step of 100,000 datagrams
+    /// "3001 datagrams sent, 3000 echoed".
+    func results(runEnd: SimDuration) -> [RunReport.Flow] {
         var reports = traffic.reports()[...]
         var out: [RunReport.Flow] = []
         for (i, title) in titles.enumerated() {
@@ -206,10 +210,18 @@ final class ScenarioRunner {
                 out.append(RunReport.Flow(kind: kind, title: title, text: ["not started: \(p.message)"],
                                           json: .object([("error", .string(p.message))])))
             } else if let r = reports.popFirst() {
-                out.append(RunReport.Flow(kind: kind, title: title,
+                let step = topology.scenario[i]
+                var flow = RunReport.Flow(kind: kind, title: title,
                                           text: r.text.split(separator: "\n", omittingEmptySubsequences: false)
                                               .map(String.init).filter { !$0.isEmpty },
-                                          json: r.json))
+                                          json: r.json)
+                if step.isCutShort(byRunEnd: runEnd) {
+                    flow.cutShort = true
+                    flow.text.append("cut short: the run ended at \(runEnd), before this step's "
+                                     + (kind == "iperf3" ? "sending time ended at \(step.lastSend)" : "last send at \(step.lastSend)")
+                                     + " (raise spec.duration or --duration to see it whole)")
+                }
+                out.append(flow)
             }
         }
         return out

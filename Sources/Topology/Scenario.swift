@@ -56,6 +56,25 @@ public struct ScenarioStep: Sendable {
         self.location = location
     }
 
+    /// When the step sends its last datagram (or echo request): `at + (count − 1) × interval`
+    /// for udp and ping; for iperf3 the end of its sending time, `at + time`.
+    public var lastSend: SimDuration {
+        switch action {
+        case .iperf3(let s): at + s.time
+        case .ping(let s): at + s.interval * Int64(s.count - 1)
+        case .udp(let s): at + s.interval * Int64(s.count - 1)
+        }
+    }
+
+    /// A run that ends at `runEnd` stops this step before it is done: its last datagram is
+    /// not sent, or (udp, ping) sent too late for an answer to come back in the run.
+    public func isCutShort(byRunEnd runEnd: SimDuration) -> Bool {
+        switch action {
+        case .iperf3: lastSend > runEnd
+        case .ping, .udp: lastSend >= runEnd
+        }
+    }
+
     /// When the step's traffic ends: `at + time` for iperf3, `at + count × interval` for ping.
     public var end: SimDuration {
         switch action {

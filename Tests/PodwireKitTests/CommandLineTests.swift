@@ -67,6 +67,25 @@ import Testing
         }
     }
 
+    /// A step the run's end stops early says so (text and `cut_short` in the JSON), with
+    /// how to see it whole; steps that finished do not. single-node.yaml at --duration 1s:
+    /// udp (ends 150ms) and ping (last request at 600ms) finish, the two iperf3 steps (sending
+    /// until 1.5s and 1.2s) are cut.
+    @Test func stepsTheRunEndStopsEarlySaySo() throws {
+        let dir = E2E.tempDir("cut")
+        let r = try E2E.run(E2E.podwire, ["run", "topologies/single-node.yaml", "--out", dir, "--duration", "1s"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("    cut short: the run ended at 1s, before this step's sending time ended at 1.5s "
+                                  + "(raise spec.duration or --duration to see it whole)"), "\(r.stdout)")
+        #expect(r.stdout.components(separatedBy: "cut short:").count - 1 == 2)
+        let flows = try E2E.json(dir + "/summary.json")["flows"] as! [[String: Any]]
+        #expect(flows.map { $0["cut_short"] as? Bool } == [false, false, true, true])
+        let whole = E2E.tempDir("uncut")
+        let w = try E2E.run(E2E.podwire, ["run", "topologies/single-node.yaml", "--out", whole])
+        #expect(w.status == 0 && !w.stdout.contains("cut short"))
+        #expect((try E2E.json(whole + "/summary.json")["flows"] as! [[String: Any]]).allSatisfy { $0["cut_short"] as? Bool == false })
+    }
+
     @Test func exhaustedPodCIDRLeavesThePodPendingAndTheRunGoesOn() throws {
         let dir = E2E.tempDir("cidr")
         let file = dir + "/t.yaml"

@@ -258,3 +258,30 @@ import Wire
         #expect(errors.allSatisfy { $0.hint != nil })
     }
 }
+
+/// `ScenarioStep.isCutShort`: a udp or ping step whose last send falls at or after the run's
+/// end cannot get its answer back; an iperf3 step is cut only when its sending time runs past.
+@Suite struct ScenarioStepCutShortTests {
+    static let here = SourceLocation(file: "t.yaml", line: 1, column: 1)
+
+    @Test func udpAndPingAreCutFromTheirLastSendOn() {
+        let udp = ScenarioStep(at: .milliseconds(100), action: .udp(UDPEchoStep(
+            client: .pod("a"), server: .pod("b"), port: 8080, count: 3, interval: .milliseconds(50), length: 64, echo: true)),
+            location: Self.here)
+        #expect(udp.lastSend == .milliseconds(200))
+        #expect(!udp.isCutShort(byRunEnd: .milliseconds(201)))
+        #expect(udp.isCutShort(byRunEnd: .milliseconds(200)))
+        let ping = ScenarioStep(at: .zero, action: .ping(PingStep(from: .pod("a"), to: .pod("b"), count: 1,
+                                                                   interval: .seconds(1), size: 56)), location: Self.here)
+        #expect(ping.lastSend == .zero && !ping.isCutShort(byRunEnd: .nanoseconds(1)))
+    }
+
+    @Test func iperf3IsCutWhenItsSendingTimeRunsPastTheEnd() {
+        let iperf = ScenarioStep(at: .milliseconds(500), action: .iperf3(Iperf3Step(
+            client: .pod("a"), server: .pod("b"), port: 5201, bitrate: 1_000_000, length: 1400, time: .seconds(1))),
+            location: Self.here)
+        #expect(iperf.lastSend == .milliseconds(1500))
+        #expect(!iperf.isCutShort(byRunEnd: .milliseconds(1500)))
+        #expect(iperf.isCutShort(byRunEnd: .milliseconds(1499)))
+    }
+}
