@@ -186,6 +186,16 @@ extension World {
         return c
     }
 
+    /// Moves `p`'s work in `ns` to core `c` when `c` is one of `ns`'s node's cores (work the
+    /// kernel does for a packet in another packet's softirq, such as a neighbour queue sent
+    /// when the ARP reply comes).
+    @inline(__always) func onCore(_ c: Int32, _ ns: NamespaceID, _ p: PacketHandle) {
+        let b = namespaces[ns.index].cpu
+        if b < 0 { return }
+        let block = cpuBlocks[Int(b)]
+        if c >= block.first && c < block.first &+ block.count { pool.core[Int(p.rawValue)] = c }
+    }
+
     @inline(__always) func copyCore(from p: PacketHandle, to c: PacketHandle) {
         let i = Int(p.rawValue), j = Int(c.rawValue)
         pool.core[j] = pool.core[i]

@@ -190,7 +190,13 @@ extension World {
         let dev = old.device
         for p in queue {
             pushEthernet(p, destination: mac, source: devices[dev.index].mac)
-            schedule(.transmit(dev, p), after: .zero)
+            // `__neigh_update` sends the queue at once, in the softirq that took the reply: on
+            // that core, as work right after the reply's (a continuation), so packets already
+            // waiting in its backlog do not overtake them. As a plain event they went behind
+            // that backlog: an iperf3 flow's first two datagrams reached the pod swapped
+            // ("out-of-order 1").
+            if dispatchingCore >= 0 { onCore(Int32(dispatchingCore), ns, p) }
+            stage(.transmit(dev, p), p, in: ns, cost: .zero)
         }
         if n.neighbours.entries[i].state == .stale {
             // The queued packets used the entry: STALE → DELAY.
