@@ -53,9 +53,15 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-public enum SocketOpenError: Error, Equatable, Sendable {
+public enum SocketOpenError: Error, Equatable, Sendable, CustomStringConvertible {
     /// EADDRINUSE.
     case portInUse(UInt16)
+
+    public var description: String {
+        switch self {
+        case .portInUse(let port): "UDP port \(port) is already in use in that namespace (EADDRINUSE)"
+        }
+    }
 }
 
 /// What an application does when its socket or timer fires. Default implementations do

@@ -102,21 +102,19 @@ final class ScenarioRunner {
                 titles.append(title)
                 do {
                     let client = try resolve(s.client).get(), server = try resolve(s.server).get()
-                    var srv: Iperf3Server?
+                    var servers: [Iperf3Server] = []
                     let behind = backends(of: s.server)
                     if behind.isEmpty {
-                        srv = try iperfServer(server.netns, port: s.port, name: "\(s.server):\(s.port)")
+                        servers.append(try iperfServer(server.netns, port: s.port, name: "\(s.server):\(s.port)"))
                     } else {
-                        for b in behind {
-                            let i = try iperfServer(b.netns, port: b.port, name: b.label)
-                            srv = srv ?? i
-                        }
+                        // The report takes the stream from whichever endpoint kube-proxy's DNAT chose.
+                        for b in behind { servers.append(try iperfServer(b.netns, port: b.port, name: b.label)) }
                     }
                     try traffic.addIperf3Client(
                         name: "flow \(i + 1)", in: client.netns,
                         configuration: Iperf3ClientConfiguration(server: server.address, port: s.port, bitrate: UInt64(s.bitrate),
                                                                  length: s.length, time: s.time, start: at),
-                        server: srv)
+                        servers: servers)
                 } catch {
                     problems.append((i, title, "\(error)"))
                 }
@@ -177,8 +175,15 @@ final class ScenarioRunner {
         return "\(bps)"
     }
 
+    // Steps of one kind share a server on a pod's port; a server of the other kind cannot
+    // bind it (EADDRINUSE), and the step says which server holds the port.
+
     private func iperfServer(_ ns: NamespaceID, port: UInt16, name: String) throws -> Iperf3Server {
         if let s = iperfServers.first(where: { $0.ns == ns && $0.port == port }) { return s.server }
+        if echoServers.contains(where: { $0.ns == ns && $0.port == port }) {
+            throw RunFailure("UDP port \(port) of \(name) is taken by the echo server of an earlier udp step, so iperf3 -s "
+                             + "cannot listen there; give this step (or the udp steps) another port")
+        }
         let s = try traffic.addIperf3Server(name: name, in: ns, port: port)
         iperfServers.append((ns, port, s))
         return s
@@ -186,6 +191,10 @@ final class ScenarioRunner {
 
     private func echoServer(_ ns: NamespaceID, port: UInt16, name: String) throws -> UDPEchoServer {
         if let s = echoServers.first(where: { $0.ns == ns && $0.port == port }) { return s.server }
+        if iperfServers.contains(where: { $0.ns == ns && $0.port == port }) {
+            throw RunFailure("UDP port \(port) of \(name) is taken by the iperf3 server of an earlier iperf3 step, so the "
+                             + "echo server cannot listen there; give this step (or the iperf3 step) another port")
+        }
         let s = try traffic.addUDPEchoServer(name: name, in: ns, port: port)
         echoServers.append((ns, port, s))
         return s

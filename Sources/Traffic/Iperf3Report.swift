@@ -50,6 +50,13 @@ public struct Iperf3Report: Sendable, Equatable {
     /// client's source address and port). `server` nil or a server that never heard from
     /// the client gives a report with nothing received.
     public init(client: Iperf3Client, server: Iperf3Server?, world: World) {
+        self.init(client: client, servers: server.map { [$0] } ?? [], world: world)
+    }
+
+    /// The same, with the stream taken from whichever of `servers` received it: a client
+    /// sending to a Service reaches the one endpoint its conntrack entry was DNATed to, so
+    /// every endpoint's server is asked.
+    public init(client: Iperf3Client, servers: [Iperf3Server], world: World) {
         name = client.name
         configuration = client.configuration
         clientAddress = client.sourceAddress(in: world) ?? .any
@@ -60,7 +67,8 @@ public struct Iperf3Report: Sendable, Equatable {
         bytesSent = client.bytesSent
         sendErrors = client.sendErrors
         icmpErrors = client.icmpErrors
-        let s = server?.stream(from: clientAddress, port: clientPort)
+        let address = clientAddress, port = clientPort
+        let s = servers.lazy.compactMap { $0.stream(from: address, port: port) }.first
         packetsReceived = s?.packets ?? 0
         bytesReceived = s?.bytes ?? 0
         lostPackets = s?.lost ?? 0

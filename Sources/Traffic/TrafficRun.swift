@@ -20,7 +20,9 @@ public final class TrafficRun {
 
     public enum Application {
         case iperf3Server(Iperf3Server)
-        case iperf3Client(Iperf3Client, server: Iperf3Server?)
+        /// `servers`: the one server, or every endpoint's behind a Service (its report takes
+        /// the stream from the endpoint that received it).
+        case iperf3Client(Iperf3Client, servers: [Iperf3Server])
         case ping(Ping)
         case udpEchoServer(UDPEchoServer)
         case udpEchoClient(UDPEchoClient, server: UDPEchoServer?)
@@ -56,8 +58,15 @@ public final class TrafficRun {
     @discardableResult
     public func addIperf3Client(name: String, in namespace: NamespaceID, configuration: Iperf3ClientConfiguration,
                                 server: Iperf3Server?) throws(Iperf3ConfigurationError) -> Iperf3Client {
+        try addIperf3Client(name: name, in: namespace, configuration: configuration, servers: server.map { [$0] } ?? [])
+    }
+
+    /// The same for a client whose datagrams may reach any of `servers` (a Service's endpoints).
+    @discardableResult
+    public func addIperf3Client(name: String, in namespace: NamespaceID, configuration: Iperf3ClientConfiguration,
+                                servers: [Iperf3Server]) throws(Iperf3ConfigurationError) -> Iperf3Client {
         let c = try Iperf3Client(name: name, world: world, namespace: namespace, configuration: configuration)
-        applications.append(.iperf3Client(c, server: server))
+        applications.append(.iperf3Client(c, servers: servers))
         return c
     }
 
@@ -91,7 +100,7 @@ public final class TrafficRun {
         applications.compactMap { a in
             switch a {
             case .iperf3Server, .udpEchoServer: nil
-            case .iperf3Client(let c, let s): .iperf3(Iperf3Report(client: c, server: s, world: world))
+            case .iperf3Client(let c, let s): .iperf3(Iperf3Report(client: c, servers: s, world: world))
             case .ping(let p): .ping(PingReport(p))
             case .udpEchoClient(let c, let s): .udpEcho(UDPEchoReport(client: c, server: s))
             }

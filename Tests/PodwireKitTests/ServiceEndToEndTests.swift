@@ -39,6 +39,33 @@ import Testing
     /// Case (f3): ext → NodePort with a 1472-byte DF datagram: pi-2 answers ICMP 3/4 with
     /// next-hop MTU 1450, and the quote is translated back to what ext sent
     /// (192.168.50.100 → 192.168.50.12:30080), as the kernel's nf_nat_icmp_reply_translation does.
+    /// An iperf3 step to a Service reports what the endpoint kube-proxy chose received. The
+    /// report used to read only the first endpoint's server: with seed 1 the flow is DNATed
+    /// to web-1 (the second), so it said "received 0/45 datagrams".
+    @Test func iperf3ThroughAServiceReportsTheChosenEndpointsStream() throws {
+        let yaml = try String(contentsOfFile: E2E.repo.path + "/topologies/two-node-service.yaml", encoding: .utf8)
+        guard let start = yaml.range(of: "  scenario:\n"), let end = yaml.range(of: "\n---", range: start.upperBound..<yaml.endIndex) else {
+            Issue.record("two-node-service.yaml has no scenario")
+            return
+        }
+        let t = yaml.replacingCharacters(in: start.upperBound..<end.lowerBound, with:
+            "    - {at: 10ms, iperf3: {client: pod/client, server: svc/web:80, udp: true, bitrate: 10M, length: 1400, time: 50ms}}\n"
+            + "    - {at: 100ms, udp: {client: pod/client, server: pod/web-0, port: 8080, count: 1, length: 64}}")
+            .replacingOccurrences(of: "duration: 16s", with: "duration: 1s")
+        let dir = E2E.tempDir("svc-iperf3")
+        try t.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+        let r = try E2E.run(E2E.podwire, ["run", dir + "/t.yaml", "--out", dir + "/out", "--dump-conntrack"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("-> 10.96.0.20:80 received 45/45 datagrams, lost 0 (0%)"), "\(r.stdout)")
+        // The endpoint that received it is the one pi-1's conntrack entry was DNATed to.
+        #expect(r.stdout.contains("dst=10.96.0.20 sport=50180 dport=80 [UNREPLIED] src=10.244.1.2"), "\(r.stdout)")
+        // A udp step cannot put its echo server on the port the iperf3 server holds, and says
+        // so (it said "not started: portInUse(8080)").
+        #expect(r.stdout.contains("    not started: UDP port 8080 of pod/web-0:8080 is taken by the iperf3 server of an "
+                                  + "earlier iperf3 step, so the echo server cannot listen there; give this step (or the "
+                                  + "iperf3 step) another port"), "\(r.stdout)")
+    }
+
     @Test func fragmentationNeededQuoteIsTranslatedBack() throws {
         _ = try Self.run.get()
         guard let tshark = E2E.tool("tshark") else { return }
