@@ -58,6 +58,22 @@ public struct PacketMeta: Sendable {
 enum NATManip { case destination, source }
 
 extension World {
+    /// Where a flow's packets came from as their receiver saw them, after NAT: for every
+    /// node whose conntrack held the flow `original` at `time` and rewrote its source (SNAT,
+    /// MASQUERADE `--random-fully`), the reply tuple's destination. What a real iperf3 server
+    /// learns from the packets themselves, and its client over the control connection that
+    /// podwire does not model. Allocates: for reports, not the datapath.
+    public func natSources(of original: ConntrackTuple, at time: SimTime) -> [(address: IPv4Address, port: UInt16)] {
+        var out: [(address: IPv4Address, port: UInt16)] = []
+        for n in namespaces {
+            guard let st = n.netfilter else { continue }
+            for e in st.conntrack.entries(now: time) where e.original == original && e.status.contains(.srcNAT) {
+                out.append((e.reply.destination, e.reply.destinationPort))
+            }
+        }
+        return out
+    }
+
     /// Gives namespace `ns` netfilter: `ruleset` (what iptables-restore would load) and a
     /// conntrack table of `conntrackMax` entries.
     public func enableNetfilter(_ ns: NamespaceID, ruleset: NetfilterRuleset, conntrackMax: Int,

@@ -135,23 +135,20 @@ final class ScenarioRunner {
                 titles.append(title)
                 do {
                     let client = try resolve(s.client).get(), server = try resolve(s.server).get()
-                    var srv: UDPEchoServer?
+                    var servers: [UDPEchoServer] = []
                     let behind = backends(of: s.server)
                     if s.echo && behind.isEmpty {
-                        srv = try echoServer(server.netns, port: s.port, name: "\(s.server):\(s.port)")
+                        servers.append(try echoServer(server.netns, port: s.port, name: "\(s.server):\(s.port)"))
                     } else if s.echo {
-                        // Every endpoint answers; the report follows the first one.
-                        for b in behind {
-                            let e = try echoServer(b.netns, port: b.port, name: b.label)
-                            srv = srv ?? e
-                        }
+                        // Every endpoint answers; the report counts what any of them echoed for this flow.
+                        for b in behind { servers.append(try echoServer(b.netns, port: b.port, name: b.label)) }
                     }
                     try traffic.addUDPEchoClient(
                         name: "flow \(i + 1)", in: client.netns,
                         configuration: UDPEchoConfiguration(server: server.address, port: s.port, count: s.count,
                                                             interval: s.interval, length: s.length, start: at,
                                                             dontFragment: s.dontFragment),
-                        server: srv)
+                        servers: servers)
                 } catch {
                     problems.append((i, title, "\(error)"))
                 }

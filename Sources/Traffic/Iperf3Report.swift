@@ -67,8 +67,14 @@ public struct Iperf3Report: Sendable, Equatable {
         bytesSent = client.bytesSent
         sendErrors = client.sendErrors
         icmpErrors = client.icmpErrors
-        let address = clientAddress, port = clientPort
-        let s = servers.lazy.compactMap { $0.stream(from: address, port: port) }.first
+        // The stream is keyed by the source the server saw: the client's own, or after SNAT
+        // (a NodePort from outside: MASQUERADE --random-fully) the one conntrack gave it.
+        let flow = ConntrackTuple(source: clientAddress, destination: configuration.server, sourcePort: clientPort,
+                                  destinationPort: configuration.port, protocolNumber: ConntrackTuple.udpProtocol)
+        let sources = [(address: clientAddress, port: clientPort)]
+            + world.natSources(of: flow, at: configuration.start + configuration.time)
+        let s = servers.lazy.flatMap { server in sources.lazy.compactMap { server.stream(from: $0.address, port: $0.port) } }
+            .first
         packetsReceived = s?.packets ?? 0
         bytesReceived = s?.bytes ?? 0
         lostPackets = s?.lost ?? 0

@@ -25,7 +25,8 @@ public final class TrafficRun {
         case iperf3Client(Iperf3Client, servers: [Iperf3Server])
         case ping(Ping)
         case udpEchoServer(UDPEchoServer)
-        case udpEchoClient(UDPEchoClient, server: UDPEchoServer?)
+        /// `servers`: the one server, or every endpoint's behind a Service.
+        case udpEchoClient(UDPEchoClient, servers: [UDPEchoServer])
 
         public var name: String {
             switch self {
@@ -90,8 +91,15 @@ public final class TrafficRun {
     @discardableResult
     public func addUDPEchoClient(name: String, in namespace: NamespaceID, configuration: UDPEchoConfiguration,
                                  server: UDPEchoServer?) throws(SocketOpenError) -> UDPEchoClient {
+        try addUDPEchoClient(name: name, in: namespace, configuration: configuration, servers: server.map { [$0] } ?? [])
+    }
+
+    /// The same for a client whose datagrams may reach any of `servers` (a Service's endpoints).
+    @discardableResult
+    public func addUDPEchoClient(name: String, in namespace: NamespaceID, configuration: UDPEchoConfiguration,
+                                 servers: [UDPEchoServer]) throws(SocketOpenError) -> UDPEchoClient {
         let c = try UDPEchoClient(name: name, world: world, namespace: namespace, configuration: configuration)
-        applications.append(.udpEchoClient(c, server: server))
+        applications.append(.udpEchoClient(c, servers: servers))
         return c
     }
 
@@ -102,7 +110,7 @@ public final class TrafficRun {
             case .iperf3Server, .udpEchoServer: nil
             case .iperf3Client(let c, let s): .iperf3(Iperf3Report(client: c, servers: s, world: world))
             case .ping(let p): .ping(PingReport(p))
-            case .udpEchoClient(let c, let s): .udpEcho(UDPEchoReport(client: c, server: s))
+            case .udpEchoClient(let c, let s): .udpEcho(UDPEchoReport(client: c, servers: s, world: world))
             }
         }
     }

@@ -35,7 +35,11 @@ public struct UDPEchoConfiguration: Sendable, Equatable {
 public final class UDPEchoServer: NetworkApplication {
     public let name: String
     public let port: UInt16
+    /// Datagrams echoed, from every sender.
     public private(set) var echoed = 0
+    /// Datagrams echoed per sender as this server saw it (address and port after any NAT),
+    /// in the order senders first appeared: one entry per sender, no allocation per datagram.
+    public private(set) var echoedBySender: [(address: IPv4Address, port: UInt16, count: Int)] = []
 
     public init(name: String, world: World, namespace: NamespaceID, port: UInt16) throws(SocketOpenError) {
         self.name = name
@@ -43,8 +47,18 @@ public final class UDPEchoServer: NetworkApplication {
         _ = try world.openUDP(in: namespace, port: port, app: world.register(self))
     }
 
+    /// How many datagrams from `address`:`port` this server echoed.
+    public func echoed(from address: IPv4Address, port: UInt16) -> Int {
+        echoedBySender.first { $0.address == address && $0.port == port }?.count ?? 0
+    }
+
     public func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
         echoed += 1
+        if let i = echoedBySender.firstIndex(where: { $0.address == datagram.source && $0.port == datagram.sourcePort }) {
+            echoedBySender[i].count += 1
+        } else {
+            echoedBySender.append((datagram.source, datagram.sourcePort, 1))
+        }
         try? world.sendUDP(socket, to: datagram.source, port: datagram.sourcePort,
                            payloadLength: datagram.payload.count) { $0.copyMemory(from: datagram.payload) }
     }
@@ -59,6 +73,7 @@ public final class UDPEchoClient: NetworkApplication {
     public private(set) var roundTrips: [SimDuration?]
     public private(set) var icmpErrors: [(type: UInt8, code: UInt8)] = []
     public private(set) var localPort: UInt16 = 0
+    public let namespace: NamespaceID
     private var sendTimes: [SimTime]
     private var app = AppID(rawValue: -1)
     private var socket = SocketID(rawValue: -1)
@@ -66,6 +81,7 @@ public final class UDPEchoClient: NetworkApplication {
     public init(name: String, world: World, namespace: NamespaceID, configuration: UDPEchoConfiguration) throws(SocketOpenError) {
         self.name = name
         self.configuration = configuration
+        self.namespace = namespace
         roundTrips = Array(repeating: nil, count: configuration.count)
         sendTimes = Array(repeating: .zero, count: configuration.count)
         app = world.register(self)
@@ -76,6 +92,12 @@ public final class UDPEchoClient: NetworkApplication {
     }
 
     public var received: Int { roundTrips.count { $0 != nil } }
+
+    /// The address the client's datagrams leave from (its route's preferred source).
+    public func sourceAddress(in world: World) -> IPv4Address? {
+        guard let r = world.outputRoute(namespace, to: configuration.server) else { return nil }
+        return world.sourceAddress(for: r, ns: namespace)
+    }
 
     public func timerFired(_ world: World, tag: UInt64) {
         let seq = sent + 1
@@ -120,6 +142,14 @@ public struct UDPEchoReport: Sendable, Equatable {
     public var summary: String
 
     public init(client c: UDPEchoClient, server: UDPEchoServer?) {
+        self.init(client: c, servers: server.map { [$0] } ?? [], world: nil)
+    }
+
+    /// `servers`: the one server, or every endpoint's behind a Service. `echoed_by_server`
+    /// counts this client's datagrams that reached a server and were echoed, found by the
+    /// source the server saw (the client's, or after SNAT the one conntrack gave it; with
+    /// `world` nil only the client's own).
+    public init(client c: UDPEchoClient, servers: [UDPEchoServer], world: World?) {
         name = c.name
         let rtts = c.roundTrips.compactMap { $0?.nanoseconds }
         func us(_ ns: Int64) -> JSONValue { .number(DecimalText.fixed(ns, fractionDigits: 3)) }
@@ -130,7 +160,7 @@ public struct UDPEchoReport: Sendable, Equatable {
             ("server", .string("\(c.configuration.server):\(c.configuration.port)")),
             ("sent", .int(c.sent)),
             ("received", .int(c.received)),
-            ("echoed_by_server", server.map { .int($0.echoed) } ?? .null),
+            ("echoed_by_server", servers.isEmpty ? .null : .int(Self.echoedByServers(c, servers, world))),
             ("send_errors", .array(c.sendErrors.map { .string($0.description) })),
             ("icmp_errors", .array(c.icmpErrors.map { .string("type \($0.type) code \($0.code)") })),
             ("rtt_us", rtts.isEmpty ? .null : .object([
@@ -149,5 +179,21 @@ public struct UDPEchoReport: Sendable, Equatable {
         if !c.icmpErrors.isEmpty { s += ", \(c.icmpErrors.count) ICMP error(s)" }
         if !c.sendErrors.isEmpty { s += ", \(c.sendErrors.count) send error(s): \(c.sendErrors[0])" }
         summary = s
+    }
+
+    /// This client's datagrams the servers echoed: each server's count for the sources it
+    /// may have seen the client as (its own address and port, and any SNAT of the flow).
+    static func echoedByServers(_ c: UDPEchoClient, _ servers: [UDPEchoServer], _ world: World?) -> Int {
+        var sources: [(address: IPv4Address, port: UInt16)] = []
+        if let world, let address = c.sourceAddress(in: world) {
+            sources.append((address, c.localPort))
+            let flow = ConntrackTuple(source: address, destination: c.configuration.server, sourcePort: c.localPort,
+                                      destinationPort: c.configuration.port, protocolNumber: ConntrackTuple.udpProtocol)
+            let lastSend = c.configuration.start + c.configuration.interval * Int64(max(c.configuration.count - 1, 0))
+            sources += world.natSources(of: flow, at: lastSend)
+        }
+        return servers.reduce(0) { total, server in
+            total + sources.reduce(0) { $0 + server.echoed(from: $1.address, port: $1.port) }
+        }
     }
 }

@@ -39,6 +39,21 @@ import Testing
     /// Case (f3): ext → NodePort with a 1472-byte DF datagram: pi-2 answers ICMP 3/4 with
     /// next-hop MTU 1450, and the quote is translated back to what ext sent
     /// (192.168.50.100 → 192.168.50.12:30080), as the kernel's nf_nat_icmp_reply_translation does.
+    /// Each udp flow's `echoed_by_server` counts that flow's datagrams the server side
+    /// echoed, whichever endpoint got them and whatever SNAT did to their source (NodePort
+    /// from ext, hairpin). It was the first endpoint's total for the whole run: 15 and 21 for
+    /// flows of 1 or 3 datagrams. Here no echo is lost on the way back, so it equals `received`.
+    @Test func echoedByServerIsPerFlow() throws {
+        _ = try Self.run.get()
+        let flows = try E2E.json(Self.dir + "/summary.json")["flows"] as! [[String: Any]]
+        let udp = flows.filter { $0["kind"] as? String == "udp" }.compactMap { $0["result"] as? [String: Any] }
+        #expect(udp.count == 34)
+        for (i, r) in udp.enumerated() {
+            #expect(r["echoed_by_server"] as? Int == r["received"] as? Int, "udp flow \(i): \(r)")
+        }
+        #expect(udp.reduce(0) { $0 + ($1["echoed_by_server"] as? Int ?? 0) } == 38)
+    }
+
     /// An iperf3 step to a Service reports what the endpoint kube-proxy chose received. The
     /// report used to read only the first endpoint's server: with seed 1 the flow is DNATed
     /// to web-1 (the second), so it said "received 0/45 datagrams".
@@ -50,7 +65,8 @@ import Testing
         }
         let t = yaml.replacingCharacters(in: start.upperBound..<end.lowerBound, with:
             "    - {at: 10ms, iperf3: {client: pod/client, server: svc/web:80, udp: true, bitrate: 10M, length: 1400, time: 50ms}}\n"
-            + "    - {at: 100ms, udp: {client: pod/client, server: pod/web-0, port: 8080, count: 1, length: 64}}")
+            + "    - {at: 100ms, udp: {client: pod/client, server: pod/web-0, port: 8080, count: 1, length: 64}}\n"
+            + "    - {at: 200ms, iperf3: {client: host/ext, server: node/pi-2:30080, udp: true, bitrate: 10M, length: 1400, time: 50ms}}")
             .replacingOccurrences(of: "duration: 16s", with: "duration: 1s")
         let dir = E2E.tempDir("svc-iperf3")
         try t.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
@@ -59,6 +75,10 @@ import Testing
         #expect(r.stdout.contains("-> 10.96.0.20:80 received 45/45 datagrams, lost 0 (0%)"), "\(r.stdout)")
         // The endpoint that received it is the one pi-1's conntrack entry was DNATed to.
         #expect(r.stdout.contains("dst=10.96.0.20 sport=50180 dport=80 [UNREPLIED] src=10.244.1.2"), "\(r.stdout)")
+        // From outside through the NodePort, pi-2 DNATs and masquerades (--random-fully): the
+        // endpoint sees pi-2's address and another port, which conntrack's reply tuple gives.
+        // The report said "received 0/45" before it asked conntrack.
+        #expect(r.stdout.contains("-> 192.168.50.12:30080 received 45/45 datagrams, lost 0 (0%)"), "\(r.stdout)")
         // A udp step cannot put its echo server on the port the iperf3 server holds, and says
         // so (it said "not started: portInUse(8080)").
         #expect(r.stdout.contains("    not started: UDP port 8080 of pod/web-0:8080 is taken by the iperf3 server of an "
