@@ -170,6 +170,9 @@ public struct Iperf3Report: Sendable, Equatable {
             s += "\(DecimalText.fixed(l.p99, fractionDigits: 3))/\(DecimalText.fixed(l.max, fractionDigits: 3)) us"
         }
         if sendErrors.total > 0 { s += ", send errors \(sendErrors.total)" }
+        // iperf3 counts as lost only the gaps before the last datagram received, so a flow
+        // that lost its tail, or got nothing through, read "lost 0 (0%)" without this.
+        if unreceivedPackets > lostPackets { s += ", never received \(unreceivedPackets)" }
         return s
     }
 }
