@@ -31,6 +31,13 @@ extension World {
         return namespaces[ns.index].localAddresses.first { !$0.isLoopback } ?? .any
     }
 
+    /// The source address a socket in `ns` sending to `destination` puts on its datagrams
+    /// (the output route's, as above), or nil without a route.
+    public func sourceAddress(_ ns: NamespaceID, to destination: IPv4Address) -> IPv4Address? {
+        guard let r = outputRoute(ns, to: destination) else { return nil }
+        return sourceAddress(for: r, ns: ns)
+    }
+
     /// Sends a locally built IPv4 packet (header at the packet's start) along `route`
     /// (`ip_local_out`: OUTPUT, a new route if DNAT moved the destination, POSTROUTING).
     func ipOutputLocal(_ ns: NamespaceID, route: Route, _ p: PacketHandle, delay: SimDuration? = nil) {

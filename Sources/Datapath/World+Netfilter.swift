@@ -74,6 +74,16 @@ extension World {
         return out
     }
 
+    /// The sources a receiver may have seen a UDP flow come from: the sender's own address
+    /// and port, then any SNAT of it (`natSources`). For reports that pair a sender with the
+    /// receiver's per-sender counts.
+    public func receiverSources(ofUDPFrom source: IPv4Address, port sourcePort: UInt16, to destination: IPv4Address,
+                                port destinationPort: UInt16, at time: SimTime) -> [(address: IPv4Address, port: UInt16)] {
+        let flow = ConntrackTuple(source: source, destination: destination, sourcePort: sourcePort,
+                                  destinationPort: destinationPort, protocolNumber: ConntrackTuple.udpProtocol)
+        return [(source, sourcePort)] + natSources(of: flow, at: time)
+    }
+
     /// Gives namespace `ns` netfilter: `ruleset` (what iptables-restore would load) and a
     /// conntrack table of `conntrackMax` entries.
     public func enableNetfilter(_ ns: NamespaceID, ruleset: NetfilterRuleset, conntrackMax: Int,

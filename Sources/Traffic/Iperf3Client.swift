@@ -239,8 +239,7 @@ public final class Iperf3Client: NetworkApplication {
 
     /// The source address the client's datagrams carry (the route's preferred source).
     public func sourceAddress(in world: World) -> IPv4Address? {
-        guard let r = world.outputRoute(namespace, to: configuration.server) else { return nil }
-        return world.sourceAddress(for: r, ns: namespace)
+        world.sourceAddress(namespace, to: configuration.server)
     }
 
     /// Sends the datagrams due by now while the core is free, then arms the timer for the

@@ -69,10 +69,8 @@ public struct Iperf3Report: Sendable, Equatable {
         icmpErrors = client.icmpErrors
         // The stream is keyed by the source the server saw: the client's own, or after SNAT
         // (a NodePort from outside: MASQUERADE --random-fully) the one conntrack gave it.
-        let flow = ConntrackTuple(source: clientAddress, destination: configuration.server, sourcePort: clientPort,
-                                  destinationPort: configuration.port, protocolNumber: ConntrackTuple.udpProtocol)
-        let sources = [(address: clientAddress, port: clientPort)]
-            + world.natSources(of: flow, at: configuration.start + configuration.time)
+        let sources = world.receiverSources(ofUDPFrom: clientAddress, port: clientPort, to: configuration.server,
+                                            port: configuration.port, at: configuration.start + configuration.time)
         let s = servers.lazy.flatMap { server in sources.lazy.compactMap { server.stream(from: $0.address, port: $0.port) } }
             .first
         packetsReceived = s?.packets ?? 0

@@ -95,8 +95,7 @@ public final class UDPEchoClient: NetworkApplication {
 
     /// The address the client's datagrams leave from (its route's preferred source).
     public func sourceAddress(in world: World) -> IPv4Address? {
-        guard let r = world.outputRoute(namespace, to: configuration.server) else { return nil }
-        return world.sourceAddress(for: r, ns: namespace)
+        world.sourceAddress(namespace, to: configuration.server)
     }
 
     public func timerFired(_ world: World, tag: UInt64) {
@@ -186,11 +185,9 @@ public struct UDPEchoReport: Sendable, Equatable {
     static func echoedByServers(_ c: UDPEchoClient, _ servers: [UDPEchoServer], _ world: World?) -> Int {
         var sources: [(address: IPv4Address, port: UInt16)] = []
         if let world, let address = c.sourceAddress(in: world) {
-            sources.append((address, c.localPort))
-            let flow = ConntrackTuple(source: address, destination: c.configuration.server, sourcePort: c.localPort,
-                                      destinationPort: c.configuration.port, protocolNumber: ConntrackTuple.udpProtocol)
             let lastSend = c.configuration.start + c.configuration.interval * Int64(max(c.configuration.count - 1, 0))
-            sources += world.natSources(of: flow, at: lastSend)
+            sources = world.receiverSources(ofUDPFrom: address, port: c.localPort, to: c.configuration.server,
+                                            port: c.configuration.port, at: lastSend)
         }
         return servers.reduce(0) { total, server in
             total + sources.reduce(0) { $0 + server.echoed(from: $1.address, port: $1.port) }
