@@ -178,7 +178,7 @@ final class ScenarioRunner {
     private func iperfServer(_ ns: NamespaceID, port: UInt16, name: String) throws -> Iperf3Server {
         if let s = iperfServers.first(where: { $0.ns == ns && $0.port == port }) { return s.server }
         if echoServers.contains(where: { $0.ns == ns && $0.port == port }) {
-            throw RunFailure("UDP port \(port) of \(name) is taken by the echo server of an earlier udp step, so iperf3 -s "
+            throw RunFailure("UDP \(name) is taken by the echo server of an earlier udp step, so iperf3 -s "
                              + "cannot listen there; give this step (or the udp steps) another port")
         }
         let s = try traffic.addIperf3Server(name: name, in: ns, port: port)
@@ -189,7 +189,7 @@ final class ScenarioRunner {
     private func echoServer(_ ns: NamespaceID, port: UInt16, name: String) throws -> UDPEchoServer {
         if let s = echoServers.first(where: { $0.ns == ns && $0.port == port }) { return s.server }
         if iperfServers.contains(where: { $0.ns == ns && $0.port == port }) {
-            throw RunFailure("UDP port \(port) of \(name) is taken by the iperf3 server of an earlier iperf3 step, so the "
+            throw RunFailure("UDP \(name) is taken by the iperf3 server of an earlier iperf3 step, so the "
                              + "echo server cannot listen there; give this step (or the iperf3 step) another port")
         }
         let s = try traffic.addUDPEchoServer(name: name, in: ns, port: port)

@@ -21,6 +21,9 @@ enum TopologyValidation {
         let services = checkServices(serviceDrafts, serviceSubnet: cluster.serviceSubnet,
                                      nodePortRange: t.cluster.serviceNodePortRange?.value, seed: t.seed, r)
         let steps = checkScenario(t, workloads: workloads, services: serviceDrafts, checked: services, crossDocument: crossDocument, r)
+        if let steps, crossDocument, let all = services.all {
+            checkServerPorts(t.steps, steps: steps, workloads: workloads, services: all, r)
+        }
         let duration = checkDuration(t, steps: steps, r)
         let hosts = checkHosts(t, r)
         let cabling = checkLinks(t, r)
