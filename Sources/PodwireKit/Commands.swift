@@ -40,7 +40,7 @@ struct RunCommand: ParsableCommand {
             Bins are --svg-bin long (default: the duration / 100, rounded down to 1, 2 or 5 × 10^k).
             """)
 
-    @Argument(help: "The topology file (YAML stream).") var file: String
+    @Argument(help: "The topology file (YAML stream), or - for standard input.") var file: String
     @Option(name: .long, help: "Output folder (default: pcaps/<metadata.name>).") var out: String?
     @Option(name: .long, help: "Seed for every random choice (default: spec.seed).") var seed: UInt64?
     @Option(name: .long, help: "Simulated time to run, e.g. 2s (default: spec.duration).") var duration: DurationArgument?
@@ -143,11 +143,11 @@ struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate", abstract: "Check a topology file and report every problem with file:line:column.")
 
-    @Argument(help: "The topology file (YAML stream).") var file: String
+    @Argument(help: "The topology file (YAML stream), or - for standard input.") var file: String
 
     func run() throws {
         let t = try loadTopology(file)
-        print("\(file): ok — \(t.nodes.count) node(s), \(t.pods.count) pod(s), \(t.deployments.count) deployment(s), "
+        print("\(displayName(file)): ok — \(t.nodes.count) node(s), \(t.pods.count) pod(s), \(t.deployments.count) deployment(s), "
               + "\(t.scenario.count) scenario step(s), \(t.duration) simulated")
     }
 }
@@ -159,9 +159,14 @@ func loadTopology(_ file: String) throws -> TopologySpec {
     } catch {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         let n = error.errors.count
-        FileHandle.standardError.write(Data("podwire: \(n) error\(n == 1 ? "" : "s") in \(file)\n".utf8))
+        FileHandle.standardError.write(Data("podwire: \(n) error\(n == 1 ? "" : "s") in \(displayName(file))\n".utf8))
         throw ExitCode(2)
     }
+}
+
+/// How messages name the topology argument: `-` is standard input.
+func displayName(_ file: String) -> String {
+    file == "-" ? TopologyFile.standardInputName : file
 }
 
 /// "t=0.420s / 2s" on stderr, redrawn at most 5 times a second, only when stderr is a

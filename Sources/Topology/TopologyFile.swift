@@ -8,9 +8,18 @@ import Foundation
 import Yams
 
 public enum TopologyFile {
-    /// Reads and parses the file at `path`; `path` is used as the file name in errors.
+    /// The name errors give a topology read from standard input (`podwire run -`).
+    public static let standardInputName = "<stdin>"
+
+    /// Reads and parses the file at `path`; `path` is used as the file name in errors. `-`
+    /// reads standard input, as `kubectl apply -f -` does, and names it `<stdin>`. Pipes and
+    /// devices (`/dev/stdin`, a shell's `<(generate)`) are read to their end.
     public static func load(path: String) throws(TopologyErrors) -> TopologySpec {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        if path == "-" {
+            let data = (try? FileHandle.standardInput.readToEnd()) ?? Data()
+            return try parse(data: data, fileName: standardInputName)
+        }
+        guard let data = FileManager.default.contents(atPath: path) ?? readStream(path) else {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             let message = !exists ? "cannot read the topology file: no such file"
@@ -18,6 +27,20 @@ public enum TopologyFile {
             throw TopologyErrors([TopologyError(file: path, line: 0, column: 0, path: "", message: message,
                                                 hint: "pass the path of a YAML file such as topologies/single-node.yaml")])
         }
+        return try parse(data: data, fileName: path)
+    }
+
+    /// A FIFO or character device read to its end; `FileManager.contents(atPath:)` returns
+    /// nil for them (it sizes the read from `stat`).
+    private static func readStream(_ path: String) -> Data? {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFIFO || (st.st_mode & S_IFMT) == S_IFCHR,
+              let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return (try? handle.readToEnd()) ?? Data()
+    }
+
+    private static func parse(data: Data, fileName path: String) throws(TopologyErrors) -> TopologySpec {
         guard let text = String(data: data, encoding: .utf8) else {
             throw TopologyErrors([TopologyError(file: path, line: 0, column: 0, path: "",
                                                 message: "expected a UTF-8 text file; got bytes that are not valid UTF-8",

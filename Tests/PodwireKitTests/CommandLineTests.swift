@@ -123,6 +123,29 @@ import Testing
         #expect(lonely.status != 0 && lonely.stderr.contains("--svg-bin needs --svg DIR"))
     }
 
+    /// `-` reads the topology from standard input, as `kubectl apply -f -` does, and a pipe
+    /// given by path (`/dev/stdin`, a shell's `<(…)`) is read to its end. Both used to fail
+    /// with "no such file" and "permission denied or I/O error".
+    @Test func topologyFromStandardInputOrAPipe() throws {
+        let text = try Data(contentsOf: URL(fileURLWithPath: E2E.repo.path + "/topologies/single-node.yaml"))
+        let v = try E2E.run(E2E.podwire, ["validate", "-"], stdin: text)
+        #expect(v.status == 0 && v.stdout.hasPrefix("<stdin>: ok — 1 node(s), 3 pod(s)"), "\(v.stdout)\(v.stderr)")
+        let piped = try E2E.run(E2E.podwire, ["validate", "/dev/stdin"], stdin: text)
+        #expect(piped.status == 0 && piped.stdout.hasPrefix("/dev/stdin: ok"), "\(piped.stdout)\(piped.stderr)")
+        let dir = E2E.tempDir("stdin")
+        let r = try E2E.run(E2E.podwire, ["run", "-", "--out", dir + "/out", "--json"], stdin: text)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"file\": \"<stdin>\""))
+        #expect(FileManager.default.fileExists(atPath: dir + "/out/index.json"))
+        let bad = try E2E.run(E2E.podwire, ["validate", "-"], stdin: Data(String(decoding: text, as: UTF8.self)
+            .replacingOccurrences(of: "address: 192.168.50.11/24", with: "address: 192.168.50.11").utf8))
+        #expect(bad.status == 2)
+        #expect(bad.stderr.hasPrefix("<stdin>:"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("podwire: 1 error in <stdin>"), "\(bad.stderr)")
+        let empty = try E2E.run(E2E.podwire, ["validate", "-"])
+        #expect(empty.status == 2 && empty.stderr.hasPrefix("<stdin>:1:1: the file is empty"), "\(empty.stderr)")
+    }
+
     @Test func missingFileIsAnErrorNotACrash() throws {
         let r = try E2E.run(E2E.podwire, ["run", "/nonexistent/x.yaml"])
         #expect(r.status == 2)

@@ -35,7 +35,8 @@ enum E2E {
     }
 
     @discardableResult
-    static func run(_ executable: String, _ args: [String], cwd: String? = nil) throws -> Result {
+    /// Runs `executable` to its end; standard input is `stdin`, or empty when nil.
+    static func run(_ executable: String, _ args: [String], cwd: String? = nil, stdin: Data? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
@@ -43,8 +44,16 @@ enum E2E {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        p.standardInput = FileHandle.nullDevice
+        let input = Pipe()
+        p.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try p.run()
+        if let stdin {
+            // A topology file is far below a pipe's buffer, but write off-thread regardless.
+            DispatchQueue.global().async {
+                input.fileHandleForWriting.write(stdin)
+                try? input.fileHandleForWriting.close()
+            }
+        }
         // Read both pipes to the end before waiting, so a chatty child cannot block.
         let errBox = DataBox()
         let group = DispatchGroup()
