@@ -181,6 +181,17 @@ public enum ThroughputBench {
 }
 
 struct BenchThroughputCommand: ParsableCommand {
+    /// The datagram lengths a CNI's rows run: those asked for (default: the largest that
+    /// fits, and 64), each above the CNI's largest run as the largest, once.
+    static func lengths(_ asked: [Int], cni: ThroughputBench.CNI) -> [Int] {
+        var out: [Int] = []
+        for l in asked.isEmpty ? [cni.largestLength, ThroughputBench.smallLength] : asked {
+            let len = min(l, cni.largestLength)
+            if !out.contains(len) { out.append(len) }
+        }
+        return out
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "throughput",
         abstract: "iperf3-style UDP throughput between pods on two emulated Pi nodes, per profile, CNI, path and datagram size.",
@@ -196,7 +207,8 @@ struct BenchThroughputCommand: ParsableCommand {
     @Option(name: .long, help: "Profiles to run (repeatable; default: 3B, 3B+, 4B, 5).") var profile: [String] = []
     @Option(name: .long, help: "flannel-vxlan or flannel-host-gw (repeatable; default: both).") var cni: [ThroughputBench.CNI] = []
     @Option(name: .long, help: "pod or service (repeatable; default: both).") var via: [ThroughputBench.Via] = []
-    @Option(name: .long, help: "UDP payload bytes (repeatable; default: the largest that fits, and 64).") var length: [Int] = []
+    @Option(name: .long, help: "UDP payload bytes, 12…1472 (repeatable; default: the largest that fits, and 64). Over flannel-vxlan, lengths above 1422 run as 1422, the largest that fits the pod MTU.")
+    var length: [Int] = []
     @Option(name: .long, help: "Simulated time per run, e.g. 200ms.") var time: DurationArgument?
     @Flag(name: .long, help: "Print one iperf3 -J-shaped JSON object per row, one per line.") var json = false
     @Option(name: .long, help: "Also draw the matrix as an SVG bar chart in this file.") var svg: String?
@@ -223,6 +235,7 @@ struct BenchThroughputCommand: ParsableCommand {
         let cnis = cni.isEmpty ? [ThroughputBench.CNI.hostGW, .vxlan] : cni
         let vias = via.isEmpty ? ThroughputBench.Via.allCases : via
         var rows: [ThroughputRow] = []
+        var clamped: [Int] = []
         if !json {
             print("podwire bench throughput: UDP pod → pod across two nodes, \(time) simulated per row")
             print(pad("profile", 21) + pad("cni", 16) + pad("via", 8) + lpad("length", 6) + lpad("offered", 14)
@@ -231,8 +244,7 @@ struct BenchThroughputCommand: ParsableCommand {
         for p in profiles {
             for c in cnis {
                 for v in vias {
-                    for l in length.isEmpty ? [c.largestLength, ThroughputBench.smallLength] : length {
-                        let len = c == .vxlan && l > c.largestLength ? c.largestLength : l
+                    for len in Self.lengths(length, cni: c) {
                         let row = ThroughputBench.run(profile: p, cni: c, via: v, length: len, time: time)
                         rows.append(row)
                         if json {
@@ -248,7 +260,15 @@ struct BenchThroughputCommand: ParsableCommand {
                 }
             }
         }
+        for c in cnis { clamped += length.filter { $0 > c.largestLength && !clamped.contains($0) } }
+        // Said, not silent: `--length 1472 --length 1422` used to print two identical 1422 rows.
+        let clampNote = clamped.map { "--length \($0) ran as \(ThroughputBench.CNI.vxlan.largestLength) over flannel-vxlan, "
+            + "the largest datagram that fits its pod MTU (1450) in one frame" }
+        if json {
+            for note in clampNote { FileHandle.standardError.write(Data("podwire: note: \(note)\n".utf8)) }
+        }
         if !json {
+            for note in clampNote { print("Note: \(note).") }
             print("")
             print("Sources of the published figures:")
             var seen: [String] = []

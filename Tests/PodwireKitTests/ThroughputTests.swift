@@ -264,4 +264,21 @@ import Wire
             #expect(text.contains(key), "\(key) missing from \(text)")
         }
     }
+
+    /// A length too big for VXLAN's pod MTU runs as 1422 over flannel-vxlan, once, and the
+    /// table says so. `--length 1472 --length 1422` used to print two identical 1422 rows
+    /// and no word of why.
+    @Test func aLengthAboveTheVXLANPodMTUIsClampedOnceAndSaid() throws {
+        let r = try E2E.run(E2E.podwire, ["bench", "throughput", "--profile", "raspberry-pi-4b", "--via", "pod",
+                                          "--length", "1472", "--length", "1422", "--time", "2ms"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("raspberry-pi-4b ") }.map { $0.split(separator: " ").prefix(4).joined(separator: " ") }
+        #expect(rows == ["raspberry-pi-4b flannel-host-gw pod 1472", "raspberry-pi-4b flannel-host-gw pod 1422",
+                         "raspberry-pi-4b flannel-vxlan pod 1422"], "\(r.stdout)")
+        #expect(r.stdout.contains("Note: --length 1472 ran as 1422 over flannel-vxlan, the largest datagram that fits its pod MTU (1450) in one frame."))
+        let j = try E2E.run(E2E.podwire, ["bench", "throughput", "--profile", "raspberry-pi-4b", "--via", "pod", "--cni", "flannel-vxlan",
+                                          "--length", "1472", "--time", "2ms", "--json"])
+        #expect(j.status == 0 && j.stdout.split(separator: "\n").count == 1 && j.stdout.contains("\"length\":1422"), "\(j.stdout)")
+        #expect(j.stderr.contains("podwire: note: --length 1472 ran as 1422 over flannel-vxlan"), "\(j.stderr)")
+    }
 }
