@@ -3,6 +3,7 @@ import Datapath
 import Engine
 import Foundation
 import Kube
+import Topology
 import Traffic
 import Wire
 
@@ -215,7 +216,8 @@ struct BenchThroughputCommand: ParsableCommand {
 
     func validate() throws {
         for p in profile where NodeProfile.named(p) == nil {
-            throw ValidationError("unknown profile \(p); expected one of " + NodeProfile.names.joined(separator: ", "))
+            throw ValidationError("unknown profile \(p); expected one of " + NodeProfile.names.joined(separator: ", ")
+                                  + (Suggestions.closest(to: p, in: NodeProfile.names).map { " (did you mean \($0)?)" } ?? ""))
         }
         for l in length where !(Iperf3DatagramHeader.length...1472).contains(l) {
             throw ValidationError("--length \(l): expected \(Iperf3DatagramHeader.length)…1472 bytes (a datagram that fits one 1500-byte frame)")

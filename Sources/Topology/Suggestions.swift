@@ -2,9 +2,9 @@
 /// candidate within an edit distance of 2 (optimal string alignment, so one transposition
 /// such as `contianers` → `containers` counts as one edit), compared case-insensitively.
 
-enum Suggestions {
+public enum Suggestions {
     /// The best candidate within `maxDistance`, ties going to the earlier candidate.
-    static func closest(to word: String, in candidates: [String], maxDistance: Int = 2) -> String? {
+    public static func closest(to word: String, in candidates: [String], maxDistance: Int = 2) -> String? {
         let w = Array(word.lowercased().unicodeScalars)
         var best: (String, Int)?
         for candidate in candidates {
@@ -40,7 +40,7 @@ enum Suggestions {
     }
 
     /// "did you mean `x`?", or nil when nothing is close.
-    static func didYouMean(_ word: String, in candidates: [String]) -> String? {
+    public static func didYouMean(_ word: String, in candidates: [String]) -> String? {
         closest(to: word, in: candidates).map { "did you mean `\($0)`?" }
     }
 }

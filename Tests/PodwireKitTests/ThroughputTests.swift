@@ -281,4 +281,12 @@ import Wire
         #expect(j.status == 0 && j.stdout.split(separator: "\n").count == 1 && j.stdout.contains("\"length\":1422"), "\(j.stdout)")
         #expect(j.stderr.contains("podwire: note: --length 1472 ran as 1422 over flannel-vxlan"), "\(j.stderr)")
     }
+
+    @Test func anUnknownProfileIsRefusedWithTheNamesAndAGuess() throws {
+        let r = try E2E.run(E2E.podwire, ["bench", "throughput", "--profile", "raspberry-pi-4", "--time", "1ms"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("unknown profile raspberry-pi-4; expected one of raspberry-pi-zero-2w, "), "\(r.stderr)")
+        #expect(r.stderr.contains("(did you mean raspberry-pi-4b?)"), "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+    }
 }
