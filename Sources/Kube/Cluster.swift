@@ -103,7 +103,7 @@ public final class Cluster {
         for (i, name) in underlay.switches.enumerated() {
             let ns = world.addNamespace(name: name, kind: .host, node: name)
             let (bridge, _) = world.addBridge(ns, name: "br-\(name)",
-                                              mac: MACAddress(0x02, 0x50, 0xFF, 0, 0, UInt8(truncatingIfNeeded: i + 1)), mtu: 1500)
+                                              mac: MACAddress(0x02, 0x50, 0xFF, 0, 0, UInt8(truncatingIfNeeded: i + 1)), mtu: configuration.mtu)
             switches.append((name, ns, bridge))
         }
         let nodeNS = definitions.map { world.addNamespace(name: $0.name, kind: .node, node: $0.name) }
@@ -164,14 +164,14 @@ public final class Cluster {
             return made
         }
         guard let (link, peer) = underlay.link(of: machine) else {
-            return world.addPhysical(ns, name: "eth0", mac: mac, mtu: 1500)
+            return world.addPhysical(ns, name: "eth0", mac: mac, mtu: configuration.mtu)
         }
         let shape = LinkShape(rate: min(link.rate ?? rate, rate), propagationDelay: link.delay ?? configuration.lanDelay)
         var own = shape
         own.rate = min(shape.rate, transmitRate ?? shape.rate)
         own.txqueuelen = txqueuelen
         if let sw = switches.first(where: { $0.name == peer.machine }) {
-            let (eth0, port) = world.addVethPair(ns, "eth0", mac1: mac, sw.netns, peer.interface, mac2: nextPortMAC(), mtu: 1500)
+            let (eth0, port) = world.addVethPair(ns, "eth0", mac1: mac, sw.netns, peer.interface, mac2: nextPortMAC(), mtu: configuration.mtu)
             world.attach(port, to: sw.bridge, hairpin: false)
             world.setLink(own, of: eth0)
             world.setLink(shape, of: port)
@@ -181,10 +181,10 @@ public final class Cluster {
         // (A peer that is no machine of this cluster leaves the NIC without carrier; the
         // topology reader refuses such links before they get here.)
         guard let peerNS = world.namespaces.first(where: { $0.name == peer.machine && $0.kind != .pod })?.id else {
-            return world.addPhysical(ns, name: "eth0", mac: mac, mtu: 1500)
+            return world.addPhysical(ns, name: "eth0", mac: mac, mtu: configuration.mtu)
         }
         let peerMAC = peerMACs[peer.machine] ?? nextPortMAC()
-        let (eth0, other) = world.addVethPair(ns, "eth0", mac1: mac, peerNS, "eth0", mac2: peerMAC, mtu: 1500)
+        let (eth0, other) = world.addVethPair(ns, "eth0", mac1: mac, peerNS, "eth0", mac2: peerMAC, mtu: configuration.mtu)
         world.setLink(own, of: eth0)
         world.setLink(shape, of: other)
         crossoverEnds[peer.machine] = other
@@ -206,7 +206,7 @@ public final class Cluster {
             guard let a = switches.first(where: { $0.name == l.a.machine }),
                   let b = switches.first(where: { $0.name == l.b.machine }) else { continue }
             let (pa, pb) = world.addVethPair(a.netns, l.a.interface, mac1: nextPortMAC(), b.netns, l.b.interface,
-                                             mac2: nextPortMAC(), mtu: 1500)
+                                             mac2: nextPortMAC(), mtu: configuration.mtu)
             world.attach(pa, to: a.bridge, hairpin: false)
             world.attach(pb, to: b.bridge, hairpin: false)
             let shape = LinkShape(rate: l.rate ?? 1_000_000_000, propagationDelay: l.delay ?? configuration.lanDelay)
@@ -249,10 +249,11 @@ public final class Cluster {
 
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
 
-    /// The MTU of pod interfaces and cni0: the cluster MTU, less VXLAN's 50 bytes under
-    /// flannel-vxlan (flanneld's FLANNEL_MTU).
+    /// The MTU of pod interfaces and cni0: the cluster MTU (every LAN interface's), less
+    /// VXLAN's 50 bytes under flannel-vxlan (flanneld's FLANNEL_MTU: the external
+    /// interface's MTU minus the backend's overhead).
     public var podMTU: Int {
-        configuration.network == .flannelVXLAN ? min(configuration.mtu, 1500) - VXLANHeader.overhead : configuration.mtu
+        configuration.network == .flannelVXLAN ? configuration.mtu - VXLANHeader.overhead : configuration.mtu
     }
     public func pod(named name: String, namespace: String = "default") -> Pod? {
         podIndexes[PodKey(namespace: namespace, name: name)].map { pods[$0] }

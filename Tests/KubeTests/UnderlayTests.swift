@@ -140,4 +140,32 @@ import Wire
         #expect(w.accounting.dropped(.mtuExceeded) == 1)
         #expect(w.conservationHolds())
     }
+
+    /// `cluster.mtu` is the LAN's: every node's and host's eth0 and the switch ports get it,
+    /// and flannel's VXLAN device and the pods get it less 50. Node NICs and switch ports used
+    /// to stay at 1500 whatever the file said, so `mtu: 9000` gave pods 1450 under VXLAN, and
+    /// 9000-byte pod MTUs behind 1500-byte NICs under host-gw (every full-size DF datagram
+    /// across nodes got "fragmentation needed").
+    @Test(arguments: [(PodNetwork.flannelVXLAN, 8950), (.flannelHostGW, 9000)])
+    func theClusterMTUIsEveryLANInterfacesAndPodsFollow(_ network: PodNetwork, _ podMTU: Int) throws {
+        let ext = HostDefinition(name: "ext", address: IPv4Interface("192.168.50.100/24")!)
+        let c = Cluster(ClusterConfiguration(mtu: 9000, network: network), nodes: Self.nodes(2), hosts: [ext])
+        let w = c.world
+        let lan = [c.nodes[0].eth0, c.nodes[1].eth0, try #require(c.host(named: "ext")).eth0]
+        for d in lan { #expect(w.device(d).mtu == 9000) }
+        for d in lan { #expect(w.device(try #require(Self.peer(w.device(d)))).mtu == 9000) }  // switch ports
+        #expect(c.podMTU == podMTU)
+        let a = c.addPod(PodDefinition(name: "a", nodeName: "pi-1")), b = c.addPod(PodDefinition(name: "b", nodeName: "pi-2"))
+        #expect(w.device(try #require(a.eth0)).mtu == podMTU)
+        _ = try UDPEchoServer(name: "srv", world: w, namespace: try #require(b.netns), port: 8080)
+        // The largest datagram that fits the pod MTU crosses whole, with DF, both ways.
+        let big = try UDPEchoClient(name: "big", world: w, namespace: try #require(a.netns),
+                                    configuration: UDPEchoConfiguration(server: try #require(b.ip), port: 8080, count: 2,
+                                                                        length: podMTU - 28, dontFragment: true))
+        w.run(until: SimTime.zero + .seconds(1))
+        #expect(big.sent == 2 && big.received == 2)
+        #expect(big.icmpErrors.isEmpty)
+        #expect(w.accounting.dropped(.mtuExceeded) == 0)
+        #expect(w.conservationHolds())
+    }
 }
