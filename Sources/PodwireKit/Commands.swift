@@ -1,4 +1,5 @@
 import ArgumentParser
+import Capture
 import Datapath
 import Engine
 import Foundation
@@ -147,6 +148,17 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let t = try loadTopology(file)
+        // libpcap compiles the filter here too, so validate finds what run would refuse.
+        // (Which interfaces the patterns match is known only once the cluster is built.)
+        if !t.capture.filter.isEmpty {
+            do {
+                _ = try BPFFilter(expression: t.capture.filter, snaplen: t.capture.snaplen)
+            } catch {
+                FileHandle.standardError.write(Data((Replay.captureProblem(error, t.capture, file: t.fileName) + "\n").utf8))
+                FileHandle.standardError.write(Data("podwire: 1 error in \(displayName(file))\n".utf8))
+                throw ExitCode(2)
+            }
+        }
         print("\(displayName(file)): ok — \(t.nodes.count) node(s), \(t.pods.count) pod(s), \(t.deployments.count) deployment(s), "
               + "\(t.scenario.count) scenario step(s), \(t.duration) simulated")
     }

@@ -46,6 +46,16 @@ public enum Replay {
     /// A previous run's `summary.json` is removed here, before anything is written, as the
     /// capture removes its `index.json`: a run that is then interrupted leaves no summary of
     /// another run beside its partial pcaps. Only in a folder that is already podwire's.
+    /// A capture error as `file:line:col: spec.capture.FIELD: …` where the file says which
+    /// field is at fault (a pattern no interface matches, a filter libpcap refuses).
+    static func captureProblem(_ error: CaptureError, _ capture: CaptureSpec, file: String) -> String {
+        switch error {
+        case .noInterfaceMatches: "\(capture.interfacesLocation?.description ?? file): spec.capture.interfaces: \(error)"
+        case .badFilter: "\(capture.filterLocation?.description ?? file): spec.capture.filter: \(error)"
+        default: "\(file): spec.capture: \(error)"
+        }
+    }
+
     static func claimOutputDirectory(_ dir: String) throws(RunError) {
         let fm = FileManager.default
         let contents = (try? fm.contentsOfDirectory(atPath: dir)) ?? []
@@ -100,7 +110,7 @@ public enum Replay {
                 world.addObserver(c)
                 capture = c
             } catch {
-                throw RunError(description: "\(topology.fileName): spec.capture: \(error)", exitCode: 2)
+                throw RunError(description: Self.captureProblem(error, topology.capture, file: topology.fileName), exitCode: 2)
             }
         }
 

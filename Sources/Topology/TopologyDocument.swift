@@ -759,6 +759,7 @@ enum TopologyDocument {
         var capture = CaptureSpec(interfaces: ["*"], snaplen: 262_144, filter: "")
         var ok = true
         if let n = f["interfaces"] {
+            capture.interfacesLocation = r.location(of: n)
             if let items = r.sequence(n, f.path("interfaces"), expected: "a list of interface name patterns, like [\"*\"]",
                                       hint: "write `interfaces: [\"*\"]` or e.g. `interfaces: [\"pi-1/*\"]`") {
                 var patterns: [String] = []
@@ -789,6 +790,7 @@ enum TopologyDocument {
             if let v = r.integer(n, f.path("snaplen"), in: 64...262_144, expected: "a snapshot length in bytes") { capture.snaplen = v } else { ok = false }
         }
         if let n = f["filter"] {
+            capture.filterLocation = r.location(of: n)
             if let v = r.string(n, f.path("filter"), expected: "a BPF filter expression in tcpdump syntax") { capture.filter = v } else { ok = false }
         }
         return ok ? capture : nil

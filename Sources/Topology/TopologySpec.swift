@@ -162,11 +162,18 @@ public struct CaptureSpec: Sendable {
     public var snaplen: Int
     /// A BPF expression in tcpdump syntax, compiled later by libpcap; "" keeps everything.
     public var filter: String
+    /// Where `interfaces` and `filter` are written, for errors found once the cluster exists
+    /// (a pattern no interface matches, a filter libpcap refuses); nil when defaulted.
+    public var interfacesLocation: SourceLocation?
+    public var filterLocation: SourceLocation?
 
-    public init(interfaces: [String], snaplen: Int, filter: String) {
+    public init(interfaces: [String], snaplen: Int, filter: String,
+                interfacesLocation: SourceLocation? = nil, filterLocation: SourceLocation? = nil) {
         self.interfaces = interfaces
         self.snaplen = snaplen
         self.filter = filter
+        self.interfacesLocation = interfacesLocation
+        self.filterLocation = filterLocation
     }
 }
 

@@ -199,13 +199,25 @@ import Testing
         }
     }
 
+    /// "file:line:col" of the field: the capture's errors are found once the cluster exists,
+    /// and used to name only the file. `validate` compiles the filter as `run` does.
     @Test func aBadFilterIsAClearErrorAndWritesNothing() throws {
         let dir = E2E.tempDir("badfilter")
-        try Self.topology(capture: "{filter: \"udp port\"}").write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+        let text = Self.topology(capture: "{filter: \"udp port\"}")
+        try text.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let line = try #require(lines.firstIndex { $0.hasPrefix("  capture: ") }) + 1
+        let at = "\(dir)/t.yaml:\(line):21: spec.capture.filter: invalid capture filter \"udp port\""
         let r = try E2E.run(E2E.podwire, ["run", dir + "/t.yaml", "--out", dir + "/out"])
         #expect(r.status == 2)
-        #expect(r.stderr.contains("spec.capture") && r.stderr.contains("udp port"), "\(r.stderr)")
+        #expect(r.stderr.contains(at), "\(r.stderr)")
         #expect(E2E.pcaps(in: dir + "/out").isEmpty)
+        let v = try E2E.run(E2E.podwire, ["validate", dir + "/t.yaml"])
+        #expect(v.status == 2 && v.stderr.hasPrefix(at) && v.stdout.isEmpty, "\(v.stdout)\(v.stderr)")
+        try Self.topology(capture: "{interfaces: [\"nomatch*\"]}").write(toFile: dir + "/n.yaml", atomically: true, encoding: .utf8)
+        let n = try E2E.run(E2E.podwire, ["run", dir + "/n.yaml", "--out", dir + "/n"])
+        #expect(n.status == 2)
+        #expect(n.stderr.contains("\(dir)/n.yaml:\(line):25: spec.capture.interfaces: no interface matches \"nomatch*\""), "\(n.stderr)")
     }
 
     @Test func jsonSummaryOnStdoutMatchesSummaryJSON() throws {
