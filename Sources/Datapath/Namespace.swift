@@ -107,6 +107,12 @@ public final class Namespace {
     /// exceptions, `fib_nh_exception`), by destination: what `ip route get` shows as
     /// `cache expires 599sec mtu 1450`.
     public internal(set) var pathMTUs: [IPv4Address: PathMTUException] = [:]
+    /// The ICMP error rate limiter's token bucket per destination (`inet_peer`'s
+    /// `rate_tokens`, `rate_last`; World+IPv4.swift `icmpRateAllows`).
+    var icmpPeers: [IPv4Address: ICMPRateBucket] = [:]
+    /// ICMP errors not sent because their destination's bucket was empty (nstat's
+    /// `IcmpOutRateLimitHost`).
+    public internal(set) var icmpOutRateLimitHost = 0
     /// IP ID for kernel-generated datagrams (ICMP), started at a random value.
     var ipID: UInt16
     var random: SeededGenerator
@@ -124,6 +130,13 @@ public final class Namespace {
         for l in localAddresses where l == a { return true }
         return a.isLoopback
     }
+}
+
+/// One destination's ICMP error allowance: time credit in nanoseconds (`rate_tokens`, in
+/// jiffies in the kernel) as of `last`.
+struct ICMPRateBucket {
+    var tokens: Int64
+    var last: SimTime
 }
 
 /// A learnt path MTU towards one destination and when it lapses (`ip_rt_mtu_expires`).

@@ -324,6 +324,7 @@ extension World {
         }
         let n = namespaces[ns.index]
         guard let route = outputRoute(ns, to: ip.source) else { return }
+        guard icmpRateAllows(ns, type: type, code: code, to: ip.source, via: route.device) else { return }
         let source = n.isLocal(ip.destination) ? ip.destination : sourceAddress(for: route, ns: ns)
         let quote = min(Int(ip.totalLength), World.icmpErrorQuoteLimit)
         let total = IPv4Header.minimumLength + ICMPv4Header.length + quote
@@ -348,5 +349,38 @@ extension World {
             pool.meta[Int(e.rawValue)] = m
         }
         ipOutputLocal(ns, route: route, e)
+    }
+
+    /// `net.ipv4.icmp_ratelimit` (1000 ms): the time credit one rate-limited ICMP error costs.
+    static let icmpRateLimit: Int64 = 1_000_000_000
+    /// `XRLIM_BURST_FACTOR`: a destination banks at most 6 errors' worth of credit.
+    static let icmpRateBurstFactor: Int64 = 6
+    /// `net.ipv4.icmp_ratemask` 0x1818: destination unreachable, source quench, time
+    /// exceeded and parameter problem are rate-limited; the others are not.
+    static let icmpRateMask: UInt32 = 0x1818
+
+    /// `icmpv4_mask_allow` + `icmpv4_xrlim_allow` → `inet_peer_xrlim_allow`: whether an
+    /// ICMP error of this type to `destination` may go now. Per destination, each error costs
+    /// 1 s of credit, credit grows with time up to 6 s, and a destination not seen before
+    /// starts full (`inet_getpeer` sets `rate_last` 60 s back), so a burst of errors gets 6
+    /// and then one a second. Not limited: "fragmentation needed" ("Don't limit PMTU
+    /// discovery"), types outside the mask, and errors routed out through loopback (to a
+    /// local sender). The kernel counts credit in jiffies; podwire in nanoseconds. The
+    /// global limiter (`icmp_msgs_per_sec`, whose credit newer kernels take at random) is
+    /// not modelled: it binds only beyond 1000 errors a second across destinations.
+    func icmpRateAllows(_ ns: NamespaceID, type: ICMPv4Type, code: UInt8, to destination: IPv4Address,
+                        via device: DeviceID) -> Bool {
+        if type == .destinationUnreachable && code == ICMPv4UnreachableCode.fragmentationNeeded { return true }
+        guard type.rawValue < 32, Self.icmpRateMask & (1 << UInt32(type.rawValue)) != 0 else { return true }
+        if devices[device.index].kind == .loopback { return true }
+        let n = namespaces[ns.index], now = self.now
+        let ceiling = Self.icmpRateBurstFactor * Self.icmpRateLimit
+        var bucket = n.icmpPeers[destination] ?? ICMPRateBucket(tokens: ceiling, last: now)
+        bucket.tokens = min(bucket.tokens + (now - bucket.last).nanoseconds, ceiling)
+        bucket.last = now
+        let allowed = bucket.tokens >= Self.icmpRateLimit
+        if allowed { bucket.tokens -= Self.icmpRateLimit } else { n.icmpOutRateLimitHost += 1 }
+        n.icmpPeers[destination] = bucket
+        return allowed
     }
 }
