@@ -154,6 +154,8 @@ public enum Replay {
                                                             conntrackMax: nf.conntrack.maximum,
                                                             tableFullDrops: nf.conntrack.statistics.drop))
         }
+        report.icmpRateLimited = world.namespaces.filter { $0.icmpOutRateLimitHost > 0 }
+            .map { ($0.node, $0.name, $0.icmpOutRateLimitHost) }
         report.accounting = world.accounting
         report.inFlight = world.packetsInFlight()
         report.conservationHolds = world.conservationHolds()

@@ -49,6 +49,9 @@ public struct RunReport {
     public var flows: [Flow] = []
     public var interfaces: [InterfaceRow] = []
     public var accounting = PacketAccounting()
+    /// ICMP errors each namespace did not send because Linux's per-destination rate limit
+    /// held them back (nstat's `IcmpOutRateLimitHost`), for namespaces where it did.
+    public var icmpRateLimited: [(node: String, namespace: String, count: Int)] = []
     public var inFlight: UInt64 = 0
     /// Each node's iptables rules (iptables-save -c) and conntrack table (conntrack -L) at the end.
     public var netfilter: [NodeNetfilter] = []
@@ -103,6 +106,14 @@ public struct RunReport {
         if drops.isEmpty { out.append("  none") }
         for r in drops {
             out.append("  \(pad(String(accounting.dropped(r)), 9, right: true))  \(r.kernelName)  (\(r.description))")
+        }
+        if !icmpRateLimited.isEmpty {
+            // Not drops: these ICMP errors were never made. Said, so that "20 sent, 6 ICMP
+            // errors" does not read as lost errors.
+            out.append("")
+            out.append("ICMP ERRORS NOT SENT (rate limit per destination: a burst of 6, then 1 a second; nstat IcmpOutRateLimitHost)")
+            out += table([["NODE", "NETNS", "COUNT"]] + icmpRateLimited.map { [$0.node, $0.namespace, "\($0.count)"] },
+                         rightAlignFrom: 2)
         }
         out.append("")
         out.append("PACKET CONSERVATION")
@@ -183,6 +194,9 @@ public struct RunReport {
             ("flows", .array(flowsJSON)),
             ("interfaces", .array(interfacesJSON)),
             ("drops", .array(dropsJSON)),
+            ("icmp_rate_limited", .array(icmpRateLimited.map { r in
+                .object([("node", .string(r.node)), ("namespace", .string(r.namespace)), ("count", .int(UInt64(r.count)))])
+            })),
             ("conservation", conservation),
             ("netfilter", .array(netfilter.map { n in
                 .object([("node", .string(n.node)), ("iptables_save", .string(n.iptablesSave)),

@@ -146,6 +146,31 @@ import Testing
         #expect(empty.status == 2 && empty.stderr.hasPrefix("<stdin>:1:1: the file is empty"), "\(empty.stderr)")
     }
 
+    /// 20 datagrams to a closed port draw 6 port unreachables (Linux's per-destination ICMP
+    /// limit); the summary says where the other 14 went, in text and JSON.
+    @Test func theSummarySaysWhichICMPErrorsTheRateLimitHeldBack() throws {
+        let yaml = Self.base.replacingOccurrences(of: "  nodes:", with: """
+              duration: 1s
+              scenario:
+                - {at: 0s, udp: {client: pod/client, server: pod/web, port: 9999, count: 20, interval: 1ms, echo: false}}
+              nodes:
+            """) + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}\n"
+        let dir = E2E.tempDir("icmp-limit")
+        try yaml.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+        let r = try E2E.run(E2E.podwire, ["run", dir + "/t.yaml", "--out", dir + "/out"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("20 datagrams of 64 B sent, 0 echoed, 6 ICMP error(s)"), "\(r.stdout)")
+        #expect(r.stdout.contains("ICMP ERRORS NOT SENT (rate limit per destination: a burst of 6, then 1 a second; "
+                                  + "nstat IcmpOutRateLimitHost)\n  NODE  NETNS  COUNT\n  pi-1  web       14\n"), "\(r.stdout)")
+        let j = try E2E.json(dir + "/out/summary.json")
+        let limited = try #require(j["icmp_rate_limited"] as? [[String: Any]])
+        #expect(limited.count == 1 && limited[0]["namespace"] as? String == "web" && limited[0]["count"] as? Int == 14)
+        // Without errors held back: no section, an empty list.
+        let quiet = try E2E.run(E2E.podwire, ["run", "topologies/single-node.yaml", "--out", dir + "/quiet"])
+        #expect(!quiet.stdout.contains("ICMP ERRORS NOT SENT"))
+        #expect((try E2E.json(dir + "/quiet/summary.json")["icmp_rate_limited"] as? [Any])?.isEmpty == true)
+    }
+
     @Test func missingFileIsAnErrorNotACrash() throws {
         let r = try E2E.run(E2E.podwire, ["run", "/nonexistent/x.yaml"])
         #expect(r.status == 2)
