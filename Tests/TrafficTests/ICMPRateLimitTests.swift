@@ -12,6 +12,11 @@ import Wire
     /// 20 datagrams 1 ms apart to a port nobody listens on get 6 port unreachables (the burst);
     /// another sender is another destination with its own burst; 1.5 s later one more gets
     /// through, and the next, 1 ms after it, does not.
+    ///
+    /// The real kernel does the same (Linux 6.18, checked 2026-11-25): two namespaces joined
+    /// by a veth (10.99.0.1/24, 10.99.0.2/24), a Python UDP socket in the first sending 20
+    /// datagrams to 10.99.0.2:9999 1 ms apart, then 3 more 1.5 s later, and tcpdump on the
+    /// first's veth: 6 "udp port 9999 unreachable" 1.1 ms apart, then 1 at +1.52 s.
     @Test func portUnreachableIsABurstOfSixThenOneASecondPerDestination() throws {
         var n = BridgedNode()
         n.addPod("a", host: 2)
@@ -40,6 +45,9 @@ import Wire
 
     /// "Don't limit PMTU discovery": fragmentation needed is never limited, nor are types
     /// outside the mask (echo reply) or errors routed out through loopback; time exceeded is.
+    /// Linux 6.18 through a router namespace (egress MTU 1000), checked 2026-11-25: 20 DF
+    /// datagrams of 1400 bytes (IP_PMTUDISC_PROBE, so the sender keeps sending them) drew 20
+    /// "need to frag (mtu 1000)"; 20 datagrams with TTL 1 then drew 6 "time exceeded".
     @Test func whatTheLimiterLeavesAlone() throws {
         var n = BridgedNode()
         n.addPod("a", host: 2)
