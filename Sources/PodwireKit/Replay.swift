@@ -163,7 +163,11 @@ public enum Replay {
             do {
                 let files = try capture.finish(extra: ["topology": topology.name, "seed": String(seed)])
                 report.captureDirectory = outDir
-                report.captureFiles = files.map { (file: String($0.path.split(separator: "/").last ?? ""), packets: $0.packets) }
+                report.captureFiles = files.map {
+                    var st = stat()
+                    let bytes = stat($0.path, &st) == 0 ? Int64(st.st_size) : 0
+                    return (file: String($0.path.split(separator: "/").last ?? ""), packets: $0.packets, bytes: bytes)
+                }
                 report.captureEpochSeconds = opts.epochSeconds
                 report.flowTaps = FlowThroughput.taps(runner: traffic, titles: report.flows.map(\.title), interfaces: interfaces,
                                                       captured: report.captureFiles.map(\.file))

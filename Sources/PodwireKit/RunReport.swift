@@ -1,5 +1,6 @@
 import Datapath
 import Engine
+import Foundation
 import Kube
 import Traffic
 
@@ -64,7 +65,8 @@ public struct RunReport {
     }
     public var conservationHolds = false
     public var captureDirectory: String?
-    public var captureFiles: [(file: String, packets: Int)] = []
+    /// Each pcap with its packets and its size on disk in bytes.
+    public var captureFiles: [(file: String, packets: Int, bytes: Int64)] = []
     /// A node's eth0 capture when the run has VXLAN devices (to show how to decode 8472).
     public var vxlanUnderlayFile: String?
     /// Where each UDP flow's datagrams arrive, for `--svg` (FlowThroughput.swift); empty
@@ -127,7 +129,15 @@ public struct RunReport {
         if let dir = captureDirectory {
             out.append("")
             let total = captureFiles.reduce(0) { $0 + $1.packets }
-            out.append("CAPTURES: \(captureFiles.count) pcap files, \(total) packets, in \(dir)/ (index.json lists them)")
+            let bytes = captureFiles.reduce(Int64(0)) { $0 + $1.bytes }
+            out.append("CAPTURES: \(captureFiles.count) pcap file\(captureFiles.count == 1 ? "" : "s"), \(total) packets, "
+                       + "\(Self.size(bytes)), in \(dir)/ (index.json lists them)")
+            // A second of gigabit iperf3 across VXLAN writes ~1.5 GB (every hop of every
+            // datagram); say how to keep the next run smaller before the disk says it.
+            if bytes >= Self.largeCapture {
+                out.append("  large: spec.capture.snaplen: 128 keeps headers only; capture.interfaces (e.g. [\"*/eth0\"]) or "
+                           + "a capture.filter keeps fewer files or frames")
+            }
             if let busiest = captureFiles.max(by: { ($0.packets, $1.file) < ($1.packets, $0.file) }) {
                 out.append("  tcpdump -nn -e -r \(dir)/\(busiest.file)")
                 out.append("  tshark -r \(dir)/\(busiest.file)")
@@ -181,8 +191,11 @@ public struct RunReport {
         ])
         var captureJSON: JSONValue = .null
         if let dir = captureDirectory {
-            let files: [JSONValue] = captureFiles.map { .object([("file", .string($0.file)), ("packets", .int($0.packets))]) }
-            captureJSON = .object([("directory", .string(dir)), ("files", .array(files))])
+            let files: [JSONValue] = captureFiles.map {
+                .object([("file", .string($0.file)), ("packets", .int($0.packets)), ("bytes", .int(UInt64($0.bytes)))])
+            }
+            captureJSON = .object([("directory", .string(dir)), ("bytes", .int(UInt64(captureFiles.reduce(Int64(0)) { $0 + $1.bytes }))),
+                                   ("files", .array(files))])
         }
         return .object([
             ("topology", .string(topology)),
@@ -213,6 +226,21 @@ public struct RunReport {
         let n = s.count
         if n >= w { return s }
         return right ? String(repeating: " ", count: w - n) + s : s + String(repeating: " ", count: w - n)
+    }
+
+    /// Captures from 1 GiB up get a hint on keeping the next run smaller.
+    static let largeCapture: Int64 = 1 << 30
+
+    /// Bytes the way `ls -lh` counts them (powers of 1024), one decimal: "812 bytes",
+    /// "143.2 KiB", "1.4 GiB".
+    static func size(_ bytes: Int64) -> String {
+        guard bytes >= 1024 else { return "\(bytes) byte\(bytes == 1 ? "" : "s")" }
+        var value = Double(bytes) / 1024
+        for unit in ["KiB", "MiB", "GiB"] {
+            if value < 1024 || unit == "GiB" { return String(format: "%.1f", value) + " " + unit }
+            value /= 1024
+        }
+        return ""
     }
 
     private func table(_ rows: [[String]], rightAlignFrom: Int = Int.max) -> [String] {
