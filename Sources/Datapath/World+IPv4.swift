@@ -366,8 +366,9 @@ extension World {
     /// and then one a second. Not limited: "fragmentation needed" ("Don't limit PMTU
     /// discovery"), types outside the mask, and errors routed out through loopback (to a
     /// local sender). The kernel counts credit in jiffies; podwire in nanoseconds. The
-    /// global limiter (`icmp_msgs_per_sec`, whose credit newer kernels take at random) is
-    /// not modelled: it binds only beyond 1000 errors a second across destinations.
+    /// global limiter (`icmp_msgs_per_sec` 1000, `icmp_msgs_burst` 50 on Linux 6.18, each
+    /// error taking 0–2 credits at random) is not modelled: it binds only when errors to
+    /// many destinations pass 50 at once or 1000 a second.
     func icmpRateAllows(_ ns: NamespaceID, type: ICMPv4Type, code: UInt8, to destination: IPv4Address,
                         via device: DeviceID) -> Bool {
         if type == .destinationUnreachable && code == ICMPv4UnreachableCode.fragmentationNeeded { return true }
