@@ -23,11 +23,11 @@ extension FieldSchema {
 
     /// PodSpec (a Pod's `spec`, a Deployment's `spec.template.spec`).
     static func podSpec(explain: String) -> FieldSchema {
-        FieldSchema(what: "a Kubernetes PodSpec", modelled: ["containers", "nodeName", "nodeSelector"],
+        FieldSchema(what: "a Kubernetes PodSpec", modelled: ["containers", "nodeName", "nodeSelector", "hostNetwork"],
                     ignored: ["initContainers", "ephemeralContainers", "volumes", "restartPolicy",
                               "terminationGracePeriodSeconds", "activeDeadlineSeconds", "dnsPolicy", "dnsConfig",
                               "serviceAccountName", "serviceAccount", "automountServiceAccountToken",
-                              "hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace",
+                              "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace",
                               "securityContext", "imagePullSecrets", "hostname", "hostnameOverride", "subdomain",
                               "setHostnameAsFQDN", "affinity", "schedulerName", "tolerations", "hostAliases",
                               "priorityClassName", "priority", "preemptionPolicy", "readinessGates",
@@ -49,8 +49,8 @@ extension FieldSchema {
 
     /// ContainerPort.
     static func containerPort(explain: String) -> FieldSchema {
-        FieldSchema(what: "a Kubernetes container port", modelled: ["name", "containerPort", "protocol"],
-                    ignored: ["hostPort", "hostIP"], explain: explain)
+        FieldSchema(what: "a Kubernetes container port", modelled: ["name", "containerPort", "protocol", "hostPort"],
+                    ignored: ["hostIP"], explain: explain)
     }
 
     /// DeploymentSpec.

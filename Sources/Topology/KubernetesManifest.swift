@@ -149,6 +149,17 @@ enum KubernetesManifest {
                 draft.nodeSelector = Located(value: sel, location: r.location(of: n))
             } else { ok = false }
         }
+        // Read so that it can be refused: ignored, it would give the pod an address and a veth
+        // of its own, which is not what the manifest asks for.
+        if let n = spec["hostNetwork"] {
+            if let on = r.bool(n, spec.path("hostNetwork"), hint: "write `hostNetwork: false` or leave it out") {
+                if on {
+                    r.report(n, spec.path("hostNetwork"), "hostNetwork: true is not modelled yet: podwire gives every pod its own network namespace, an address from its node's pod CIDR and a veth on cni0",
+                             hint: "remove hostNetwork to give the pod a pod IP, or send to and from the node itself with `node/NAME` in scenario steps")
+                    ok = false
+                }
+            } else { ok = false }
+        }
         var containers: [ContainerSpec] = []
         if let n = r.required(spec, "containers", expected: "a list of containers", hint: "add `containers: [{name: app, image: busybox}]`"),
            let items = r.sequence(n, spec.path("containers"), expected: "a list of containers",
@@ -222,6 +233,13 @@ enum KubernetesManifest {
                              hint: ["TCP", "UDP", "SCTP"].contains(s.uppercased()) ? "write it in capitals: `protocol: \(s.uppercased())`" : "write `protocol: UDP` or leave it out for TCP")
                 }
             }
+        }
+        if let n = f["hostPort"] {
+            // The portmap CNI plugin's DNAT from the node's port to the pod: ignoring it would
+            // leave the node's port closed while the manifest says it is open.
+            r.report(n, f.path("hostPort"), "hostPort is not modelled: podwire does not program the portmap plugin's DNAT from the node's port to the pod",
+                     hint: "remove hostPort, and reach the pod from outside the cluster through a `type: NodePort` Service")
+            ok = false
         }
         guard ok, let port, let proto else { return nil }
         return ContainerPortSpec(name: name, containerPort: port, protocol: proto)

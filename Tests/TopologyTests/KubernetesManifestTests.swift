@@ -61,12 +61,41 @@ import Testing
                   args: ["sleep 1d"]
                   volumeMounts: [{name: v, mountPath: /v}]
                   livenessProbe: {exec: {command: ["true"]}}
-                  ports: [{containerPort: 53, protocol: UDP, hostPort: 53}]
+                  ports: [{containerPort: 53, protocol: UDP, hostIP: 0.0.0.0}]
             status: {phase: Running}
             """)
         #expect(t.pods.count == 1)
         #expect(t.pods[0].template.containers[0].ports[0].containerPort == 53)
         #expect(t.pods[0].location.line == 8)
+    }
+
+    /// `hostNetwork: true` and `hostPort` change where a pod is reachable; ignored, they left
+    /// the pod with a pod IP and the node's port closed while the manifest says otherwise
+    /// (both were in the "accepted and dropped" lists). They are refused, in a Pod and in a
+    /// Deployment's template.
+    @Test func hostNetworkAndHostPortAreRefusedNotIgnored() {
+        let yaml = base + """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: a}
+            spec: {hostNetwork: true, containers: [{name: c, image: busybox}]}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 80, hostPort: 8080}]}]}
+            """
+        expectError(yaml, line: 11, column: 21, path: "spec.hostNetwork",
+                    ["hostNetwork: true is not modelled yet", "remove hostNetwork", "`node/NAME`"])
+        expectError(yaml, line: 20, column: 87, path: "spec.template.spec.containers[0].ports[0].hostPort",
+                    ["hostPort is not modelled", "portmap", "`type: NodePort` Service"])
+        #expect(Fixtures.errors(yaml).count == 2)
+        // `hostNetwork: false` is the default, and fine.
+        #expect(Fixtures.errors(yaml.replacingOccurrences(of: "hostNetwork: true", with: "hostNetwork: false")).count == 1)
     }
 
     @Test func misspeltContainerField() {
