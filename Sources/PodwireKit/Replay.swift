@@ -56,6 +56,26 @@ public enum Replay {
         }
     }
 
+    /// The capture's filter compiles and its patterns match some interface of the built
+    /// cluster: what `run` checks before it claims the output folder, and `validate` too.
+    static func checkCapture(_ topology: TopologySpec, interfaces: [CaptureInterface]) throws(RunError) {
+        let opts = CaptureOptions(directory: "", interfaceGlobs: topology.capture.interfaces, snaplen: topology.capture.snaplen)
+        do throws(CaptureError) {
+            if !topology.capture.filter.isEmpty {
+                _ = try BPFFilter(expression: topology.capture.filter, snaplen: opts.effectiveSnaplen)
+            }
+            if opts.selected(from: interfaces).isEmpty { throw .noInterfaceMatches(globs: opts.interfaceGlobs) }
+        } catch {
+            throw RunError(description: captureProblem(error, topology.capture, file: topology.fileName), exitCode: 2)
+        }
+    }
+
+    /// `validate`'s look at what only the built cluster shows: the capture's patterns.
+    public static func checkBuilt(_ topology: TopologySpec) throws(RunError) {
+        let cluster = ClusterBuilder.build(topology, seed: topology.seed)
+        try checkCapture(topology, interfaces: ClusterBuilder.captureInterfaces(cluster))
+    }
+
     static func claimOutputDirectory(_ dir: String) throws(RunError) {
         let fm = FileManager.default
         let contents = (try? fm.contentsOfDirectory(atPath: dir)) ?? []
@@ -101,10 +121,12 @@ public enum Replay {
         let interfaces = ClusterBuilder.captureInterfaces(cluster)
         var opts = CaptureOptions(directory: outDir)
         if options.capture {
-            try claimOutputDirectory(outDir)
             opts.interfaceGlobs = topology.capture.interfaces
             opts.snaplen = topology.capture.snaplen
             opts.filter = topology.capture.filter
+            // Before the folder is claimed: a spec.capture mistake leaves no folder behind.
+            try checkCapture(topology, interfaces: interfaces)
+            try claimOutputDirectory(outDir)
             do {
                 let c = try PcapCapture(interfaces: interfaces, options: opts)
                 world.addObserver(c)

@@ -243,6 +243,12 @@ import Testing
         let n = try E2E.run(E2E.podwire, ["run", dir + "/n.yaml", "--out", dir + "/n"])
         #expect(n.status == 2)
         #expect(n.stderr.contains("\(dir)/n.yaml:\(line):25: spec.capture.interfaces: no interface matches \"nomatch*\""), "\(n.stderr)")
+        // Found before the output folder is claimed, and by validate, which builds the cluster
+        // to see its interfaces (it used to say "ok" for this file).
+        #expect(!FileManager.default.fileExists(atPath: dir + "/n"))
+        let nv = try E2E.run(E2E.podwire, ["validate", dir + "/n.yaml"])
+        #expect(nv.status == 2 && nv.stderr.hasPrefix("\(dir)/n.yaml:\(line):25: spec.capture.interfaces: no interface matches"),
+                "\(nv.stdout)\(nv.stderr)")
     }
 
     @Test func jsonSummaryOnStdoutMatchesSummaryJSON() throws {
