@@ -96,6 +96,12 @@ public struct Iperf3ClientConfiguration: Sendable, Hashable {
     }
 }
 
+/// One reporting interval of a client's sending (`iperf3 -J`'s `intervals[]`, sender side).
+public struct Iperf3Interval: Sendable, Equatable {
+    public var bytes: UInt64 = 0
+    public var packets: UInt64 = 0
+}
+
 public enum Iperf3ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `-b 0` (unlimited) from somewhere other than a pod on a node with a CPU model: a node's
     /// own namespace (it would block on `SO_SNDBUF`, not modelled) or a plain host (nothing
@@ -193,6 +199,11 @@ public final class Iperf3Client: NetworkApplication {
     public private(set) var sendErrors = SendErrorCounts()
     /// ICMP errors delivered to the socket (port unreachable …).
     public private(set) var icmpErrors = ICMPMessageCounts()
+    /// What the socket accepted in each second of the test (iperf3's default `-i 1`
+    /// reporting interval), from `configuration.start`: payload bytes and datagrams.
+    public private(set) var intervals: [Iperf3Interval] = []
+    /// iperf3's reporting interval.
+    public static let reportingInterval = SimDuration.seconds(1)
     /// Simulated time of the first and last attempted send.
     public private(set) var firstSend: SimTime?
     public private(set) var lastSend: SimTime?
@@ -284,6 +295,10 @@ public final class Iperf3Client: NetworkApplication {
             }
             datagramsSent += 1
             bytesSent += UInt64(length)
+            let k = Int((world.now - configuration.start).nanoseconds / Self.reportingInterval.nanoseconds)
+            while intervals.count <= k { intervals.append(Iperf3Interval()) }
+            intervals[k].bytes += UInt64(length)
+            intervals[k].packets += 1
         } catch {
             sendErrors.count(error)
         }

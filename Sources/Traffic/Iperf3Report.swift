@@ -4,7 +4,8 @@ import Wire
 
 /// The result of one iperf3 UDP test, and its JSON in the shape of `iperf3 -u -J`
 /// (shared/reference/ecosystem.md §4.1): `start.connected[]`, `start.connecting_to`,
-/// `start.test_start`, then `end.sum` (UDP: `start`, `end`, `seconds`, `bytes`,
+/// `start.test_start`, `intervals[]` (one per second of `-t`, the client's sending, as
+/// `-i 1` writes them), then `end.sum` (UDP: `start`, `end`, `seconds`, `bytes`,
 /// `bits_per_second`, `jitter_ms`, `lost_packets`, `packets`, `lost_percent`,
 /// `out_of_order`, `sender`), `end.sum_sent` and `end.sum_received` (downstream parsers read
 /// `end.sum_received.bits_per_second` and `end.sum.lost_percent`), plus a `podwire` object.
@@ -35,6 +36,8 @@ public struct Iperf3Report: Sendable, Equatable {
     public var bytesSent: UInt64
     public var sendErrors: SendErrorCounts
     public var icmpErrors: ICMPMessageCounts
+    /// What the client sent in each second of the test (the last may be shorter).
+    public var intervals: [Iperf3Interval]
     /// Receive side (zero when no datagram reached the server).
     public var packetsReceived: UInt64
     public var bytesReceived: UInt64
@@ -67,6 +70,9 @@ public struct Iperf3Report: Sendable, Equatable {
         bytesSent = client.bytesSent
         sendErrors = client.sendErrors
         icmpErrors = client.icmpErrors
+        let count = Int((configuration.time.nanoseconds + Iperf3Client.reportingInterval.nanoseconds - 1)
+                        / Iperf3Client.reportingInterval.nanoseconds)
+        intervals = (0..<count).map { $0 < client.intervals.count ? client.intervals[$0] : Iperf3Interval() }
         // The stream is keyed by the source the server saw: the client's own, or after SNAT
         // (a NodePort from outside: MASQUERADE --random-fully) the one conntrack gave it.
         let sources = world.receiverSources(ofUDPFrom: clientAddress, port: clientPort, to: configuration.server,
@@ -147,8 +153,25 @@ public struct Iperf3Report: Sendable, Equatable {
             ("last_arrival", Self.time(lastArrival)),
             ("one_way_delay_us", latency?.jsonMicroseconds ?? .null),
         ])
+        // iperf3 -J's `intervals[]` on the client: one per second of `-t` (the last may be
+        // shorter), each with the stream and the sum, sender side.
+        let step = Iperf3Client.reportingInterval.nanoseconds
+        let intervalsJSON: [JSONValue] = intervals.enumerated().map { k, interval in
+            let from = Int64(k) * step, to = min(from + step, c.time.nanoseconds)
+            let fields: [(String, JSONValue)] = [
+                ("start", .number(DecimalText.fixed(from, fractionDigits: 9))),
+                ("end", .number(DecimalText.fixed(to, fractionDigits: 9))),
+                ("seconds", .number(DecimalText.fixed(to - from, fractionDigits: 9))),
+                ("bytes", .int(interval.bytes)),
+                ("bits_per_second", .number(DecimalText.ratio(interval.bytes, times: 8_000_000_000, over: UInt64(to - from),
+                                                              fractionDigits: 3))),
+                ("packets", .int(interval.packets)), ("omitted", .bool(false)), ("sender", .bool(true)),
+            ]
+            return .object([("streams", .array([.object([("socket", .int(socket))] + fields)])), ("sum", .object(fields))])
+        }
         return .object([
             ("start", start),
+            ("intervals", .array(intervalsJSON)),
             ("end", .object([("sum", sum), ("sum_sent", side(bytesSent)), ("sum_received", side(bytesReceived))])),
             ("podwire", podwire),
         ])
