@@ -85,11 +85,11 @@ extension World {
     /// dropped (`__neigh_event_send`).
     private func enqueue(_ n: Namespace, _ idx: Int32, _ p: PacketHandle) {
         let i = Int(idx)
-        let cost = pool.length(p) + NeighbourParameters.perPacketQueueOverhead
+        let cost = NeighbourParameters.queueCost(ipLength: pool.length(p))
         while n.neighbours.entries[i].queueBytes + cost > n.neighbours.parameters.unresolvedQueueBytes,
               !n.neighbours.entries[i].queue.isEmpty {
             let old = n.neighbours.entries[i].queue.removeFirst()
-            n.neighbours.entries[i].queueBytes -= pool.length(old) + NeighbourParameters.perPacketQueueOverhead
+            n.neighbours.entries[i].queueBytes -= NeighbourParameters.queueCost(ipLength: pool.length(old))
             drop(old, .neighbourQueueFull, ns: n.id, device: n.neighbours.entries[i].device)
         }
         n.neighbours.entries[i].queue.append(p)
