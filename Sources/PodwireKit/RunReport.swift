@@ -67,6 +67,8 @@ public struct RunReport {
     public var captureDirectory: String?
     /// Each pcap with its packets and its size on disk in bytes.
     public var captureFiles: [(file: String, packets: Int, bytes: Int64)] = []
+    /// The pcaps' total size on disk.
+    public var captureBytes: Int64 { captureFiles.reduce(0) { $0 + $1.bytes } }
     /// A node's eth0 capture when the run has VXLAN devices (to show how to decode 8472).
     public var vxlanUnderlayFile: String?
     /// Where each UDP flow's datagrams arrive, for `--svg` (FlowThroughput.swift); empty
@@ -129,12 +131,11 @@ public struct RunReport {
         if let dir = captureDirectory {
             out.append("")
             let total = captureFiles.reduce(0) { $0 + $1.packets }
-            let bytes = captureFiles.reduce(Int64(0)) { $0 + $1.bytes }
             out.append("CAPTURES: \(captureFiles.count) pcap file\(captureFiles.count == 1 ? "" : "s"), \(total) packets, "
-                       + "\(Self.size(bytes)), in \(dir)/ (index.json lists them)")
+                       + "\(Self.size(captureBytes)), in \(dir)/ (index.json lists them)")
             // A second of gigabit iperf3 across VXLAN writes ~1.5 GB (every hop of every
             // datagram); say how to keep the next run smaller before the disk says it.
-            if bytes >= Self.largeCapture {
+            if captureBytes >= Self.largeCapture {
                 out.append("  large: spec.capture.snaplen: 128 keeps headers only; capture.interfaces (e.g. [\"*/eth0\"]) or "
                            + "a capture.filter keeps fewer files or frames")
             }
@@ -194,8 +195,7 @@ public struct RunReport {
             let files: [JSONValue] = captureFiles.map {
                 .object([("file", .string($0.file)), ("packets", .int($0.packets)), ("bytes", .int(UInt64($0.bytes)))])
             }
-            captureJSON = .object([("directory", .string(dir)), ("bytes", .int(UInt64(captureFiles.reduce(Int64(0)) { $0 + $1.bytes }))),
-                                   ("files", .array(files))])
+            captureJSON = .object([("directory", .string(dir)), ("bytes", .int(UInt64(captureBytes))), ("files", .array(files))])
         }
         return .object([
             ("topology", .string(topology)),
