@@ -273,9 +273,15 @@ struct BenchThroughputCommand: ParsableCommand {
         if !json {
             for note in clampNote { print("Note: \(note).") }
             print("")
-            print("Sources of the published figures:")
-            var seen: [String] = []
-            for r in rows { if let s = r.publishedSource, !seen.contains(s) { seen.append(s); print("  \(r.profile): \(s)") } }
+            // Each source once, in row order; no heading when no row has one (a Zero 2 W matrix).
+            var sources: [(profile: String, source: String)] = []
+            for r in rows {
+                if let s = r.publishedSource, !sources.contains(where: { $0.source == s }) { sources.append((r.profile, s)) }
+            }
+            if !sources.isEmpty {
+                print("Sources of the published figures:")
+                for s in sources { print("  \(s.profile): \(s.source)") }
+            }
             print("Lost datagrams by drop reason are in --json; small-datagram rows are CPU-bound on estimated costs.")
         }
         if let svg {

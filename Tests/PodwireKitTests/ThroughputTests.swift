@@ -282,6 +282,23 @@ import Wire
         #expect(j.stderr.contains("podwire: note: --length 1472 ran as 1422 over flannel-vxlan"), "\(j.stderr)")
     }
 
+    /// The sources list names each row's source once, and is left out when no row has one:
+    /// a Zero 2 W matrix printed the heading "Sources of the published figures:" over nothing.
+    @Test func theSourcesListIsLeftOutWhenNoRowHasAPublishedFigure() throws {
+        let zero = try E2E.run(E2E.podwire, ["bench", "throughput", "--profile", "raspberry-pi-zero-2w", "--cni", "flannel-host-gw",
+                                             "--via", "pod", "--length", "1472", "--time", "2ms"])
+        #expect(zero.status == 0, "\(zero.stderr)")
+        #expect(zero.stdout.contains("raspberry-pi-zero-2w flannel-host-gw pod"), "\(zero.stdout)")
+        #expect(!zero.stdout.contains("Sources of the published figures"), "\(zero.stdout)")
+        let pi4 = try E2E.run(E2E.podwire, ["bench", "throughput", "--profile", "raspberry-pi-4b", "--cni", "flannel-host-gw",
+                                            "--via", "pod", "--length", "1472", "--length", "1000", "--time", "2ms"])
+        #expect(pi4.status == 0, "\(pi4.stderr)")
+        let lines = pi4.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        let heading = try #require(lines.firstIndex(of: "Sources of the published figures:"), "\(pi4.stdout)")
+        #expect(lines[heading + 1].hasPrefix("  raspberry-pi-4b: gigabit wire limit"), "\(pi4.stdout)")
+        #expect(lines[heading + 2].hasPrefix("Lost datagrams by drop reason"), "one source, listed once: \(pi4.stdout)")
+    }
+
     @Test func anUnknownProfileIsRefusedWithTheNamesAndAGuess() throws {
         let r = try E2E.run(E2E.podwire, ["bench", "throughput", "--profile", "raspberry-pi-4", "--time", "1ms"])
         #expect(r.status == 64)
