@@ -130,7 +130,9 @@ final class ScenarioRunner {
                     problems.append((i, title, "\(error)"))
                 }
             case .udp(let s):
-                let title = "udp \(s.client) → \(Self.serverText(s.server, s.port)), \(s.count) × \(s.length) B every \(s.interval)"
+                // One datagram has no interval (the step may still carry the default's).
+                let title = "udp \(s.client) → \(Self.serverText(s.server, s.port)), \(s.count) × \(s.length) B"
+                    + (s.count == 1 ? "" : " every \(s.interval)")
                     + (s.echo ? ", echoed" : "") + (s.dontFragment ? ", DF (IP_PMTUDISC_DO)" : "") + " (at \(step.at))"
                 titles.append(title)
                 do {

@@ -123,6 +123,31 @@ import Topology
         }
     }
 
+    /// A udp step of one datagram has no interval to speak of: its title used to say
+    /// "1 × 64 B every 50ms", the default interval of a step that never waits.
+    @Test func aOneDatagramStepsTitleGivesNoInterval() throws {
+        let yaml = """
+            apiVersion: podwire/v1alpha1
+            kind: Topology
+            metadata: {name: titles}
+            spec:
+              duration: 100ms
+              nodes: [{name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}]
+              scenario:
+                - {at: 0s, udp: {client: pod/a, server: pod/b, port: 8080, count: 1, length: 64}}
+                - {at: 10ms, udp: {client: pod/a, server: pod/b, port: 8080, count: 2, interval: 5ms, length: 64}}
+              capture: {interfaces: ["pi-1/b/eth0"]}
+            ---
+            {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}}
+            ---
+            {apiVersion: v1, kind: Pod, metadata: {name: b}, spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}}
+            """
+        let r = try Replay.run(try TopologyFile.parse(yaml: yaml, fileName: "titles.yaml"),
+                               options: RunOptions(outputDirectory: E2E.tempDir("titles")))
+        #expect(r.flows.map(\.title) == ["udp pod/a → pod/b:8080, 1 × 64 B, echoed (at 0s)",
+                                          "udp pod/a → pod/b:8080, 2 × 64 B every 5ms, echoed (at 10ms)"])
+    }
+
     @Test func aFlowWhoseReceiverWasNotCapturedIsSkippedWithAReason() throws {
         let r = try Self.run(capture: "pi-1/*/*", label: "flows-pi1")
         let dir = E2E.tempDir("svg-pi1")
