@@ -227,6 +227,20 @@ public final class Netfilter {
         emptyHooks & (1 << UInt16(Self.hookSlot(table, hook))) != 0
     }
 
+    /// A packet the datapath passed by (table, hook)'s built-in chain because `isEmpty` said
+    /// it has no rules: the chain's policy still counts it, as the kernel's does. (Linux 6.18
+    /// in a namespace, the kernel reference's layout: pi-1's nat INPUT chain, empty, counted
+    /// 16 packets, the first of each new flow delivered to the node.) Nothing when the table
+    /// has no such hook.
+    @inline(__always)
+    public func countPolicy(_ table: NetfilterTableName, _ hook: NetfilterHook, length: Int) {
+        let slot = Self.hookSlot(table, hook)
+        guard hookEntries[slot] >= 0 else { return }
+        let c = counterStorage + 2 &* Int(hookPolicies[slot])
+        c[0] &+= 1
+        c[1] &+= UInt64(truncatingIfNeeded: length)
+    }
+
     // MARK: - ipt_do_table
 
     /// Walks the table's built-in chain for `hook` (`ipt_do_table`). Updates rule counters,

@@ -215,7 +215,9 @@ extension World {
             pool.meta[i].conntrack = id.rawValue
             pool.meta[i].reply = false
             pool.meta[i].unconfirmed = true
-            if !st.rules.isEmpty(.nat, hook) {
+            if st.rules.isEmpty(.nat, hook) {
+                st.rules.countPolicy(.nat, hook, length: length)
+            } else {
                 var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
                 let verdict = nfEvaluate(ns, st, p, .nat, hook, &pkt)
                 pool.meta[i].mark = pkt.mark
@@ -252,9 +254,12 @@ extension World {
     func nfFilter(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ipOffset: Int, hook: NetfilterHook,
                   inDevice: DeviceID, outDevice: DeviceID) -> Bool {
         guard followerIsLive(ns, st, p, device: inDevice == .none ? outDevice : inDevice) else { return false }
-        if st.rules.isEmpty(.filter, hook) { return true }
         let ip = pool.data(p) + ipOffset
         let length = pool.length(p) - ipOffset
+        if st.rules.isEmpty(.filter, hook) {
+            st.rules.countPolicy(.filter, hook, length: length)
+            return true
+        }
         let tuple = conntrackTuple(ip, length: length, firstFragment: pool.meta[Int(p.rawValue)].defragmented)?.tuple
             ?? ConntrackTuple(source: IPv4Address(loading: ip + 12), destination: IPv4Address(loading: ip + 16),
                               sourcePort: 0, destinationPort: 0, protocolNumber: ip.load(fromByteOffset: 9, as: UInt8.self))
@@ -296,7 +301,9 @@ extension World {
             return true
         }
         if pool.meta[i].unconfirmed {
-            if !st.rules.isEmpty(.nat, hook), let tuple = conntrackTuple(ip, length: length, firstFragment: pool.meta[i].defragmented)?.tuple {
+            if st.rules.isEmpty(.nat, hook) {
+                st.rules.countPolicy(.nat, hook, length: length)
+            } else if let tuple = conntrackTuple(ip, length: length, firstFragment: pool.meta[i].defragmented)?.tuple {
                 var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
                 let verdict = nfEvaluate(ns, st, p, .nat, hook, &pkt)
                 pool.meta[i].mark = pkt.mark
