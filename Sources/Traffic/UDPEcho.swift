@@ -6,6 +6,10 @@ import Wire
 /// client sends `count` datagrams from one socket, `interval` apart, each beginning
 /// `podwire|seq=N|` and padded with '.'; the server sends every datagram straight back from
 /// its port. The client records each echo's round-trip time.
+///
+/// A datagram shorter than its tag carries the tag cut short (`length: 8` sends `podwire|`),
+/// so its echo cannot name its sequence number: it is matched to the oldest unanswered
+/// datagram with the same bytes, as an echo over an in-order path would be.
 
 public struct UDPEchoConfiguration: Sendable, Equatable {
     public var server: IPv4Address
@@ -75,6 +79,8 @@ public final class UDPEchoClient: NetworkApplication {
     public private(set) var localPort: UInt16 = 0
     public let namespace: NamespaceID
     private var sendTimes: [SimTime]
+    /// Every datagram before this index has been answered (where matching a cut tag starts).
+    private var firstUnanswered = 0
     private var app = AppID(rawValue: -1)
     private var socket = SocketID(rawValue: -1)
 
@@ -98,9 +104,12 @@ public final class UDPEchoClient: NetworkApplication {
         world.sourceAddress(namespace, to: configuration.server)
     }
 
+    /// Datagram `seq`'s tag, `podwire|seq=N|`.
+    static func tag(_ seq: Int) -> [UInt8] { Array("podwire|seq=\(seq)|".utf8) }
+
     public func timerFired(_ world: World, tag: UInt64) {
         let seq = sent + 1
-        let head = Array("podwire|seq=\(seq)|".utf8)
+        let head = Self.tag(seq)
         sendTimes[sent] = world.now
         do throws(SendError) {
             try world.sendUDP(socket, to: configuration.server, port: configuration.port,
@@ -117,17 +126,41 @@ public final class UDPEchoClient: NetworkApplication {
     }
 
     public func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
-        // The sequence number follows "podwire|seq=".
-        let prefix = Array("podwire|seq=".utf8)
         let p = datagram.payload
-        guard p.count > prefix.count, p.prefix(prefix.count).elementsEqual(prefix) else { return }
-        var seq = 0
-        for b in p.dropFirst(prefix.count) {
-            guard b >= 0x30 && b <= 0x39 else { break }
-            seq = seq * 10 + Int(b - 0x30)
+        guard p.count == configuration.length else { return }
+        let seq: Int
+        if let whole = Self.wholeTagSequence(p) {
+            seq = whole
+        } else if let cut = oldestUnanswered(sentAs: p) {
+            seq = cut
+        } else {
+            return
         }
         guard seq >= 1, seq <= sent, roundTrips[seq - 1] == nil else { return }
         roundTrips[seq - 1] = world.now - sendTimes[seq - 1]
+    }
+
+    /// N when the payload holds a whole tag `podwire|seq=N|`.
+    static func wholeTagSequence(_ p: UnsafeRawBufferPointer) -> Int? {
+        let prefix = "podwire|seq=".utf8
+        guard p.count > prefix.count, p.prefix(prefix.count).elementsEqual(prefix) else { return nil }
+        var seq = 0
+        for b in p.dropFirst(prefix.count) {
+            if b == UInt8(ascii: "|") { return seq }
+            guard b >= 0x30 && b <= 0x39, seq < Int.max / 10 else { return nil }
+            seq = seq * 10 + Int(b - 0x30)
+        }
+        return nil  // cut before its closing '|'
+    }
+
+    /// The oldest sent, unanswered datagram whose bytes are `p` (its tag cut to the length).
+    private func oldestUnanswered(sentAs p: UnsafeRawBufferPointer) -> Int? {
+        while firstUnanswered < sent && roundTrips[firstUnanswered] != nil { firstUnanswered += 1 }
+        for i in firstUnanswered..<sent where roundTrips[i] == nil {
+            let head = Self.tag(i + 1)
+            if p.indices.allSatisfy({ p[$0] == ($0 < head.count ? head[$0] : UInt8(ascii: ".")) }) { return i + 1 }
+        }
+        return nil
     }
 
     public func icmpReceived(_ world: World, socket: SocketID, message: ReceivedICMP) {
