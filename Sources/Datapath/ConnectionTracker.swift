@@ -317,20 +317,43 @@ public final class ConnectionTracker {
         records[index].status = status
     }
 
-    /// `__nf_conntrack_confirm`: put both tuples in the hash table. Fails — the entry is
-    /// freed, `insertFailed` counts it and the caller drops the packet — when a live entry
-    /// already holds the original or the reply tuple (the UDP race of two first packets).
-    /// The timeout the last `packet` call chose starts now.
-    public func confirm(_ id: ConntrackEntryID, now: SimTime) -> Bool {
+    /// What `confirm` did with an unconfirmed entry.
+    public enum ConfirmResult: Equatable, Sendable {
+        /// In the table.
+        case confirmed
+        /// Lost a race to an identical entry, which the packet now belongs to.
+        case merged(ConntrackEntryID)
+        /// Lost a race it cannot merge: freed, and the packet must be dropped.
+        case failed
+    }
+
+    /// `__nf_conntrack_confirm`: put both tuples in the hash table. The timeout the last
+    /// `packet` call chose starts now.
+    ///
+    /// When a live entry already holds a tuple (two first packets of one flow, the second
+    /// created before the first was confirmed: both waited for ARP), `nf_ct_resolve_clash`
+    /// merges a UDP entry into the winner when the winner holds the same original tuple and
+    /// the same reply tuple (`nf_ct_can_merge`, so the same NAT); `clash_resolve` counts it.
+    /// Otherwise the entry is freed, `insert_failed` counts it and the caller drops the
+    /// packet. (Linux ≥ 5.6 lets a UDP loser with different NAT through as well,
+    /// `nf_ct_resolve_clash_harder`; podwire drops it.)
+    public func confirm(_ id: ConntrackEntryID, now: SimTime) -> ConfirmResult {
         let index = checkedIndex(id, life: .unconfirmed)
         advanceClock(now)
         let record = records[index]
         if holdsLive(record.original, hash: record.originalHash, now: now)
             || holdsLive(record.reply, hash: record.replyHash, now: now) {
-            statistics.insertFailed += 1
             unconfirmedCount -= 1
             freeRecord(index)
-            return false
+            if record.original.protocolNumber == ConntrackTuple.udpProtocol,
+               let (winner, direction) = find(record.original, now: now), direction == .original,
+               records[Int(winner.rawValue)].reply == record.reply,
+               records[Int(winner.rawValue)].status.intersection([.srcNAT, .dstNAT]) == record.status.intersection([.srcNAT, .dstNAT]) {
+                statistics.clashResolve += 1
+                return .merged(winner)
+            }
+            statistics.insertFailed += 1
+            return .failed
         }
         if (slotsOccupied + 2) * 2 > slotMask + 1 { growSlots() }
         insertSlot(hash: record.originalHash, ref: Int32(index) << 1)
@@ -341,7 +364,7 @@ public final class ConnectionTracker {
         unconfirmedCount -= 1
         count += 1
         statistics.insert += 1
-        return true
+        return .confirmed
     }
 
     /// The packet that created an unconfirmed entry was dropped: free the entry.

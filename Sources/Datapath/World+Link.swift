@@ -187,6 +187,14 @@ extension World {
             guard let mac = brNetfilterPrerouting(b, st, ns, p, ingress: ingress) else { return }
             dst = mac
         }
+        bridgeForward(b, ingress: ingress, p, destination: dst, netfilter: brnf)
+    }
+
+    /// The rest of `br_handle_frame_finish`, after PREROUTING: forward (through br_netfilter's
+    /// FORWARD and POSTROUTING when `netfilter` is given), flood or pass up.
+    private func bridgeForward(_ b: BridgeID, ingress: DeviceID, _ p: PacketHandle, destination dst: MACAddress,
+                               netfilter brnf: NetfilterState?) {
+        let ns = devices[ingress.index].namespace
         switch bridgeDecide(b, ingress: ingress, destination: dst) {
         case .forward(let port):
             if let st = brnf, !brNetfilterForward(b, st, ns, p) { return }
@@ -205,7 +213,12 @@ extension World {
     /// iptables as arriving on the bridge device. When DNAT sends the packet to an address
     /// whose route points back out of this bridge ("bridged DNAT", REFERENCE.md §5.3), the
     /// frame stays bridged — TTL and source MAC untouched — with the new neighbour's MAC as
-    /// its destination; an unresolved neighbour sends it from the bridge device instead.
+    /// its destination. An unresolved neighbour (`br_nf_pre_routing_finish_bridge`) takes the
+    /// packet through the bridge device's neighbour output, so it waits for ARP and shows on
+    /// the bridge device with the bridge's MAC as source; the bridge device then hands it back
+    /// to forwarding from its ingress port with its own source MAC restored
+    /// (`br_nf_pre_routing_finish_bridge_slow`), through FORWARD and POSTROUTING like any
+    /// bridged frame (`bridgeDeviceTransmit`).
     /// Returns the destination MAC to bridge on, or nil when the packet was consumed.
     func brNetfilterPrerouting(_ b: BridgeID, _ st: NetfilterState, _ ns: NamespaceID, _ p: PacketHandle,
                                ingress: DeviceID) -> MACAddress? {
@@ -227,9 +240,10 @@ extension World {
             mac.store(to: pool.data(p))
             return mac
         }
+        let i = Int(p.rawValue)
+        pool.meta[i].bridgedDNATPort = ingress
+        pool.meta[i].bridgedDNATSource = MACAddress(loading: pool.data(p) + 6)
         pool.pull(p, EthernetHeader.length)
-        guard nfPostroutingOrInput(ns, st, p, ipOffset: 0, hook: .postrouting, inDevice: bridgeDevice, outDevice: bridgeDevice)
-        else { return nil }
         neighbourOutput(ns, device: bridgeDevice, nextHop: nextHop, p, after: n.costs.bridge)
         return nil
     }
@@ -311,6 +325,16 @@ extension World {
         let frame = UnsafeRawBufferPointer(pool.bytes(p))
         let dst = MACAddress(loading: frame.baseAddress!)
         let dev = bridges[Int(b.rawValue)].device
+        let i = Int(p.rawValue)
+        if pool.meta[i].bridgedDNATPort != .none, let st = namespaces[devices[dev.index].namespace.index].netfilter {
+            // `br_nf_pre_routing_finish_bridge_slow`: bridged DNAT, its neighbour now resolved.
+            let ingress = pool.meta[i].bridgedDNATPort
+            pool.meta[i].bridgedDNATPort = .none
+            pool.meta[i].bridgedDNATSource.store(to: pool.data(p) + 6)
+            bridges[Int(b.rawValue)].fdb.learn(pool.meta[i].bridgedDNATSource, port: ingress, now: now)
+            bridgeForward(b, ingress: ingress, p, destination: dst, netfilter: st)
+            return
+        }
         switch bridgeDecide(b, ingress: .none, destination: dst) {
         case .forward(let port):
             let ns = devices[dev.index].namespace

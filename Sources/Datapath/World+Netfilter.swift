@@ -49,6 +49,11 @@ public struct PacketMeta: Sendable {
     /// entry, which it checks by `entryTag` (the entry may be gone if the first was dropped).
     var follower = false
     var entryTag: UInt32 = 0
+    /// Bridged DNAT waiting for its new neighbour (`nf_bridge->bridged_dnat`): the bridge port
+    /// the frame came in on (`physindev`), or `DeviceID.none`, and its Ethernet source
+    /// (`neigh_header`), which the frame gets back once it has left the bridge device.
+    var bridgedDNATPort = DeviceID.none
+    var bridgedDNATSource = MACAddress.zero
 
     static let none = PacketMeta()
 }
@@ -339,12 +344,18 @@ extension World {
             }
             natApply(st, p, ip, entry: id, reply: false, manip: .source)
             pool.meta[i].unconfirmed = false
-            if !st.conntrack.confirm(id, now: now) {
+            var entry = id
+            switch st.conntrack.confirm(id, now: now) {
+            case .confirmed: break
+            case .merged(let winner):
+                entry = winner
+                pool.meta[i].conntrack = winner.rawValue
+            case .failed:
                 pool.meta[i].conntrack = -1
                 drop(p, .conntrackInsertFailed, ns: ns, device: inDevice == .none ? outDevice : inDevice)
                 return false
             }
-            st.conntrack.packet(id, direction: .original, length: length, now: now)
+            st.conntrack.packet(entry, direction: .original, length: length, now: now)
             return true
         }
         natApply(st, p, ip, entry: id, reply: pool.meta[i].reply, manip: .source)

@@ -173,6 +173,13 @@ public final class World {
 
     /// The packet is dropped with `reason`.
     @inline(never) func drop(_ p: PacketHandle, _ reason: DropReason, ns: NamespaceID, device: DeviceID) {
+        let i = Int(p.rawValue)
+        if pool.meta[i].unconfirmed, pool.meta[i].conntrack >= 0, let st = namespaces[ns.index].netfilter {
+            // The entry this packet created goes with it (the skb's reference was the only
+            // one): a bridged DNAT packet lost in the ARP queue, say.
+            st.conntrack.discard(ConntrackEntryID(rawValue: pool.meta[i].conntrack))
+            pool.meta[i] = .none
+        }
         hop(.drop, ns, device, p, reason)
         accounting.droppedByReason[Int(reason.rawValue)] += 1
         pool.free(p)

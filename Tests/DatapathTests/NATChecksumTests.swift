@@ -288,7 +288,7 @@ import Wire
             }
             let id = try #require(st.conntrack.create(original: original, now: .zero))
             st.conntrack.setReply(id, reply)
-            #expect(st.conntrack.confirm(id, now: .zero))
+            #expect(st.conntrack.confirm(id, now: .zero) == .confirmed)
 
             let aboutReply = i & 1 == 1
             // The datagram the error is about, as it was on the wire where the error was made
