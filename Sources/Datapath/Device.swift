@@ -108,7 +108,9 @@ public struct Device: Sendable {
     public let mac: MACAddress
     /// Layer-3 MTU (the largest IPv4 datagram the device carries).
     public var mtu: Int
-    public var kind: DeviceKind
+    public var kind: DeviceKind {
+        didSet { uncountedHeader = Self.uncountedHeader(kind) }
+    }
     public var isUp = true
     /// IPv4 addresses in the order they were added; the first is the primary.
     public var addresses: [IPv4Interface] = []
@@ -117,6 +119,14 @@ public struct Device: Sendable {
     /// Bridge port hairpin mode (`bridge link set dev X hairpin on`).
     public var hairpin = false
     public var counters = DeviceCounters()
+    /// Bytes of each frame's Ethernet header that `counters` leave out: `lo` and a VXLAN
+    /// device count the IP packet (`loopback_xmit` and `vxlan_rcv` count after
+    /// `eth_type_trans`, `iptunnel_xmit` from the inner network header), 0 elsewhere. Linux
+    /// 6.18 in namespaces: one 56-byte ping on lo counted 168 bytes for 2 packets each way;
+    /// three UDP datagrams of 10, 100 and 1000 bytes through flannel.1 counted 1194 (their IP
+    /// lengths) each way. (A bridge device counts what it passes up the same way, and what
+    /// it sends whole: `bridgePassUp`.)
+    private(set) var uncountedHeader: Int
     /// Set on a device with a shaped cable (veth standing for a NIC and its cable).
     public var link: LinkShape?
     /// Set on a NIC behind a capped bus (the 3B+'s USB 2.0), for what it receives.
@@ -135,5 +145,13 @@ public struct Device: Sendable {
         self.mac = mac
         self.mtu = mtu
         self.kind = kind
+        uncountedHeader = Self.uncountedHeader(kind)
+    }
+
+    static func uncountedHeader(_ kind: DeviceKind) -> Int {
+        switch kind {
+        case .loopback, .vxlan: EthernetHeader.length
+        case .veth, .bridge, .ethernet: 0
+        }
     }
 }

@@ -127,7 +127,7 @@ extension World {
         pool.pull(p, ip.headerLength + UDPHeader.length + VXLANHeader.length)
         pool.setValidChecksums(p, max(pool.validChecksums(p) - 1, 0))
         pool.meta[Int(p.rawValue)] = .none  // `vxlan_rcv` scrubs the outer packet's conntrack
-        devices[device.index].counters.received(pool.length(p))
+        devices[device.index].counters.received(pool.length(p) - devices[device.index].uncountedHeader)
         hop(.deviceRx, ns, device, p)
         charge(ns, p, namespaces[ns.index].costs.vxlanDecap)
         netifReceive(device, p)

@@ -151,6 +151,27 @@ import Wire
                 "\(r.flows.map(\.text))")
     }
 
+    /// `ip -s link` of every interface the twin has (the LAN switch is podwire's own), as
+    /// (rx packets, rx bytes, rx dropped, tx packets, tx bytes, tx dropped). podwire counted
+    /// cni0 as 7/334 received and 7/344 sent: a bridge counts what it passes up without the
+    /// Ethernet header, and not the bridged-DNAT datagram it hands back to forwarding.
+    @Test func everyInterfaceCounterIsTheKernels() throws {
+        let r = try Self.report.get()
+        let host = Dictionary(uniqueKeysWithValues: r.pods.map { ($0.name, $0.hostVeth) })
+        // From `ip -s -j link` in each of the twin's namespaces, IPv6 off.
+        let kernel: [String: [UInt64]] = [
+            "pi-1/eth0": [5, 250, 0, 5, 250, 0], "pi-1/cni0": [7, 236, 0, 6, 292, 0],
+            "pi-1/\(host["client"]!)": [10, 500, 0, 12, 584, 0], "pi-1/\(host["web"]!)": [12, 604, 0, 14, 688, 0],
+            "client/eth0": [12, 584, 0, 10, 500, 0], "web/eth0": [14, 688, 0, 12, 604, 0], "ext/eth0": [5, 250, 0, 5, 250, 0],
+            "pi-1/lo": [0, 0, 0, 0, 0, 0], "client/lo": [0, 0, 0, 0, 0, 0], "web/lo": [0, 0, 0, 0, 0, 0], "ext/lo": [0, 0, 0, 0, 0, 0],
+        ]
+        let ours = Dictionary(uniqueKeysWithValues: r.interfaces.filter { $0.namespace != "lan" }.map { row in
+            let c = row.counters
+            return ("\(row.namespace)/\(row.interface)", [c.rxPackets, c.rxBytes, c.rxDropped, c.txPackets, c.txBytes, c.txDropped])
+        })
+        #expect(ours == kernel)
+    }
+
     /// The first datagram to the ClusterIP waits for the node to resolve web, leaves cni0
     /// with cni0's MAC, and reaches web with the client's (the kernel reference's case c1
     /// shows the same two frames: REFERENCE.md §5.3, pi-1__cni0 and web-0__eth0).

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import Topology
+@testable import PodwireKit
 
 /// topologies/two-node-vxlan.yaml against the kernel reference (shared/reference/kernel-ref):
 /// the same datapath, built with flannel's VXLAN backend, compared hop by hop.
@@ -206,5 +208,41 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let flow = r.stdout.split(separator: "\n").first { $0.contains("flow 1: 10.244.0.2:") }.map(String.init) ?? ""
         #expect(flow.contains(" datagrams, lost 0 (0%), out-of-order 0,"), "\(flow)")
+    }
+}
+
+/// flannel.1 counts each packet's IP bytes, not the inner Ethernet header (`vxlan_rcv` counts
+/// after `eth_type_trans`; `iptunnel_xmit` counts from the inner network header). Linux 6.18,
+/// two namespaces with flannel's VXLAN setup (static neighbour, FDB entry and onlink route):
+/// UDP datagrams of 10, 100 and 1000 bytes, each echoed, counted 3 packets and 1194 bytes
+/// each way on both flannel.1 devices. podwire counted 1236 (14 more per packet).
+@Suite struct VXLANCounterTests {
+    @Test func flannelDevicesCountIPBytes() throws {
+        let yaml = """
+            apiVersion: podwire/v1alpha1
+            kind: Topology
+            metadata: {name: vxlan-counters}
+            spec:
+              duration: 1s
+              cluster: {cni: flannel-vxlan}
+              nodes:
+                - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}
+                - {name: pi-2, profile: raspberry-pi-4b, address: 192.168.50.12/24}
+              scenario:
+                - {at: 0ms,   udp: {client: pod/a, server: pod/b, port: 9000, count: 1, length: 10}}
+                - {at: 100ms, udp: {client: pod/a, server: pod/b, port: 9000, count: 1, length: 100}}
+                - {at: 200ms, udp: {client: pod/a, server: pod/b, port: 9000, count: 1, length: 1000}}
+              capture: {interfaces: ["*/flannel.1"]}
+            ---
+            {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}}
+            ---
+            {apiVersion: v1, kind: Pod, metadata: {name: b}, spec: {nodeName: pi-2, containers: [{name: c, image: busybox}]}}
+            """
+        let r = try Replay.run(try TopologyFile.parse(yaml: yaml, fileName: "vxlan-counters.yaml"),
+                               options: RunOptions(outputDirectory: E2E.tempDir("vxlan-counters")))
+        for node in ["pi-1", "pi-2"] {
+            let c = try #require(r.interfaces.first { $0.namespace == node && $0.interface == "flannel.1" }).counters
+            #expect([c.rxPackets, c.rxBytes, c.txPackets, c.txBytes] == [3, 1194, 3, 1194], "\(node)")
+        }
     }
 }

@@ -129,6 +129,18 @@ import Wire
     }
 
     /// With fewer than 16 data bytes there is no timeval: no times and no rtt line (iputils).
+    /// A ping to the pod's own address goes out and back in on `lo`, which counts the IP
+    /// packet and not its (zero) Ethernet header, as `loopback_xmit` does: Linux 6.18, one
+    /// 56-byte ping to 127.0.0.1 in a namespace, `ip -s link show lo` gave 2 packets and
+    /// 168 bytes each way. podwire counted 196 (the 14-byte header of each frame).
+    @Test func pingingYourselfCountsIPBytesOnLoopback() throws {
+        let r = try Self.run(destination: IPv4Address(10, 244, 0, 2), count: 1)
+        #expect(r.report.received == 1)
+        let lo = r.node.world.device(r.node.world.namespace(r.node.client.ns).loopback).counters
+        #expect([lo.rxPackets, lo.rxBytes, lo.txPackets, lo.txBytes] == [2, 168, 2, 168])
+        #expect(r.node.world.device(r.node.client.eth0).counters == DeviceCounters())
+    }
+
     @Test func smallSizeHasNoTiming() throws {
         let r = try Self.run(count: 2, size: 8).report
         #expect(r.received == 2)
