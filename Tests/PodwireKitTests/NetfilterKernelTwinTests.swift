@@ -6,7 +6,7 @@ import Wire
 @testable import PodwireKit
 
 /// The real kernel and podwire run one node's Services with the same rules and traffic, and
-/// every iptables counter agrees. The kernel's side is `Tests/kernel-twin/single-node-service.sh`
+/// every iptables counter and every interface counter agrees. The kernel's side is `Tests/kernel-twin/single-node-service.sh`
 /// (Linux 6.18, iptables 1.8.9 nf_tables, br_netfilter, in network namespaces), fed
 /// podwire's own `--dump-rules` for this topology; `kernelSave` is its `iptables-save -c`.
 ///
@@ -190,5 +190,131 @@ import Wire
         #expect(onBridge.source == cni0 && onBridge.destination == web)
         let atWeb = try firstDatagram("pi-1-web-eth0.pcap")
         #expect(atWeb.source == client && atWeb.destination == web)
+    }
+}
+
+
+/// The two-node twin: flannel VXLAN between pi-1 and pi-2 on a LAN bridge, a NodePort
+/// Service whose only endpoint is web-1 on pi-2, reached through its ClusterIP from pi-1
+/// (DNAT, then VXLAN) and through both nodes' node ports from ext (DNAT and SNAT; pi-1's
+/// answer crosses VXLAN), plus pod to pod, egress masquerade and ping. The kernel's side is
+/// `Tests/kernel-twin/two-node-vxlan-service.sh` (Linux 6.18), each node running podwire's
+/// own rules; its outputs are in `Tests/kernel-twin/two-node-vxlan-service/`. Every rule and
+/// policy counter of both nodes, every interface counter of all six namespaces, and each
+/// node's conntrack table (ports and timers aside) are the kernel's.
+@Suite(.serialized) struct TwoNodeKernelTwinTests {
+    static let yaml = """
+        apiVersion: podwire/v1alpha1
+        kind: Topology
+        metadata: {name: two}
+        spec:
+          duration: 3s
+          cluster: {cni: flannel-vxlan}
+          nodes:
+            - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}
+            - {name: pi-2, profile: raspberry-pi-4b, address: 192.168.50.12/24}
+          hosts: [{name: ext, address: 192.168.50.100/24}]
+          scenario:
+            - {at: 0ms,    udp: {client: pod/client, server: svc/web:80, count: 3, interval: 20ms, length: 10}}
+            - {at: 200ms,  udp: {client: pod/client, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
+            - {at: 400ms,  udp: {client: host/ext, server: node/pi-1:30080, count: 2, interval: 20ms, length: 10}}
+            - {at: 600ms,  udp: {client: host/ext, server: node/pi-2:30080, count: 2, interval: 20ms, length: 10}}
+            - {at: 800ms,  udp: {client: pod/client, server: host/ext, port: 9000, count: 2, interval: 20ms, length: 10}}
+            - {at: 1000ms, ping: {from: pod/client, to: pod/web-1, count: 2, interval: 20ms}}
+          capture: {interfaces: ["*"]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: client, labels: {app: client}}
+        spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: web-1, labels: {app: web}}
+        spec:
+          nodeName: pi-2
+          containers: [{name: web, image: nginx, ports: [{name: http, containerPort: 8080, protocol: UDP}]}]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec:
+          type: NodePort
+          clusterIP: 10.96.0.20
+          selector: {app: web}
+          ports: [{name: http, protocol: UDP, port: 80, targetPort: http, nodePort: 30080}]
+        """
+
+    nonisolated(unsafe) static let report: Result<RunReport, Error> = Result {
+        try Replay.run(try TopologyFile.parse(yaml: yaml, fileName: "two.yaml"),
+                       options: RunOptions(outputDirectory: E2E.tempDir("kernel-twin-two")))
+    }
+
+    static func kernelFile(_ name: String) throws -> String {
+        try String(contentsOfFile: E2E.repo.appendingPathComponent("Tests/kernel-twin/two-node-vxlan-service/\(name)").path,
+                   encoding: .utf8)
+    }
+
+    @Test func everyRuleAndPolicyCounterOfBothNodesIsTheKernels() throws {
+        let r = try Self.report.get()
+        for node in ["pi-1", "pi-2"] {
+            let save = try #require(r.netfilter.first { $0.node == node }).iptablesSave
+            let ours = save.split(separator: "\n").filter { !$0.hasPrefix("#") }
+            let kernel = try Self.kernelFile("\(node).iptables-save").split(separator: "\n")
+            #expect(ours.count == kernel.count, "\(node)")
+            for (o, k) in zip(ours, kernel) { #expect(o == k, "\(node)") }
+        }
+    }
+
+    @Test func everyInterfaceCounterIsTheKernels() throws {
+        let r = try Self.report.get()
+        let host = Dictionary(uniqueKeysWithValues: r.pods.map { ($0.name, $0.hostVeth) })
+        // The twin's names for what podwire names otherwise.
+        let rename = ["web1": "web-1", "vethc": host["client"]!, "vethw": host["web-1"]!]
+        var kernel: [String: [UInt64]] = [:]
+        var namespace = ""
+        for line in try Self.kernelFile("ip-s-link.jsonl").split(separator: "\n") {
+            if line.hasPrefix("## ") { namespace = String(line.dropFirst(3)); continue }
+            let links = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[String: Any]])
+            for link in links {
+                let stats = try #require(link["stats64"] as? [String: [String: Any]])
+                func n(_ dir: String, _ key: String) -> UInt64 { (stats[dir]?[key] as? NSNumber)?.uint64Value ?? .max }
+                let name = link["ifname"] as! String
+                kernel["\(rename[namespace] ?? namespace)/\(rename[name] ?? name)"] =
+                    [n("rx", "packets"), n("rx", "bytes"), n("rx", "dropped"), n("tx", "packets"), n("tx", "bytes"), n("tx", "dropped")]
+            }
+        }
+        #expect(kernel.count == 21)
+        let ours = Dictionary(uniqueKeysWithValues: r.interfaces.map { row in
+            let c = row.counters
+            return ("\(row.namespace)/\(row.interface)", [c.rxPackets, c.rxBytes, c.rxDropped, c.txPackets, c.txBytes, c.txDropped])
+        })
+        #expect(ours == kernel)
+    }
+
+    /// `conntrack -L` with ports, ICMP ids and timers left out (the kernel's are random, or
+    /// timed on its own clock), sorted.
+    @Test func eachNodesConntrackTableIsTheKernels() throws {
+        let r = try Self.report.get()
+        func shape(_ lines: [Substring]) -> [String] {
+            lines.filter { $0.hasPrefix("udp") || $0.hasPrefix("icmp") }.map { line in
+                var words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+                words[2] = "T"
+                return words.map { w in
+                    for key in ["sport=", "dport=", "id="] where w.hasPrefix(key) {
+                        // The scenario's server ports and VXLAN's stay; ephemeral and SNAT ports go.
+                        if key == "dport=", ["80", "8080", "8472", "9000", "30080"].contains(w.dropFirst(key.count)) { return w }
+                        return key + "*"
+                    }
+                    return w
+                }.joined(separator: " ")
+            }.sorted()
+        }
+        for node in ["pi-1", "pi-2"] {
+            let ours = try #require(r.netfilter.first { $0.node == node }).conntrack.map { Substring($0) }
+            let kernel = try Self.kernelFile("\(node).conntrack").split(separator: "\n")
+            #expect(shape(ours) == shape(kernel), "\(node)")
+            #expect(shape(ours).count == 13, "\(node)")
+        }
     }
 }

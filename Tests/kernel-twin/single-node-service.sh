@@ -11,13 +11,14 @@
 # so the kernel runs podwire's own rules. Differences from podwire's run that do not matter
 # to iptables: the node's eth0 is joined to ext's directly (podwire has a LAN switch), and
 # the sends are back to back rather than on podwire's timeline (each waits for its echoes).
-# igmp_link_local_mcast_reports=0 keeps cni0's IGMP report (podwire sends none) out of OUTPUT.
+# igmp_link_local_mcast_reports=0 keeps cni0's IGMP report out of OUTPUT, and IPv6 is off
+# (podwire models neither). Also writes /tmp/kx/kernel.links: `ip -s -j link` per namespace.
 set -u
 P=kx-
 cleanup() { for n in node client web ext; do ip netns del $P$n 2>/dev/null; done; }
 trap cleanup EXIT
 cleanup
-for n in node client web ext; do ip netns add $P$n; ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0; ip -n $P$n link set lo up; done
+for n in node client web ext; do ip netns add $P$n; ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0 net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; ip -n $P$n link set lo up; done
 N="ip netns exec ${P}node"
 ip -n ${P}node link add cni0 type bridge
 ip -n ${P}node addr add 10.244.0.1/24 dev cni0
@@ -36,25 +37,7 @@ ip -n ${P}node addr add 192.168.50.11/24 dev eth0; ip -n ${P}node link set eth0 
 ip -n ${P}ext addr add 192.168.50.100/24 dev eth0; ip -n ${P}ext link set eth0 multicast off up
 $N sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
 $N iptables-restore < /tmp/kx/rules.in || { echo restore failed; exit 1; }
-mkdir -p /tmp/kx
-cat > /tmp/kx/echo.py <<'PY'
-import socket,sys
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((sys.argv[1],int(sys.argv[2])))
-while True:
-    d,a=s.recvfrom(65535); s.sendto(d,a)
-PY
-cat > /tmp/kx/send.py <<'PY'
-import socket,sys,time
-dst,port,count,gap=sys.argv[1],int(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4])
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(0.5)
-got=0
-for i in range(count):
-    s.sendto(b"x"*10,(dst,port)); time.sleep(gap)
-for i in range(count):
-    try: s.recvfrom(100); got+=1
-    except socket.timeout: break
-print(f"{dst}:{port} sent {count} echoed {got}")
-PY
+source "$(dirname "$0")/lib.sh"
 ip netns exec ${P}web python3 /tmp/kx/echo.py 0.0.0.0 8080 & E1=$!
 ip netns exec ${P}ext python3 /tmp/kx/echo.py 0.0.0.0 9000 & E2=$!
 sleep 0.5
@@ -68,4 +51,5 @@ ip netns exec ${P}web python3 /tmp/kx/send.py 10.96.0.20 80 1 0.02
 sleep 0.3
 $N iptables-save -c > /tmp/kx/kernel.save
 $N conntrack -L > /tmp/kx/kernel.ct 2>/dev/null
+for n in node client web ext; do echo "## $n"; ip -n $P$n -s -j link show; done > /tmp/kx/kernel.links
 kill $E1 $E2; wait 2>/dev/null
