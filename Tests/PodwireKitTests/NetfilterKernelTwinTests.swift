@@ -216,6 +216,22 @@ import Wire
         var description: String { name }
     }
 
+    /// Both twins' pods: client on pi-1, web-1 (UDP port "http" 8080) on pi-2.
+    static let pods = """
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: client, labels: {app: client}}
+        spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: web-1, labels: {app: web}}
+        spec:
+          nodeName: pi-2
+          containers: [{name: web, image: nginx, ports: [{name: http, containerPort: 8080, protocol: UDP}]}]
+        """
+
     static let cases = [
         Case(name: "two-node-vxlan-service", yaml: """
             apiVersion: podwire/v1alpha1
@@ -236,18 +252,7 @@ import Wire
                 - {at: 800ms,  udp: {client: pod/client, server: host/ext, port: 9000, count: 2, interval: 20ms, length: 10}}
                 - {at: 1000ms, ping: {from: pod/client, to: pod/web-1, count: 2, interval: 20ms}}
               capture: {interfaces: ["*"]}
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: client, labels: {app: client}}
-            spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: web-1, labels: {app: web}}
-            spec:
-              nodeName: pi-2
-              containers: [{name: web, image: nginx, ports: [{name: http, containerPort: 8080, protocol: UDP}]}]
+            \(pods)
             ---
             apiVersion: v1
             kind: Service
@@ -276,18 +281,7 @@ import Wire
                 - {at: 600ms,  udp: {client: pod/client, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
                 - {at: 800ms,  ping: {from: pod/client, to: pod/web-1, count: 2, interval: 20ms}}
               capture: {interfaces: ["*"]}
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: client, labels: {app: client}}
-            spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: web-1, labels: {app: web}}
-            spec:
-              nodeName: pi-2
-              containers: [{name: web, image: nginx, ports: [{name: http, containerPort: 8080, protocol: UDP}]}]
+            \(pods)
             ---
             apiVersion: v1
             kind: Service

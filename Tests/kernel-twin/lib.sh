@@ -21,3 +21,26 @@ for i in range(count):
     except socket.timeout: break
 print(f"{dst}:{port} sent {count} echoed {got}")
 PY
+
+# two_node_lan: namespaces $P$n for each n in $ALL (IPv6 and link-local IGMP reports off,
+# lo up; all deleted on exit), and a LAN bridge br-lan in ${P}lan with pi-1, pi-2 and ext
+# on it at 192.168.50.11, .12 and .100.
+two_node_lan() {
+  cleanup() { for n in $ALL; do ip netns del $P$n 2>/dev/null; done; }
+  trap cleanup EXIT
+  cleanup
+  for n in $ALL; do
+    ip netns add $P$n
+    ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0 net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip -n $P$n link set lo up
+  done
+  ip -n ${P}lan link add br-lan type bridge; ip -n ${P}lan link set br-lan up
+  lanport() { # ns ifname-in-ns lan-port-name addr
+    ip link add $2 netns $P$1 type veth peer name $3 netns ${P}lan
+    ip -n ${P}lan link set $3 master br-lan up
+    ip -n $P$1 addr add $4 dev $2; ip -n $P$1 link set $2 up
+  }
+  lanport pi-1 eth0 lan-pi-1 192.168.50.11/24
+  lanport pi-2 eth0 lan-pi-2 192.168.50.12/24
+  lanport ext eth0 lan-ext 192.168.50.100/24
+}

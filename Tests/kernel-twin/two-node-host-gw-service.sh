@@ -4,39 +4,22 @@
 # host-gw backend (a route to the other node's pod subnet via its address; MTU 1500), pod
 # client on pi-1, pod web-1 on pi-2 behind NodePort Service web (port 80 to 8080, and port
 # 81 to 9999, where nothing listens), LAN host ext. Each
-# node runs podwire's own rules for that node:
-#   podwire run <the test's topology> --out /tmp/kx/out3 --dump-rules > /tmp/kx/pw3.txt
-#   for n in pi-1 pi-2; do sed -n "/# $n: iptables-save/,/^\$/p" /tmp/kx/pw3.txt | sed 1d \
-#     | sed -E 's/^\[[0-9]+:[0-9]+\] //; s/ \[[0-9]+:[0-9]+\]$/ [0:0]/' | grep -v '^# ' > /tmp/kx/rules-$n.in; done
-#   sudo bash two-node-host-gw-service.sh OUTDIR
-# writes OUTDIR/pi-N.iptables-save, OUTDIR/pi-N.conntrack and OUTDIR/ip-s-link.jsonl (one
+# node runs podwire's own rules for that node, DIR/pi-N.rules: the test topology's
+#   podwire run <topology> --out /tmp/out --dump-rules, each node's iptables-save -c with
+#   the counters cut ([n:m] -> nothing before rules, [0:0] after chains).
+#   sudo bash SCRIPT DIR          (DIR: this script's folder of the same name)
+# writes DIR/pi-N.iptables-save, DIR/pi-N.conntrack and DIR/ip-s-link.jsonl (one
 # `ip -s -j link` per namespace, after a "## name" line). Root; iptables (nf_tables),
 # conntrack, br_netfilter, python3. Namespaces kx2-* only, deleted on exit. IPv6 and
 # link-local IGMP reports are off (podwire models neither). The sends run back to back,
 # each waiting for its echoes, rather than on podwire's timeline.
 set -u
-OUT=${1:-/tmp/kx}
+OUT=${1:?usage: $0 DIR (with pi-1.rules and pi-2.rules)}
 mkdir -p "$OUT" /tmp/kx
 source "$(dirname "$0")/lib.sh"
 P=kx2-
 ALL="lan pi-1 pi-2 ext client web1"
-cleanup() { for n in $ALL; do ip netns del $P$n 2>/dev/null; done; }
-trap cleanup EXIT
-cleanup
-for n in $ALL; do
-  ip netns add $P$n
-  ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0 net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip -n $P$n link set lo up
-done
-ip -n ${P}lan link add br-lan type bridge; ip -n ${P}lan link set br-lan up
-lanport() { # ns ifname-in-ns lan-port-name addr
-  ip link add $2 netns $P$1 type veth peer name $3 netns ${P}lan
-  ip -n ${P}lan link set $3 master br-lan up
-  ip -n $P$1 addr add $4 dev $2; ip -n $P$1 link set $2 up
-}
-lanport pi-1 eth0 lan-pi-1 192.168.50.11/24
-lanport pi-2 eth0 lan-pi-2 192.168.50.12/24
-lanport ext eth0 lan-ext 192.168.50.100/24
+two_node_lan
 for i in 1 2; do
   N="ip -n ${P}pi-$i"; j=$((i-1))
   $N link add cni0 type bridge; $N addr add 10.244.$j.1/24 dev cni0; $N link set cni0 up
@@ -53,8 +36,8 @@ pod() { # name node ip hostveth gw
 }
 pod client pi-1 10.244.0.2 vethc 10.244.0.1
 pod web1 pi-2 10.244.1.2 vethw 10.244.1.1
-ip netns exec ${P}pi-1 iptables-restore < /tmp/kx/rules-pi-1.in || exit 1
-ip netns exec ${P}pi-2 iptables-restore < /tmp/kx/rules-pi-2.in || exit 1
+ip netns exec ${P}pi-1 iptables-restore < "$OUT/pi-1.rules" || exit 1
+ip netns exec ${P}pi-2 iptables-restore < "$OUT/pi-2.rules" || exit 1
 ip netns exec ${P}web1 python3 /tmp/kx/echo.py 0.0.0.0 8080 & E1=$!
 sleep 0.5
 ip netns exec ${P}client python3 /tmp/kx/send.py 10.96.0.20 80 3 0.02
