@@ -6,9 +6,10 @@ import Wire
 @testable import PodwireKit
 
 /// The real kernel and podwire run one node's Services with the same rules and traffic, and
-/// every iptables counter and every interface counter agrees. The kernel's side is `Tests/kernel-twin/single-node-service.sh`
-/// (Linux 6.18, iptables 1.8.9 nf_tables, br_netfilter, in network namespaces), fed
-/// podwire's own `--dump-rules` for this topology; `kernelSave` is its `iptables-save -c`.
+/// every iptables counter and every interface counter agrees. The kernel's side is
+/// `Tests/kernel-twin/single-node-service.sh` (Linux 6.18, iptables 1.8.9 nf_tables, br_netfilter, in network namespaces), fed
+/// podwire's own `--dump-rules` for this topology; its outputs are in
+/// `Tests/kernel-twin/single-node-service/`.
 ///
 /// It found two faults, both fixed: the empty nat INPUT chain's policy counted nothing
 /// (NetfilterPolicyCounterTests), and the first datagram to a ClusterIP whose endpoint is on
@@ -58,78 +59,10 @@ import Wire
         """
 
     /// `iptables-save -c` in the kernel twin's node namespace after the same six steps.
-    static let kernelSave = """
-        *filter
-        :INPUT ACCEPT [0:0]
-        :FORWARD ACCEPT [0:0]
-        :OUTPUT ACCEPT [0:0]
-        :FLANNEL-FWD - [0:0]
-        :KUBE-EXTERNAL-SERVICES - [0:0]
-        :KUBE-FIREWALL - [0:0]
-        :KUBE-FORWARD - [0:0]
-        :KUBE-KUBELET-CANARY - [0:0]
-        :KUBE-NODEPORTS - [0:0]
-        :KUBE-PROXY-CANARY - [0:0]
-        :KUBE-PROXY-FIREWALL - [0:0]
-        :KUBE-SERVICES - [0:0]
-        [0:0] -A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL
-        [0:0] -A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS
-        [0:0] -A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally visible service portals" -j KUBE-EXTERNAL-SERVICES
-        [0:0] -A INPUT -j KUBE-FIREWALL
-        [6:228] -A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL
-        [22:836] -A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
-        [4:152] -A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
-        [4:152] -A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes externally visible service portals" -j KUBE-EXTERNAL-SERVICES
-        [4:152] -A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
-        [0:0] -A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL
-        [0:0] -A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
-        [0:0] -A OUTPUT -j KUBE-FIREWALL
-        [4:152] -A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
-        [0:0] -A FLANNEL-FWD -d 10.244.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT
-        [0:0] -A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
-        [0:0] -A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
-        [2:76] -A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
-        [16:608] -A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-        COMMIT
-        *nat
-        :PREROUTING ACCEPT [2:76]
-        :INPUT ACCEPT [0:0]
-        :OUTPUT ACCEPT [0:0]
-        :POSTROUTING ACCEPT [3:114]
-        :FLANNEL-POSTRTG - [0:0]
-        :KUBE-EXT-PVIUHHP45RD4PRVF - [0:0]
-        :KUBE-KUBELET-CANARY - [0:0]
-        :KUBE-MARK-MASQ - [0:0]
-        :KUBE-NODEPORTS - [0:0]
-        :KUBE-POSTROUTING - [0:0]
-        :KUBE-PROXY-CANARY - [0:0]
-        :KUBE-SEP-53TPW7OPUH5WCUCR - [0:0]
-        :KUBE-SERVICES - [0:0]
-        :KUBE-SVC-PVIUHHP45RD4PRVF - [0:0]
-        [6:228] -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
-        [0:0] -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
-        [6:228] -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
-        [4:152] -A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG
-        [0:0] -A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "flanneld masq" -j RETURN
-        [3:114] -A FLANNEL-POSTRTG -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment "flanneld masq" -j RETURN
-        [1:38] -A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully
-        [0:0] -A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/24 -m comment --comment "flanneld masq" -j RETURN
-        [0:0] -A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully
-        [1:38] -A KUBE-EXT-PVIUHHP45RD4PRVF -m comment --comment "masquerade traffic for default/web:http external destinations" -j KUBE-MARK-MASQ
-        [1:38] -A KUBE-EXT-PVIUHHP45RD4PRVF -j KUBE-SVC-PVIUHHP45RD4PRVF
-        [2:76] -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
-        [1:38] -A KUBE-NODEPORTS -p udp -m comment --comment "default/web:http" -m udp --dport 30080 -j KUBE-EXT-PVIUHHP45RD4PRVF
-        [4:152] -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
-        [2:76] -A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
-        [2:76] -A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
-        [1:38] -A KUBE-SEP-53TPW7OPUH5WCUCR -s 10.244.0.3/32 -m comment --comment "default/web:http" -j KUBE-MARK-MASQ
-        [4:152] -A KUBE-SEP-53TPW7OPUH5WCUCR -p udp -m comment --comment "default/web:http" -m udp -j DNAT --to-destination 10.244.0.3:8080
-        [3:114] -A KUBE-SERVICES -d 10.96.0.20/32 -p udp -m comment --comment "default/web:http cluster IP" -m udp --dport 80 -j KUBE-SVC-PVIUHHP45RD4PRVF
-        [1:38] -A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
-        [0:0] -A KUBE-SVC-PVIUHHP45RD4PRVF ! -s 10.244.0.0/16 -d 10.96.0.20/32 -p udp -m comment --comment "default/web:http cluster IP" -m udp --dport 80 -j KUBE-MARK-MASQ
-        [4:152] -A KUBE-SVC-PVIUHHP45RD4PRVF -m comment --comment "default/web:http -> 10.244.0.3:8080" -j KUBE-SEP-53TPW7OPUH5WCUCR
-        COMMIT
-        """
+    static func kernelSave() throws -> String {
+        try String(contentsOfFile: E2E.repo.appendingPathComponent("Tests/kernel-twin/single-node-service/node.iptables-save").path,
+                   encoding: .utf8)
+    }
 
     nonisolated(unsafe) static let report: Result<RunReport, Error> = Result {
         try Replay.run(try TopologyFile.parse(yaml: yaml, fileName: "one.yaml"),
@@ -140,7 +73,7 @@ import Wire
         let r = try Self.report.get()
         let save = try #require(r.netfilter.first { $0.node == "pi-1" }).iptablesSave
         let ours = save.split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
-        let kernel = Self.kernelSave.split(separator: "\n").map(String.init)
+        let kernel = try Self.kernelSave().split(separator: "\n").map(String.init)
         #expect(ours.count == kernel.count)
         for (o, k) in zip(ours, kernel) { #expect(o == k) }
         // As in the kernel run, every datagram came back.
