@@ -137,7 +137,10 @@ import Wire
 ///   pi-1's answer crosses VXLAN), plus pod to pod, egress masquerade and ping;
 /// - `two-node-host-gw-service`: flannel host-gw, the ClusterIP and pi-1's node port again,
 ///   and a Service port whose target port nothing listens on, so the port unreachables come
-///   back RELATED through the DNAT.
+///   back RELATED through the DNAT;
+/// - `two-node-service-features`: host-gw with sessionAffinity ClientIP (`-m recent`), a
+///   NodePort with externalTrafficPolicy Local from both nodes (dropped where there is no
+///   endpoint, not masqueraded where there is) and a Service without endpoints (REJECT).
 /// Every rule and policy counter of both nodes, every interface counter of all six
 /// namespaces, and each node's conntrack table (ports and timers aside) are the kernel's.
 @Suite(.serialized) struct TwoNodeKernelTwinTests {
@@ -227,6 +230,53 @@ import Wire
                 - {name: http, protocol: UDP, port: 80, targetPort: http, nodePort: 30080}
                 - {name: closed, protocol: UDP, port: 81, targetPort: 9999, nodePort: 30081}
             """, entries: ["pi-1": 5, "pi-2": 5]),
+        Case(name: "two-node-service-features", yaml: """
+            apiVersion: podwire/v1alpha1
+            kind: Topology
+            metadata: {name: features}
+            spec:
+              duration: 3s
+              cluster: {cni: flannel-host-gw}
+              nodes:
+                - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}
+                - {name: pi-2, profile: raspberry-pi-4b, address: 192.168.50.12/24}
+              hosts: [{name: ext, address: 192.168.50.100/24}]
+              scenario:
+                - {at: 0ms,    udp: {client: pod/client, server: svc/sticky:80, count: 2, interval: 20ms, length: 10}}
+                - {at: 200ms,  udp: {client: pod/client, server: svc/sticky:80, count: 1, length: 10}}
+                - {at: 400ms,  udp: {client: host/ext, server: node/pi-1:30090, count: 2, interval: 20ms, length: 10, echo: false}}
+                - {at: 600ms,  udp: {client: host/ext, server: node/pi-2:30090, count: 2, interval: 20ms, length: 10}}
+                - {at: 800ms,  udp: {client: pod/client, server: svc/empty:80, count: 2, interval: 20ms, length: 10, echo: false}}
+              capture: {interfaces: ["*"]}
+            \(pods)
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: sticky}
+            spec:
+              clusterIP: 10.96.0.30
+              selector: {app: web}
+              sessionAffinity: ClientIP
+              ports: [{name: http, protocol: UDP, port: 80, targetPort: http}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: local}
+            spec:
+              type: NodePort
+              clusterIP: 10.96.0.31
+              externalTrafficPolicy: Local
+              selector: {app: web}
+              ports: [{name: http, protocol: UDP, port: 80, targetPort: http, nodePort: 30090}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: empty}
+            spec:
+              clusterIP: 10.96.0.21
+              selector: {app: nothing}
+              ports: [{name: http, protocol: UDP, port: 80}]
+            """, entries: ["pi-1": 2, "pi-2": 3]),
     ]
 
     nonisolated(unsafe) static var reports: [String: RunReport] = [:]
@@ -291,7 +341,7 @@ import Wire
                 return words.map { w in
                     for key in ["sport=", "dport=", "id="] where w.hasPrefix(key) {
                         // The scenario's server ports and VXLAN's stay.
-                        if key == "dport=", ["80", "81", "8080", "8472", "9000", "9999", "30080"].contains(w.dropFirst(key.count)) { return w }
+                        if key == "dport=", ["80", "81", "8080", "8472", "9000", "9999", "30080", "30090"].contains(w.dropFirst(key.count)) { return w }
                         return key + "*"
                     }
                     return w

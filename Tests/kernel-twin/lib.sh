@@ -24,7 +24,9 @@ PY
 
 # two_node_lan: namespaces $P$n for each n in $ALL (IPv6 and link-local IGMP reports off,
 # lo up; all deleted on exit), and a LAN bridge br-lan in ${P}lan with pi-1, pi-2 and ext
-# on it at 192.168.50.11, .12 and .100.
+# on it at 192.168.50.11, .12 and .100. The nodes get a default route via 192.168.50.1, a
+# router that does not exist, as the kernel reference's nodes do (and podwire's: a packet
+# to a ClusterIP nothing translates is forwarded, so FORWARD's REJECT sees it).
 two_node_lan() {
   cleanup() { for n in $ALL; do ip netns del $P$n 2>/dev/null; done; }
   trap cleanup EXIT
@@ -43,4 +45,5 @@ two_node_lan() {
   lanport pi-1 eth0 lan-pi-1 192.168.50.11/24
   lanport pi-2 eth0 lan-pi-2 192.168.50.12/24
   lanport ext eth0 lan-ext 192.168.50.100/24
+  for n in pi-1 pi-2; do ip -n $P$n route add default via 192.168.50.1 dev eth0 onlink; done
 }
