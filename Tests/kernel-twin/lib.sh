@@ -47,3 +47,60 @@ two_node_lan() {
   lanport ext eth0 lan-ext 192.168.50.100/24
   for n in pi-1 pi-2; do ip -n $P$n route add default via 192.168.50.1 dev eth0 onlink; done
 }
+
+# two_node_cluster BACKEND: after two_node_lan, flannel's BACKEND (vxlan: flannel.1 with its
+# static neighbour, FDB entry and onlink route, MTU 1450 for cni0 and pods; host-gw: a route
+# to the other node's pod subnet via its address, MTU 1500), pod client 10.244.0.2 on pi-1
+# and pod web-1 (namespace web1) 10.244.1.2 on pi-2 on cni0 with hairpin on, each node's
+# $OUT/pi-N.rules loaded, and UDP echo servers on web-1:8080 and ext:9000.
+two_node_cluster() {
+  local backend=$1 mtu=1500
+  [ "$backend" = vxlan ] && mtu=1450
+  for i in 1 2; do
+    local N="ip -n ${P}pi-$i" j=$((i-1))
+    $N link add cni0 type bridge; $N link set cni0 mtu $mtu; $N addr add 10.244.$j.1/24 dev cni0; $N link set cni0 up
+    if [ "$backend" = vxlan ]; then
+      $N link add flannel.1 type vxlan id 1 local 192.168.50.1$i dev eth0 dstport 8472 nolearning
+      $N link set flannel.1 address 0e:00:00:00:00:0$i mtu 1450
+      $N addr add 10.244.$j.0/32 dev flannel.1; $N link set flannel.1 up
+    fi
+    ip netns exec ${P}pi-$i sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
+  done
+  if [ "$backend" = vxlan ]; then
+    ip -n ${P}pi-1 route add 10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink
+    ip -n ${P}pi-1 neigh add 10.244.1.0 lladdr 0e:00:00:00:00:02 dev flannel.1 nud permanent
+    ip netns exec ${P}pi-1 bridge fdb add 0e:00:00:00:00:02 dev flannel.1 dst 192.168.50.12
+    ip -n ${P}pi-2 route add 10.244.0.0/24 via 10.244.0.0 dev flannel.1 onlink
+    ip -n ${P}pi-2 neigh add 10.244.0.0 lladdr 0e:00:00:00:00:01 dev flannel.1 nud permanent
+    ip netns exec ${P}pi-2 bridge fdb add 0e:00:00:00:00:01 dev flannel.1 dst 192.168.50.11
+  else
+    ip -n ${P}pi-1 route add 10.244.1.0/24 via 192.168.50.12 dev eth0
+    ip -n ${P}pi-2 route add 10.244.0.0/24 via 192.168.50.11 dev eth0
+  fi
+  pod() { # name node ip hostveth gw
+    ip link add eth0 netns $P$1 type veth peer name $4 netns ${P}$2
+    ip -n $P$1 link set eth0 mtu $mtu; ip -n $P$1 addr add $3/24 dev eth0; ip -n $P$1 link set eth0 up
+    ip -n $P$1 route add default via $5
+    ip -n ${P}$2 link set $4 mtu $mtu master cni0 up
+    ip -n ${P}$2 link set $4 type bridge_slave hairpin on
+  }
+  pod client pi-1 10.244.0.2 vethc 10.244.0.1
+  pod web1 pi-2 10.244.1.2 vethw 10.244.1.1
+  ip netns exec ${P}pi-1 iptables-restore < "$OUT/pi-1.rules" || exit 1
+  ip netns exec ${P}pi-2 iptables-restore < "$OUT/pi-2.rules" || exit 1
+  ip netns exec ${P}web1 python3 /tmp/kx/echo.py 0.0.0.0 8080 & SERVERS="$!"
+  ip netns exec ${P}ext python3 /tmp/kx/echo.py 0.0.0.0 9000 & SERVERS="$SERVERS $!"
+  sleep 0.5
+}
+
+# two_node_dump: each node's iptables-save -c and conntrack -L, and ip -s -j link of every
+# namespace, into $OUT; then stops the echo servers.
+two_node_dump() {
+  sleep 0.3
+  for i in 1 2; do
+    ip netns exec ${P}pi-$i iptables-save -c | grep -v "^#" > "$OUT/pi-$i.iptables-save"
+    ip netns exec ${P}pi-$i conntrack -L > "$OUT/pi-$i.conntrack" 2>/dev/null
+  done
+  for n in $ALL; do echo "## $n"; ip -n $P$n -s -j link show; done > "$OUT/ip-s-link.jsonl"
+  kill $SERVERS; wait 2>/dev/null
+}

@@ -19,41 +19,11 @@ source "$(dirname "$0")/lib.sh"
 P=kx2-
 ALL="lan pi-1 pi-2 ext client web1"
 two_node_lan
-for i in 1 2; do
-  N="ip -n ${P}pi-$i"; j=$((i-1))
-  $N link add cni0 type bridge; $N link set cni0 mtu 1450; $N addr add 10.244.$j.1/24 dev cni0; $N link set cni0 up
-  $N link add flannel.1 type vxlan id 1 local 192.168.50.1$i dev eth0 dstport 8472 nolearning
-  $N link set flannel.1 address 0e:00:00:00:00:0$i mtu 1450
-  $N addr add 10.244.$j.0/32 dev flannel.1; $N link set flannel.1 up
-  ip netns exec ${P}pi-$i sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
-done
-ip -n ${P}pi-1 route add 10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink
-ip -n ${P}pi-1 neigh add 10.244.1.0 lladdr 0e:00:00:00:00:02 dev flannel.1 nud permanent
-ip netns exec ${P}pi-1 bridge fdb add 0e:00:00:00:00:02 dev flannel.1 dst 192.168.50.12
-ip -n ${P}pi-2 route add 10.244.0.0/24 via 10.244.0.0 dev flannel.1 onlink
-ip -n ${P}pi-2 neigh add 10.244.0.0 lladdr 0e:00:00:00:00:01 dev flannel.1 nud permanent
-ip netns exec ${P}pi-2 bridge fdb add 0e:00:00:00:00:01 dev flannel.1 dst 192.168.50.11
-pod() { # name node ip hostveth gw
-  ip link add eth0 netns $P$1 type veth peer name $4 netns ${P}$2
-  ip -n $P$1 link set eth0 mtu 1450; ip -n $P$1 addr add $3/24 dev eth0; ip -n $P$1 link set eth0 up
-  ip -n $P$1 route add default via $5
-  ip -n ${P}$2 link set $4 mtu 1450 master cni0 up
-  ip -n ${P}$2 link set $4 type bridge_slave hairpin on
-}
-pod client pi-1 10.244.0.2 vethc 10.244.0.1
-pod web1 pi-2 10.244.1.2 vethw 10.244.1.1
-ip netns exec ${P}pi-1 iptables-restore < "$OUT/pi-1.rules" || exit 1
-ip netns exec ${P}pi-2 iptables-restore < "$OUT/pi-2.rules" || exit 1
-ip netns exec ${P}web1 python3 /tmp/kx/echo.py 0.0.0.0 8080 & E1=$!
-ip netns exec ${P}ext python3 /tmp/kx/echo.py 0.0.0.0 9000 & E2=$!
-sleep 0.5
+two_node_cluster vxlan
 ip netns exec ${P}client python3 /tmp/kx/send.py 10.96.0.20 80 3 0.02
 ip netns exec ${P}client python3 /tmp/kx/send.py 10.244.1.2 8080 2 0.02
 ip netns exec ${P}ext python3 /tmp/kx/send.py 192.168.50.11 30080 2 0.02
 ip netns exec ${P}ext python3 /tmp/kx/send.py 192.168.50.12 30080 2 0.02
 ip netns exec ${P}client python3 /tmp/kx/send.py 192.168.50.100 9000 2 0.02
 ip netns exec ${P}client ping -q -c 2 -i 0.02 10.244.1.2 | tail -2
-sleep 0.3
-for i in 1 2; do ip netns exec ${P}pi-$i iptables-save -c | grep -v "^#" > "$OUT/pi-$i.iptables-save"; ip netns exec ${P}pi-$i conntrack -L > "$OUT/pi-$i.conntrack" 2>/dev/null; done
-for n in $ALL; do echo "## $n"; ip -n $P$n -s -j link show; done > "$OUT/ip-s-link.jsonl"
-kill $E1 $E2; wait 2>/dev/null
+two_node_dump
