@@ -152,11 +152,46 @@ public enum TopologyFile {
                         "remove the character or replace it with a space; YAML text may not contain control characters")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "`\($0)`" }.joined(separator: ", ")
-            return make(context.mark.line, context.mark.column, "duplicate key \(keys) in the same mapping (this is its first occurrence)",
-                        "keep one of them; Kubernetes refuses manifests with duplicate keys too")
+            let hint = "keep one of them; Kubernetes refuses manifests with duplicate keys too"
+            let first = context.mark
+            if duplicates.count == 1, let again = repeatedBlockKey(duplicates[0], firstAt: (first.line, first.column), in: yaml) {
+                return make(again.line, again.column, "duplicate key \(keys) in the same mapping (first at \(first.line):\(first.column))", hint)
+            }
+            return make(first.line, first.column, "duplicate key \(keys) in the same mapping (this is its first occurrence)", hint)
         default:
             return make(1, 1, "invalid YAML: \(error)", "check the file's YAML syntax")
         }
+    }
+
+    /// Where `key` appears again in the block mapping whose entry it first is at `first`
+    /// (1-based, as libyaml counts): the next line at the same indentation that starts with
+    /// the key and a colon, before a line indented less ends the mapping. Yams reports only
+    /// the first occurrence; the repeat is the line to fix. Nil for flow mappings (`{a: 1,
+    /// a: 2}`) and anything else this does not recognise.
+    static func repeatedBlockKey(_ key: String, firstAt first: (line: Int, column: Int), in yaml: String) -> (line: Int, column: Int)? {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        guard first.line >= 1, first.line <= lines.count else { return nil }
+        let indent = first.column - 1
+        func leading(_ l: Substring) -> Int { l.prefix { $0 == " " }.count }
+        // The first key must begin its line's content (block style), after any "- ".
+        let firstLine = lines[first.line - 1]
+        let before = firstLine.unicodeScalars.prefix(indent)
+        guard before.count == indent, before.allSatisfy({ $0 == " " || $0 == "-" }) else { return nil }
+        func startsWithKey(_ content: Substring) -> Bool {
+            for spelling in [key, "\"\(key)\"", "'\(key)'"] where content.hasPrefix(spelling) {
+                if content.dropFirst(spelling.count).drop(while: { $0 == " " }).first == ":" { return true }
+            }
+            return false
+        }
+        for n in first.line..<lines.count {
+            let l = lines[n]
+            let content = l.drop(while: { $0 == " " })
+            if content.isEmpty || content.hasPrefix("#") { continue }
+            let i = leading(l)
+            if i < indent { return nil }
+            if i == indent && startsWithKey(content) { return (n + 1, indent + 1) }
+        }
+        return nil
     }
 
     private static func syntaxHint(_ problem: String) -> String {

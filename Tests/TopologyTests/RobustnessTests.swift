@@ -41,12 +41,24 @@ import Testing
         #expect(errors.first?.line ?? 0 >= 5)
     }
 
+    /// The error points at the repeat, the line to fix, and names the first: it used to
+    /// point at the first occurrence.
     @Test func duplicateKeys() {
-        let yaml = Fixtures.header + Fixtures.oneNode + "  seed: 1\n  seed: 2\n"
+        let yaml = Fixtures.header + Fixtures.oneNode + "  seed: 1\n  # a comment\n\n  seed: 2\n"
         let errors = Fixtures.errors(yaml)
         #expect(errors.count == 1)
-        #expect(errors.first?.message.contains("duplicate key `seed`") == true)
-        #expect(errors.first?.line == 7)
+        #expect(errors.first?.message == "duplicate key `seed` in the same mapping (first at 7:3)", "\(errors)")
+        #expect(errors.first?.line == 10 && errors.first?.column == 3, "\(errors)")
+    }
+
+    /// In a list item and in a nested mapping; a flow mapping keeps the first occurrence.
+    @Test func duplicateKeysInAListItemAndInFlowStyle() {
+        let item = Fixtures.errors(Fixtures.header + "  nodes:\n    - name: pi-1\n      profile: raspberry-pi-4b\n      name: pi-2\n")
+        #expect(item.first?.line == 8 && item.first?.column == 7, "\(item)")
+        #expect(item.first?.message.contains("(first at 6:7)") == true, "\(item)")
+        let flow = Fixtures.errors(Fixtures.header + "  nodes: [{name: pi-1, name: pi-2}]\n")
+        #expect(flow.first?.message.contains("(this is its first occurrence)") == true, "\(flow)")
+        #expect(flow.first?.line == 5, "\(flow)")
     }
 
     @Test func controlCharacter() {
