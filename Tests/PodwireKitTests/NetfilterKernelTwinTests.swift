@@ -330,6 +330,43 @@ import Wire
         #expect(ours == kernel)
     }
 
+    /// Every interface's packets as signature.py's normalised signatures (MACs, IP IDs, times
+    /// and ephemeral ports left out): per interface, the same multiset as the twin's
+    /// `tcpdump -p` capture of it (`pcaps/NS__IFACE.pcap`). One normalisation, the documented
+    /// difference: the kernel's UDP checksum states `partial` and `lco` (offload, REFERENCE.md
+    /// §4.6) count as podwire's `ok`.
+    @Test(arguments: cases) func everyInterfaceCarriesTheKernelsPackets(_ c: Case) throws {
+        let r = try Self.report(c)
+        let python = try #require(E2E.tool("python3"), "signature.py needs python3")
+        func signatures(_ dir: String) throws -> [String: [String: Int]] {
+            let s = try E2E.run(python, [E2E.signaturePy, dir, "--no-mac"])
+            #expect(s.status == 0, "\(s.stderr)")
+            var files: [String: [String: Int]] = [:]
+            for p in E2E.jsonLines(s.stdout) where p["kind"] as? String == "pkt" {
+                let sig = (p["sig"] as! String).replacingOccurrences(of: "cs=partial", with: "cs=ok")
+                    .replacingOccurrences(of: "cs=lco", with: "cs=ok")
+                files[p["file"] as! String, default: [:]][sig, default: 0] += 1
+            }
+            return files
+        }
+        let kernel = try signatures(E2E.repo.appendingPathComponent("Tests/kernel-twin/\(c.name)/pcaps").path)
+        let dir = try #require(r.captureDirectory)
+        // Our files under the twin's names: NS__IFACE, web-1 as web1, host veths as vethc/vethw.
+        let index = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/index.json")))
+                                 as? [String: Any])
+        var twinName: [String: String] = [:]
+        for f in try #require(index["files"] as? [[String: Any]]) {
+            let ns = f["namespace"] as! String, iface = f["interface"] as! String
+            let name = iface.hasPrefix("veth") ? (ns == "pi-1" ? "vethc" : "vethw") : iface
+            twinName[f["file"] as! String] = "\(ns == "web-1" ? "web1" : ns)__\(name).pcap"
+        }
+        var ours: [String: [String: Int]] = [:]
+        for (file, sigs) in try signatures(dir) { ours[try #require(twinName[file])] = sigs }
+        #expect(kernel.count >= 13)
+        #expect(Set(ours.keys) == Set(kernel.keys))
+        for file in kernel.keys.sorted() { #expect(ours[file] == kernel[file], "\(file)") }
+    }
+
     /// `conntrack -L` with ephemeral and SNAT ports, ICMP ids and timers left out (the
     /// kernel's are random, or timed on its own clock), sorted.
     @Test(arguments: cases) func eachNodesConntrackTableIsTheKernels(_ c: Case) throws {

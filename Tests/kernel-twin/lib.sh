@@ -90,13 +90,35 @@ two_node_cluster() {
   ip netns exec ${P}pi-2 iptables-restore < "$OUT/pi-2.rules" || exit 1
   ip netns exec ${P}web1 python3 /tmp/kx/echo.py 0.0.0.0 8080 & SERVERS="$!"
   ip netns exec ${P}ext python3 /tmp/kx/echo.py 0.0.0.0 9000 & SERVERS="$SERVERS $!"
-  sleep 0.5
+  twin_capture_start
+}
+
+# twin_capture_start: tcpdump -p (not promiscuous, as the kernel reference) on every
+# interface of every namespace in $ALL, into $OUT/pcaps/NS__IFACE.pcap; returns once all
+# are listening.
+twin_capture_start() {
+  rm -rf "$OUT/pcaps"; mkdir -p "$OUT/pcaps"; CAPTURES=""
+  for n in $ALL; do
+    for i in $(ip -n $P$n -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do
+      ip netns exec $P$n tcpdump -p -n -U --immediate-mode -s 0 -i $i -w "$OUT/pcaps/${n}__$i.pcap" 2>"/tmp/kx/tcpdump.${n}__$i.log" &
+      CAPTURES="$CAPTURES $!"
+    done
+  done
+  # Each tcpdump says "listening on" once it captures; twenty starting at once take seconds.
+  for _ in $(seq 100); do
+    local all=1
+    for f in /tmp/kx/tcpdump.*.log; do grep -q "listening on" "$f" || all=0; done
+    [ $all = 1 ] && break
+    sleep 0.1
+  done
+  rm -f /tmp/kx/tcpdump.*.log
 }
 
 # two_node_dump: each node's iptables-save -c and conntrack -L, and ip -s -j link of every
 # namespace, into $OUT; then stops the echo servers.
 two_node_dump() {
   sleep 0.3
+  kill -INT $CAPTURES; sleep 0.5
   for i in 1 2; do
     ip netns exec ${P}pi-$i iptables-save -c | grep -v "^#" > "$OUT/pi-$i.iptables-save"
     ip netns exec ${P}pi-$i conntrack -L > "$OUT/pi-$i.conntrack" 2>/dev/null
