@@ -105,6 +105,22 @@ import Wire
         #expect(ours == kernel)
     }
 
+    /// Each interface the twin has carries the same packets (signature.py signatures, MACs
+    /// and times aside) as the kernel's `tcpdump -p` capture of it; podwire's LAN switch has
+    /// no counterpart there (the twin joins ext to the node directly).
+    @Test func everyInterfaceCarriesTheKernelsPackets() throws {
+        let r = try Self.report.get()
+        let host = Dictionary(uniqueKeysWithValues: r.pods.map { ($0.hostVeth, $0.name) })
+        let ours = try KernelTwin.signatures(r) { ns, iface in
+            let name = iface.hasPrefix("veth") ? (host[iface] == "client" ? "vethc" : "vethw") : iface
+            return "\(ns == "pi-1" ? "node" : ns)__\(name).pcap"
+        }.filter { !$0.key.hasPrefix("lan__") }
+        let kernel = try KernelTwin.signatures(E2E.repo.appendingPathComponent("Tests/kernel-twin/single-node-service/pcaps").path)
+        #expect(kernel.count == 7)
+        #expect(Set(ours.keys) == Set(kernel.keys))
+        for file in kernel.keys.sorted() { #expect(ours[file] == kernel[file], "\(file)") }
+    }
+
     /// The first datagram to the ClusterIP waits for the node to resolve web, leaves cni0
     /// with cni0's MAC, and reaches web with the client's (the kernel reference's case c1
     /// shows the same two frames: REFERENCE.md §5.3, pi-1__cni0 and web-0__eth0).
@@ -127,6 +143,39 @@ import Wire
 }
 
 
+
+/// Reading twin captures: each file's packets as signature.py `sig` strings, counted.
+enum KernelTwin {
+    /// The files of `dir`, by name. The kernel's UDP checksum states `partial` and `lco`
+    /// (offload, REFERENCE.md §4.6) count as `ok`, podwire's: the documented difference.
+    static func signatures(_ dir: String) throws -> [String: [String: Int]] {
+        let python = try #require(E2E.tool("python3"), "signature.py needs python3")
+        let s = try E2E.run(python, [E2E.signaturePy, dir, "--no-mac"])
+        #expect(s.status == 0, "\(s.stderr)")
+        var files: [String: [String: Int]] = [:]
+        for p in E2E.jsonLines(s.stdout) where p["kind"] as? String == "pkt" {
+            let sig = (p["sig"] as! String).replacingOccurrences(of: "cs=partial", with: "cs=ok")
+                .replacingOccurrences(of: "cs=lco", with: "cs=ok")
+            files[p["file"] as! String, default: [:]][sig, default: 0] += 1
+        }
+        return files
+    }
+
+    /// A run's captures under the twin's file names, `twinName(namespace, interface)`
+    /// (read from the run's index.json).
+    static func signatures(_ r: RunReport, twinName: (String, String) -> String) throws -> [String: [String: Int]] {
+        let dir = try #require(r.captureDirectory)
+        let index = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/index.json")))
+                                 as? [String: Any])
+        var name: [String: String] = [:]
+        for f in try #require(index["files"] as? [[String: Any]]) {
+            name[f["file"] as! String] = twinName(f["namespace"] as! String, f["interface"] as! String)
+        }
+        var out: [String: [String: Int]] = [:]
+        for (file, sigs) in try signatures(dir) { out[try #require(name[file])] = sigs }
+        return out
+    }
+}
 
 /// The two-node twins, each a topology, the script that made the kernel's side and that
 /// script's outputs (`Tests/kernel-twin/<name>/`), from Linux 6.18 running each node's rules
@@ -337,31 +386,12 @@ import Wire
     /// §4.6) count as podwire's `ok`.
     @Test(arguments: cases) func everyInterfaceCarriesTheKernelsPackets(_ c: Case) throws {
         let r = try Self.report(c)
-        let python = try #require(E2E.tool("python3"), "signature.py needs python3")
-        func signatures(_ dir: String) throws -> [String: [String: Int]] {
-            let s = try E2E.run(python, [E2E.signaturePy, dir, "--no-mac"])
-            #expect(s.status == 0, "\(s.stderr)")
-            var files: [String: [String: Int]] = [:]
-            for p in E2E.jsonLines(s.stdout) where p["kind"] as? String == "pkt" {
-                let sig = (p["sig"] as! String).replacingOccurrences(of: "cs=partial", with: "cs=ok")
-                    .replacingOccurrences(of: "cs=lco", with: "cs=ok")
-                files[p["file"] as! String, default: [:]][sig, default: 0] += 1
-            }
-            return files
+        let host = Dictionary(uniqueKeysWithValues: r.pods.map { ($0.hostVeth, $0.name) })
+        let ours = try KernelTwin.signatures(r) { ns, iface in
+            let name = iface.hasPrefix("veth") ? (host[iface] == "client" ? "vethc" : "vethw") : iface
+            return "\(ns == "web-1" ? "web1" : ns)__\(name).pcap"
         }
-        let kernel = try signatures(E2E.repo.appendingPathComponent("Tests/kernel-twin/\(c.name)/pcaps").path)
-        let dir = try #require(r.captureDirectory)
-        // Our files under the twin's names: NS__IFACE, web-1 as web1, host veths as vethc/vethw.
-        let index = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/index.json")))
-                                 as? [String: Any])
-        var twinName: [String: String] = [:]
-        for f in try #require(index["files"] as? [[String: Any]]) {
-            let ns = f["namespace"] as! String, iface = f["interface"] as! String
-            let name = iface.hasPrefix("veth") ? (ns == "pi-1" ? "vethc" : "vethw") : iface
-            twinName[f["file"] as! String] = "\(ns == "web-1" ? "web1" : ns)__\(name).pcap"
-        }
-        var ours: [String: [String: Int]] = [:]
-        for (file, sigs) in try signatures(dir) { ours[try #require(twinName[file])] = sigs }
+        let kernel = try KernelTwin.signatures(E2E.repo.appendingPathComponent("Tests/kernel-twin/\(c.name)/pcaps").path)
         #expect(kernel.count >= 13)
         #expect(Set(ours.keys) == Set(kernel.keys))
         for file in kernel.keys.sorted() { #expect(ours[file] == kernel[file], "\(file)") }

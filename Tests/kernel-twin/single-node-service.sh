@@ -6,13 +6,14 @@
 # deletes them on exit. The node runs podwire's own rules, DIR/node.rules (the test
 # topology's `podwire run --dump-rules` for pi-1 with the counters cut):
 #   sudo bash single-node-service.sh single-node-service
-# writes DIR/node.iptables-save, DIR/node.conntrack and DIR/ip-s-link.jsonl, which
+# writes DIR/node.iptables-save, DIR/node.conntrack, DIR/ip-s-link.jsonl and DIR/pcaps/, which
 # NetfilterKernelTwinTests holds as its expectations. Differences from podwire's run that do not matter
 # to iptables: the node's eth0 is joined to ext's directly (podwire has a LAN switch), and
 # the sends are back to back rather than on podwire's timeline (each waits for its echoes).
 # igmp_link_local_mcast_reports=0 keeps cni0's IGMP report out of OUTPUT, and IPv6 is off
 # (podwire models neither).
 set -u
+source "$(dirname "$0")/lib.sh"
 OUT=${1:?usage: $0 DIR (with node.rules)}
 P=kx-
 cleanup() { for n in node client web ext; do ip netns del $P$n 2>/dev/null; done; }
@@ -37,10 +38,10 @@ ip -n ${P}node addr add 192.168.50.11/24 dev eth0; ip -n ${P}node link set eth0 
 ip -n ${P}ext addr add 192.168.50.100/24 dev eth0; ip -n ${P}ext link set eth0 multicast off up
 $N sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
 $N iptables-restore < "$OUT/node.rules" || { echo restore failed; exit 1; }
-source "$(dirname "$0")/lib.sh"
 ip netns exec ${P}web python3 /tmp/kx/echo.py 0.0.0.0 8080 & E1=$!
 ip netns exec ${P}ext python3 /tmp/kx/echo.py 0.0.0.0 9000 & E2=$!
-sleep 0.5
+ALL="node client web ext"
+twin_capture_start
 $N iptables -Z; $N iptables -t nat -Z
 ip netns exec ${P}client python3 /tmp/kx/send.py 10.96.0.20 80 3 0.02
 ip netns exec ${P}client python3 /tmp/kx/send.py 10.96.0.20 80 1 0.02
@@ -49,6 +50,7 @@ ip netns exec ${P}ext python3 /tmp/kx/send.py 192.168.50.11 30080 2 0.02
 ip netns exec ${P}client python3 /tmp/kx/send.py 192.168.50.100 9000 2 0.02
 ip netns exec ${P}web python3 /tmp/kx/send.py 10.96.0.20 80 1 0.02
 sleep 0.3
+kill -INT $CAPTURES; sleep 0.5
 $N iptables-save -c | grep -v '^#' > "$OUT/node.iptables-save"
 $N conntrack -L > "$OUT/node.conntrack" 2>/dev/null
 for n in node client web ext; do echo "## $n"; ip -n $P$n -s -j link show; done > "$OUT/ip-s-link.jsonl"
