@@ -36,7 +36,9 @@ two_node_lan() {
     ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0 net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     ip -n $P$n link set lo up
   done
-  ip -n ${P}lan link add br-lan type bridge; ip -n ${P}lan link set br-lan up
+  # Bridges get their own MAC, as podwire's have: left alone, Linux gives a bridge its
+  # lowest port's MAC, and the captures could not tell the two apart.
+  ip -n ${P}lan link add br-lan address 02:50:ff:00:00:01 type bridge; ip -n ${P}lan link set br-lan up
   lanport() { # ns ifname-in-ns lan-port-name addr
     ip link add $2 netns $P$1 type veth peer name $3 netns ${P}lan
     ip -n ${P}lan link set $3 master br-lan up
@@ -58,7 +60,7 @@ two_node_cluster() {
   [ "$backend" = vxlan ] && mtu=1450
   for i in 1 2; do
     local N="ip -n ${P}pi-$i" j=$((i-1))
-    $N link add cni0 type bridge; $N link set cni0 mtu $mtu; $N addr add 10.244.$j.1/24 dev cni0; $N link set cni0 up
+    $N link add cni0 address 02:44:0$i:00:00:01 type bridge; $N link set cni0 mtu $mtu; $N addr add 10.244.$j.1/24 dev cni0; $N link set cni0 up
     if [ "$backend" = vxlan ]; then
       $N link add flannel.1 type vxlan id 1 local 192.168.50.1$i dev eth0 dstport 8472 nolearning
       $N link set flannel.1 address 0e:00:00:00:00:0$i mtu 1450

@@ -21,7 +21,7 @@ trap cleanup EXIT
 cleanup
 for n in node client web ext; do ip netns add $P$n; ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0 net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; ip -n $P$n link set lo up; done
 N="ip netns exec ${P}node"
-ip -n ${P}node link add cni0 type bridge
+ip -n ${P}node link add cni0 address 02:44:00:00:00:01 type bridge  # its own MAC, not its lowest port's
 ip -n ${P}node addr add 10.244.0.1/24 dev cni0
 ip -n ${P}node link set cni0 multicast off up
 pod() { # name ip hostveth
