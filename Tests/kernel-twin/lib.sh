@@ -36,8 +36,9 @@ two_node_lan() {
     ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0 net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     ip -n $P$n link set lo up
   done
-  # Bridges get their own MAC, as podwire's have: left alone, Linux gives a bridge its
-  # lowest port's MAC, and the captures could not tell the two apart.
+  # Bridges get their own MAC, as podwire's have and as the CNI bridge plugin pins cni0's
+  # (ensureAddr): left alone, Linux gives a bridge its lowest port's MAC, which changes as
+  # pods come and go (flannel-io/flannel#1381), and the captures could not tell them apart.
   ip -n ${P}lan link add br-lan address 02:50:ff:00:00:01 type bridge; ip -n ${P}lan link set br-lan up
   lanport() { # ns ifname-in-ns lan-port-name addr
     ip link add $2 netns $P$1 type veth peer name $3 netns ${P}lan
