@@ -1,6 +1,7 @@
 /// What the capture needs to know about one simulated interface (its device handle, its
 /// file name and how a user names it), the run's options, and glob selection.
 import Datapath
+import Engine
 
 /// One interface that can be captured, described the way a user sees it on the node.
 public struct CaptureInterface: Sendable, Hashable {
@@ -61,7 +62,7 @@ public struct CaptureOptions: Sendable {
     public var epochSeconds: Int64
 
     public init(directory: String, interfaceGlobs: [String] = ["*"], snaplen: Int = 262_144,
-                filter: String = "", epochSeconds: Int64 = 1_767_225_600) {
+                filter: String = "", epochSeconds: Int64 = SimTime.epochSeconds) {
         self.directory = directory
         self.interfaceGlobs = interfaceGlobs
         self.snaplen = snaplen

@@ -64,6 +64,11 @@ public struct SimTime: Hashable, Comparable, Sendable, CustomStringConvertible {
     @inlinable public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
 
     @inlinable public static var zero: SimTime { SimTime(nanoseconds: 0) }
+
+    /// The wall-clock second simulated t = 0 stands for, in captures and in reports that
+    /// carry a date (2026-01-01T00:00:00Z). Fixed, never the current time, so the same run
+    /// gives the same bytes.
+    public static let epochSeconds: Int64 = 1_767_225_600
     /// Later than any event: "run until idle".
     @inlinable public static var distantFuture: SimTime { SimTime(nanoseconds: .max) }
 

@@ -2,13 +2,25 @@ import Datapath
 import Engine
 import Wire
 
-/// The result of one iperf3 UDP test, and its JSON in the shape of `iperf3 -u -J`
-/// (shared/reference/ecosystem.md §4.1): `start.connected[]`, `start.connecting_to`,
-/// `start.test_start`, `intervals[]` (one per second of `-t`, the client's sending, as
-/// `-i 1` writes them), then `end.sum` (UDP: `start`, `end`, `seconds`, `bytes`,
-/// `bits_per_second`, `jitter_ms`, `lost_packets`, `packets`, `lost_percent`,
-/// `out_of_order`, `sender`), `end.sum_sent` and `end.sum_received` (downstream parsers read
-/// `end.sum_received.bits_per_second` and `end.sum.lost_percent`), plus a `podwire` object.
+/// The result of one iperf3 UDP test, and its JSON in the shape of the client's
+/// `iperf3 -u -J` (iperf 3.12, shared/reference/ecosystem.md §4.1), keys in its order:
+/// - `start`: `connected[]`, `version`, `system_info`, `timestamp`, `connecting_to`,
+///   `cookie`, `target_bitrate`, `sock_bufsize`, `sndbuf_actual`, `rcvbuf_actual`,
+///   `test_start`;
+/// - `intervals[]`: one per second of `-t`, the client's sending, as `-i 1` writes them;
+/// - `end`: `streams[].udp` (the stream, with `socket` and `out_of_order`), `sum` (`start`,
+///   `end`, `seconds`, `bytes`, `bits_per_second`, `jitter_ms`, `lost_packets`, `packets`,
+///   `lost_percent`, `sender`), `sum_sent` and `sum_received` (the same keys: the sender's
+///   with no jitter or loss, the receiver's with `sender: false`);
+/// - and a `podwire` object.
+///
+/// Checked against iperf 3.12 (`iperf3 -c … -u -b 20M -l 1000 -t 2 -J` between two
+/// namespaces, 2026-11-25): every key it writes is here, in its order, except
+/// `end.cpu_utilization_percent`, which podwire leaves out (its CPU time is per core, not
+/// per process). Values that describe the machine are podwire's own: `version` and
+/// `system_info` say podwire, `timestamp` is the test's start on the simulated clock
+/// (`SimTime.epochSeconds`), `cookie` is derived from the flow, and the socket buffers are
+/// Linux's defaults (212992), which podwire does not model.
 ///
 /// Conventions, as iperf3 on the client side:
 /// * `sum.bytes`/`sum.bits_per_second` are the sender's; `sum.packets` is the sender's
@@ -108,6 +120,28 @@ public struct Iperf3Report: Sendable, Equatable {
         return .number(DecimalText.fixed(t.nanoseconds, fractionDigits: 9))
     }
 
+    /// `start.timestamp`: the test's start on the simulated clock, as iperf3 writes a time
+    /// (RFC 1123, GMT) and its seconds.
+    private static func timestamp(_ start: SimTime) -> JSONValue {
+        let seconds = SimTime.epochSeconds + start.nanoseconds / 1_000_000_000
+        return .object([("time", .string(HTTPDate.text(seconds))), ("timesecs", .int(seconds))])
+    }
+
+    /// `start.cookie`: iperf3 draws 36 characters of `abcdefghijklmnopqrstuvwxyz234567` at
+    /// random; podwire derives them from the flow (FNV-1a of its addresses, ports and start),
+    /// so the report stays the same run after run.
+    private var cookie: String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ v: UInt64) { for k in 0..<8 { h = (h ^ ((v >> (8 * k)) & 0xff)) &* 0x0000_0100_0000_01b3 } }
+        mix(UInt64(clientAddress.rawValue)); mix(UInt64(clientPort)); mix(UInt64(configuration.server.rawValue))
+        mix(UInt64(configuration.port)); mix(UInt64(bitPattern: configuration.start.nanoseconds))
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+        return String((0..<36).map { _ in
+            h = h &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return alphabet[Int(h >> 59)]
+        })
+    }
+
     public var json: JSONValue {
         let c = configuration
         let zero = JSONValue.int(0)
@@ -118,26 +152,44 @@ public struct Iperf3Report: Sendable, Equatable {
                 ("remote_host", .string(c.server.description)), ("remote_port", .int(c.port)),
             ])])),
             ("version", .string("podwire iperf3-udp")),
+            ("system_info", .string("podwire: emulated Linux network namespaces")),
+            ("timestamp", Self.timestamp(c.start)),
             ("connecting_to", .object([("host", .string(c.server.description)), ("port", .int(c.port))])),
+            ("cookie", .string(cookie)),
             ("target_bitrate", .int(c.bitrate)),
+            ("sock_bufsize", zero), ("sndbuf_actual", .int(212_992)), ("rcvbuf_actual", .int(212_992)),
             ("test_start", .object([
                 ("protocol", .string("UDP")), ("num_streams", .int(1)), ("blksize", .int(c.length)),
                 ("omit", zero), ("duration", seconds), ("bytes", zero), ("blocks", zero), ("reverse", zero),
                 ("tos", zero), ("target_bitrate", .int(c.bitrate)),
             ])),
         ])
-        let sum: JSONValue = .object([
-            ("start", zero), ("end", seconds), ("seconds", seconds),
-            ("bytes", .int(bytesSent)), ("bits_per_second", bitsPerSecond(bytesSent)),
-            ("jitter_ms", .number(DecimalText.double(jitterNanoseconds / 1e6, fractionDigits: 6))),
-            ("lost_packets", .int(lostPackets)), ("packets", .int(packets)),
-            ("lost_percent", .number(DecimalText.ratio(lostPackets, times: 100, over: packets, fractionDigits: 6))),
-            ("out_of_order", .int(outOfOrder)), ("sender", .bool(true)),
-        ])
-        func side(_ bytes: UInt64) -> JSONValue {
-            .object([("start", zero), ("end", seconds), ("seconds", seconds), ("bytes", .int(bytes)),
-                     ("bits_per_second", bitsPerSecond(bytes)), ("sender", .bool(true))])
+        // iperf3's UDP summary fields, in its order; `out_of_order` only in the stream.
+        func summary(bytes: UInt64, jitterNanoseconds: Double, lost: UInt64, packets: UInt64, outOfOrder: UInt64?,
+                     sender: Bool) -> [(String, JSONValue)] {
+            var fields: [(String, JSONValue)] = [
+                ("start", zero), ("end", seconds), ("seconds", seconds),
+                ("bytes", .int(bytes)), ("bits_per_second", bitsPerSecond(bytes)),
+                ("jitter_ms", .number(DecimalText.double(jitterNanoseconds / 1e6, fractionDigits: 6))),
+                ("lost_packets", .int(lost)), ("packets", .int(packets)),
+                ("lost_percent", .number(DecimalText.ratio(lost, times: 100, over: packets, fractionDigits: 6))),
+            ]
+            if let outOfOrder { fields.append(("out_of_order", .int(outOfOrder))) }
+            fields.append(("sender", .bool(sender)))
+            return fields
         }
+        let stream = summary(bytes: bytesSent, jitterNanoseconds: jitterNanoseconds, lost: lostPackets, packets: packets,
+                             outOfOrder: outOfOrder, sender: true)
+        let end: JSONValue = .object([
+            ("streams", .array([.object([("udp", .object([("socket", .int(socket))] + stream))])])),
+            ("sum", .object(summary(bytes: bytesSent, jitterNanoseconds: jitterNanoseconds, lost: lostPackets,
+                                    packets: packets, outOfOrder: nil, sender: true))),
+            ("sum_sent", .object(summary(bytes: bytesSent, jitterNanoseconds: 0, lost: 0, packets: packets,
+                                         outOfOrder: nil, sender: true))),
+            // The server's count of the stream's datagrams is the highest sequence it saw.
+            ("sum_received", .object(summary(bytes: bytesReceived, jitterNanoseconds: jitterNanoseconds, lost: lostPackets,
+                                             packets: highestSequence, outOfOrder: nil, sender: false))),
+        ])
         let podwire: JSONValue = .object([
             ("name", .string(name)),
             ("start_time", Self.time(c.start)),
@@ -172,7 +224,7 @@ public struct Iperf3Report: Sendable, Equatable {
         return .object([
             ("start", start),
             ("intervals", .array(intervalsJSON)),
-            ("end", .object([("sum", sum), ("sum_sent", side(bytesSent)), ("sum_received", side(bytesReceived))])),
+            ("end", end),
             ("podwire", podwire),
         ])
     }

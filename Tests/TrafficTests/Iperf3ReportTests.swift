@@ -1,5 +1,6 @@
 /// The iperf3 report's JSON: keys, exact numbers, determinism.
 import Datapath
+import Foundation
 import Engine
 import Testing
 import Wire
@@ -22,15 +23,71 @@ import Wire
                   "lost_packets": 0,
                   "packets": 893,
                   "lost_percent": 0,
-                  "out_of_order": 0,
                   "sender": true
                 },
             """))
-        #expect(json.contains("\"sum_received\": {\n      \"start\": 0,\n      \"end\": 0.1,\n      \"seconds\": 0.1,\n      \"bytes\": 1250200,\n      \"bits_per_second\": 100016000,"))
+        // The receiver's side, as iperf 3.12 writes it: the server's jitter and loss, its
+        // count of the stream's datagrams, `sender: false` (podwire wrote `true` and left
+        // the UDP fields out).
+        #expect(json.contains("""
+                "sum_received": {
+                  "start": 0,
+                  "end": 0.1,
+                  "seconds": 0.1,
+                  "bytes": 1250200,
+                  "bits_per_second": 100016000,
+                  "jitter_ms": 0,
+                  "lost_packets": 0,
+                  "packets": 893,
+                  "lost_percent": 0,
+                  "sender": false
+                }
+            """))
+        // The stream: the sum's fields with its socket first and `out_of_order` before `sender`.
+        #expect(json.contains("""
+                "streams": [
+                  {
+                    "udp": {
+                      "socket": \(r.report.socket),
+                      "start": 0,
+            """))
+        #expect(json.contains("      \"out_of_order\": 0,\n          \"sender\": true\n"))
         let topKeys = json.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { String($0.split(separator: ":")[0]) }
         #expect(topKeys == ["  \"start\"", "  \"intervals\"", "  \"end\"", "  \"podwire\""])
         #expect(json.contains("\"one_way_delay_us\": {\n      \"count\": 893,"))
         print(json)
+    }
+
+    /// Every key iperf 3.12's UDP client writes with `-J`, at every level, in its order: the
+    /// real output is `Tests/kernel-twin/iperf3-3.12-udp-client.json` (two namespaces,
+    /// `-u -b 20M -l 1000 -t 2`). Before, `end.streams` was missing (scripts reading
+    /// `end.streams[0].udp.jitter_ms` found nothing), `sum_sent` and `sum_received` had no
+    /// UDP fields, and `start` lacked six keys. Only `end.cpu_utilization_percent` is left
+    /// out (podwire's CPU time is per core, not per process), and `podwire` is added.
+    @Test func everyKeyOfRealIperf3InItsOrder() throws {
+        let r = try Iperf3ClientTests.run(bitrate: 8_000_000, length: 1000, time: .milliseconds(2_500), until: .ms(3_000))
+        let path = #filePath.split(separator: "/").dropLast(2).joined(separator: "/")
+        let real = try String(contentsOfFile: "/" + path + "/kernel-twin/iperf3-3.12-udp-client.keys", encoding: .utf8)
+        func keyPaths(_ v: JSONValue, _ prefix: String = "") -> [String] {
+            switch v {
+            case .object(let fields): fields.flatMap { [prefix + $0.0] + keyPaths($0.1, prefix + $0.0 + ".") }
+            case .array(let items): items.first.map { keyPaths($0, prefix + "[].") } ?? []
+            default: []
+            }
+        }
+        let theirs = real.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("end.cpu_utilization_percent") }
+        let ours = keyPaths(r.report.json).filter { !$0.hasPrefix("podwire") }
+        #expect(ours == theirs)
+    }
+
+    /// `start.timestamp.time` is an RFC 1123 date; the second pair is iperf 3.12's own
+    /// (`"timesecs": 1795608500` printed as "Wed, 25 Nov 2026 12:08:20 GMT").
+    @Test func datesAreWrittenAsIperf3WritesThem() {
+        #expect(HTTPDate.text(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDate.text(1_795_608_500) == "Wed, 25 Nov 2026 12:08:20 GMT")
+        #expect(HTTPDate.text(SimTime.epochSeconds) == "Thu, 01 Jan 2026 00:00:00 GMT")
+        #expect(HTTPDate.text(951_782_400) == "Tue, 29 Feb 2000 00:00:00 GMT")
+        #expect(HTTPDate.text(-1) == "Wed, 31 Dec 1969 23:59:59 GMT")
     }
 
     /// `intervals[]`, as iperf3 -J's client writes it (`-i 1`): one per second of `-t`, the

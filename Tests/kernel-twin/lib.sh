@@ -129,3 +129,9 @@ two_node_dump() {
   for n in $ALL; do echo "## $n"; ip -n $P$n -s -j link show; done > "$OUT/ip-s-link.jsonl"
   kill $SERVERS; wait 2>/dev/null
 }
+
+# iperf3-3.12-udp-client.json (next to this file) is what iperf 3.12 printed as the client of
+#   ip netns exec A iperf3 -c 10.244.0.3 -p 5201 -u -b 20M -l 1000 -t 2 -J
+# between two namespaces joined by a veth (server: iperf3 -s -1 in B); iperf3-3.12-udp-client.keys
+# lists its key paths in order (python3: json.load keeps the order; arrays as "[]", their
+# first element). Iperf3ReportTests holds podwire's report to those keys and their order.
