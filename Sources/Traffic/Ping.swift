@@ -130,8 +130,12 @@ public final class Ping: NetworkApplication {
     public private(set) var firstSend: SimTime?
     /// When ping exited (nil while it is still running).
     public private(set) var finishedAt: SimTime?
-    /// The last time ping did anything (iputils' `cur_time`).
-    public private(set) var lastEvent: SimTime = .zero
+    /// When the last request was sent (iputils' `cur_time`, which only `pinger` sets: its
+    /// "time" ends there, not at the last reply or at exit).
+    public private(set) var lastSend: SimTime?
+    /// iputils' `pipesize`: the most requests that were out when one was answered (a reply
+    /// or an ICMP error about it, `acknowledge`); -1 until one is.
+    public private(set) var pipesize = -1
 
     private var sendTimes: [SimTime]
     private var replied: [Bool]
@@ -193,7 +197,7 @@ public final class Ping: NetworkApplication {
         }
         sendTimes[index] = now
         transmitted += 1
-        lastEvent = now
+        lastSend = now
         if checkDone(now) { return }
         if transmitted < configuration.count {
             world.scheduleTimer(app, tag: Tag.send.rawValue, after: configuration.interval)
@@ -264,7 +268,7 @@ public final class Ping: NetworkApplication {
         }
         events.append(.reply(PingReply(sequence: m.sequence, from: m.source, bytes: ICMPv4Header.length + m.payload.count,
                                        ttl: m.ttl, rttMicroseconds: rttUs, rtt: rtt, duplicate: duplicate, time: now)))
-        lastEvent = now
+        acknowledge(m.sequence)
         _ = checkDone(now)
     }
 
@@ -281,8 +285,14 @@ public final class Ping: NetworkApplication {
         icmpErrors.add(type: m.type, code: m.code)
         events.append(.error(PingErrorMessage(sequence: sequence, from: m.source, type: m.type.rawValue,
                                               code: m.code, time: now)))
-        lastEvent = now
+        acknowledge(sequence)
         _ = checkDone(now)
+    }
+
+    /// iputils' `acknowledge`: request `sequence` was answered while `transmitted` were sent.
+    private func acknowledge(_ sequence: UInt16) {
+        let outstanding = UInt16(truncatingIfNeeded: transmitted) &- sequence
+        if outstanding <= 0x7FFF { pipesize = max(pipesize, Int(outstanding) + 1) }
     }
 
     /// iputils: `if (npackets && nreceived + nerrors >= npackets) break;`.
@@ -296,6 +306,5 @@ public final class Ping: NetworkApplication {
 
     private func finish(_ now: SimTime) {
         finishedAt = now
-        lastEvent = now
     }
 }

@@ -8,8 +8,15 @@ import Wire
 /// iputils' arithmetic, kept exactly: RTTs are integer microseconds; avg = ⌊tsum / total⌋ and
 /// mdev = ⌊√|(tsum2 − tsum²/total) / total|⌋ in integer division, total = received +
 /// duplicates (for tsum ≥ INT_MAX: tsum2/total − avg²); loss = `%g` of
-/// (transmitted − received) × 100 / transmitted; time = (first send → exit) in ms, rounded.
-/// (So RTTs of 6, 7, 8 µs print mdev 0.000: (149 − 441/3)/3 = 0 in integers.)
+/// (transmitted − received) × 100 / transmitted; time = first send → last send, in ms,
+/// rounded (iputils' `cur_time` is only set when sending). (So RTTs of 6, 7, 8 µs print mdev
+/// 0.000: (149 − 441/3)/3 = 0 in integers.) After the statistics line comes one more:
+/// the rtt figures, then ", pipe N" when more than one request was out when one was
+/// answered, or an empty line when there is neither. Checked against iputils 20221126 in
+/// namespaces: one ping whose reply took 1025 ms printed "time 0ms"; three 200 ms apart
+/// whose replies came ~1 s late, "time 406ms" and "rtt …, pipe 3"; three to an address
+/// nobody answers, "+3 errors, … time 2048ms" and "pipe 3"; two that got no reply, "time
+/// 1026ms" (ping exited 10 s later) and an empty line.
 public struct PingReport: Sendable, Equatable {
     public var name: String
     public var configuration: PingConfiguration
@@ -21,8 +28,10 @@ public struct PingReport: Sendable, Equatable {
     public var sendErrors: SendErrorCounts
     public var icmpErrors: ICMPMessageCounts
     public var events: [PingEvent]
-    /// iputils' "time": first send → exit (or the last event, if ping was still running).
+    /// iputils' "time": first send → last send.
     public var elapsed: SimDuration
+    /// iputils' `pipesize` (see `Ping.pipesize`).
+    public var pipe: Int
     /// Whether ping had exited when the report was made.
     public var finished: Bool
     /// min/avg/max/mdev in µs (nil when nothing was received or without timing).
@@ -50,7 +59,8 @@ public struct PingReport: Sendable, Equatable {
         events = ping.events
         start = ping.firstSend
         finished = ping.isFinished
-        elapsed = ping.firstSend.map { ping.lastEvent - $0 } ?? .zero
+        elapsed = ping.firstSend.flatMap { first in ping.lastSend.map { $0 - first } } ?? .zero
+        pipe = ping.pipesize
         latency = ping.rttHistogram.percentiles
         rtt = nil
         if received > 0 && configuration.hasTiming {
@@ -132,9 +142,12 @@ public struct PingReport: Sendable, Equatable {
             s += ", \(DecimalText.g(lossPercent))% packet loss, time \(elapsedMilliseconds)ms"
         }
         s += "\n"
+        var last: [String] = []
         if let r = rtt {
-            s += "rtt min/avg/max/mdev = \(Self.ms3(r.min))/\(Self.ms3(r.avg))/\(Self.ms3(r.max))/\(Self.ms3(r.mdev)) ms\n"
+            last.append("rtt min/avg/max/mdev = \(Self.ms3(r.min))/\(Self.ms3(r.avg))/\(Self.ms3(r.max))/\(Self.ms3(r.mdev)) ms")
         }
+        if pipe > 1 { last.append("pipe \(pipe)") }
+        s += last.joined(separator: ", ") + "\n"
         return s
     }
 
@@ -173,6 +186,7 @@ public struct PingReport: Sendable, Equatable {
                                                               over: UInt64(transmitted), fractionDigits: 6))),
             ("time_ms", .int(elapsedMilliseconds)),
             ("rtt_ms", rttValue),
+            ("pipe", pipe > 1 ? .int(pipe) : .null),
             ("icmp_errors", icmpErrors.json),
             ("send_errors", sendErrors.json),
             ("replies", .array(replies)),

@@ -50,14 +50,30 @@ import Wire
         #expect(PingReport.replyTime(9_999) == "10.0")
     }
 
+    /// The line after the statistics: the rtt figures, ", pipe N" after them when more than
+    /// one request was out when one was answered (iputils 20221126: three pings 200 ms apart
+    /// whose replies came ~1 s late printed "rtt min/avg/max/mdev = …, pipe 3"), "pipe N"
+    /// alone without rtt, an empty line with neither.
+    @Test func pipeFollowsTheRttFigures() throws {
+        var r = try PingTests.run().report
+        r.rtt = .init(min: 612_092, avg: 815_273, max: 1_017_653, mdev: 165_570)
+        r.pipe = 3
+        #expect(r.summary.hasSuffix("time 400ms\nrtt min/avg/max/mdev = 612.092/815.273/1017.653/165.570 ms, pipe 3\n"), "\(r.summary)")
+        r.rtt = nil
+        #expect(r.summary.hasSuffix("time 400ms\npipe 3\n"), "\(r.summary)")
+        r.pipe = 1
+        #expect(r.summary.hasSuffix("time 400ms\n\n"), "\(r.summary)")
+        #expect(try PingTests.run().report.jsonText.contains("\"pipe\": null"))
+    }
+
     @Test func jsonHasFixedKeysAndIsStable() throws {
         let a = try PingTests.run(seed: 9).report.jsonText
         let b = try PingTests.run(seed: 9).report.jsonText
         #expect(a == b)
         let keys = a.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { String($0.split(separator: "\"")[1]) }
         #expect(keys == ["destination", "count", "interval_ms", "size", "transmitted", "received", "duplicates", "errors",
-                         "packet_loss_percent", "time_ms", "rtt_ms", "icmp_errors", "send_errors", "replies", "lines",
-                         "podwire"])
+                         "packet_loss_percent", "time_ms", "rtt_ms", "pipe", "icmp_errors", "send_errors", "replies",
+                         "lines", "podwire"])
         print(a)
     }
 }
