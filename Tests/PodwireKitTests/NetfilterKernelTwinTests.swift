@@ -218,7 +218,8 @@ enum KernelTwin {
 /// - `two-node-vxlan-service`: flannel VXLAN between pi-1 and pi-2 on a LAN bridge, a
 ///   NodePort Service whose only endpoint is web-1 on pi-2, reached through its ClusterIP
 ///   from pi-1 (DNAT, then VXLAN) and through both nodes' node ports from ext (DNAT and SNAT;
-///   pi-1's answer crosses VXLAN), plus pod to pod, egress masquerade and ping;
+///   pi-1's answer crosses VXLAN), plus pod to pod, egress masquerade, ping, nodes to a
+///   remote and a local pod, and a pod to a remote node's own socket;
 /// - `two-node-host-gw-service`: flannel host-gw, the ClusterIP and pi-1's node port again,
 ///   and a Service port whose target port nothing listens on, so the port unreachables come
 ///   back RELATED through the DNAT;
@@ -271,6 +272,9 @@ enum KernelTwin {
                 - {at: 600ms,  udp: {client: host/ext, server: node/pi-2:30080, count: 2, interval: 20ms, length: 10}}
                 - {at: 800ms,  udp: {client: pod/client, server: host/ext, port: 9000, count: 2, interval: 20ms, length: 10}}
                 - {at: 1000ms, ping: {from: pod/client, to: pod/web-1, count: 2, interval: 20ms}}
+                - {at: 1200ms, udp: {client: node/pi-1, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
+                - {at: 1400ms, udp: {client: node/pi-2, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
+                - {at: 1600ms, udp: {client: pod/client, server: node/pi-2, port: 9000, count: 2, interval: 20ms, length: 10}}
               capture: {interfaces: ["*"]}
             \(pods)
             ---
@@ -282,7 +286,7 @@ enum KernelTwin {
               clusterIP: 10.96.0.20
               selector: {app: web}
               ports: [{name: http, protocol: UDP, port: 80, targetPort: http, nodePort: 30080}]
-            """, entries: ["pi-1": 13, "pi-2": 13]),
+            """, entries: ["pi-1": 17, "pi-2": 18]),
         Case(name: "two-node-host-gw-service", yaml: """
             apiVersion: podwire/v1alpha1
             kind: Topology

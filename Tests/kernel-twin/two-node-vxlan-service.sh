@@ -26,4 +26,11 @@ ip netns exec ${P}ext python3 /tmp/kx/send.py 192.168.50.11 30080 2 0.02
 ip netns exec ${P}ext python3 /tmp/kx/send.py 192.168.50.12 30080 2 0.02
 ip netns exec ${P}client python3 /tmp/kx/send.py 192.168.50.100 9000 2 0.02
 ip netns exec ${P}client ping -q -c 2 -i 0.02 10.244.1.2 | tail -2
+# Nodes to pods (a remote one over flannel.1, from its address; a local one over cni0) and
+# a pod to a remote node's own socket.
+ip netns exec ${P}pi-2 python3 /tmp/kx/echo.py 0.0.0.0 9000 & SERVERS="$SERVERS $!"
+sleep 0.2
+ip netns exec ${P}pi-1 python3 /tmp/kx/send.py 10.244.1.2 8080 2 0.02
+ip netns exec ${P}pi-2 python3 /tmp/kx/send.py 10.244.1.2 8080 2 0.02
+ip netns exec ${P}client python3 /tmp/kx/send.py 192.168.50.12 9000 2 0.02
 two_node_dump
