@@ -275,6 +275,7 @@ enum KernelTwin {
                 - {at: 1200ms, udp: {client: node/pi-1, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
                 - {at: 1400ms, udp: {client: node/pi-2, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
                 - {at: 1600ms, udp: {client: pod/client, server: node/pi-2, port: 9000, count: 2, interval: 20ms, length: 10}}
+                - {at: 1800ms, udp: {client: host/ext, server: node/pi-2:30080, count: 2, interval: 1s, length: 1472, dontFragment: true}}
               capture: {interfaces: ["*"]}
             \(pods)
             ---

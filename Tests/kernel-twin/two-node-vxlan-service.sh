@@ -33,4 +33,15 @@ sleep 0.2
 ip netns exec ${P}pi-1 python3 /tmp/kx/send.py 10.244.1.2 8080 2 0.02
 ip netns exec ${P}pi-2 python3 /tmp/kx/send.py 10.244.1.2 8080 2 0.02
 ip netns exec ${P}client python3 /tmp/kx/send.py 192.168.50.12 9000 2 0.02
+# ext to pi-2's node port, 1472 bytes with DF (IP_PMTUDISC_DO) twice, 1 s apart: pi-2 answers
+# "fragmentation needed" (the pod MTU is 1450); ext learns the path MTU, and its second try
+# fails with EMSGSIZE before anything is sent (kernel reference case f3).
+ip netns exec ${P}ext python3 -c "
+import socket,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.setsockopt(socket.IPPROTO_IP, 10, 2)
+for i in range(2):
+    try: s.sendto(b'x'*1472,('192.168.50.12',30080)); print('sent 1472 with DF')
+    except OSError as e: print('second send:', e)
+    time.sleep(1)
+"
 two_node_dump
