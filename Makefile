@@ -5,7 +5,7 @@ SWIFT       ?= swift
 TOPOLOGY    ?= topologies/single-node.yaml
 APT_PACKAGES = libpcap-dev tshark tcpdump
 
-.PHONY: run test deps build bench benchmarks benchmarks-update clean
+.PHONY: run test deps build bench benchmarks benchmarks-update kernel-twins clean
 
 # Installs the Debian packages podwire needs, only when one is missing (non-interactive:
 # tshark's "may non-superusers capture" question is answered with the default).
@@ -42,6 +42,12 @@ benchmarks: deps
 # Re-records Benchmarks/Thresholds/ from a fresh run (after an intended change; commit them).
 benchmarks-update: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update --no-progress
+
+# Re-records Tests/kernel-twin/ (Linux running podwire's rules and traffic in network
+# namespaces it makes and deletes; root). By hand only, after a change to the rules or the
+# twins' traffic; commit what changed. `make test` reads the recordings, not the kernel.
+kernel-twins: build
+	bash Tests/kernel-twin/record.sh .build/release/podwire
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -18,45 +18,8 @@ import Wire
 /// it back to the bridge from the client's port with the client's MAC restored
 /// (`br_nf_pre_routing_finish_bridge_slow`), through FORWARD and POSTROUTING.
 @Suite(.serialized) struct NetfilterKernelTwinTests {
-    static let yaml = """
-        apiVersion: podwire/v1alpha1
-        kind: Topology
-        metadata: {name: one}
-        spec:
-          duration: 3s
-          cluster: {cni: flannel-host-gw}
-          nodes: [{name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}]
-          hosts: [{name: ext, address: 192.168.50.100/24}]
-          scenario:
-            - {at: 0ms,    udp: {client: pod/client, server: svc/web:80, count: 3, interval: 20ms, length: 10}}
-            - {at: 200ms,  udp: {client: pod/client, server: svc/web:80, count: 1, length: 10}}
-            - {at: 400ms,  udp: {client: pod/client, server: pod/web, port: 8080, count: 2, interval: 20ms, length: 10}}
-            - {at: 600ms,  udp: {client: host/ext, server: node/pi-1:30080, count: 2, interval: 20ms, length: 10}}
-            - {at: 800ms,  udp: {client: pod/client, server: host/ext, port: 9000, count: 2, interval: 20ms, length: 10}}
-            - {at: 1000ms, udp: {client: pod/web, server: svc/web:80, count: 1, length: 10}}
-          capture: {interfaces: ["*"]}
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: client, labels: {app: client}}
-        spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: web, labels: {app: web}}
-        spec:
-          nodeName: pi-1
-          containers: [{name: web, image: nginx, ports: [{name: http, containerPort: 8080, protocol: UDP}]}]
-        ---
-        apiVersion: v1
-        kind: Service
-        metadata: {name: web}
-        spec:
-          type: NodePort
-          clusterIP: 10.96.0.20
-          selector: {app: web}
-          ports: [{name: http, protocol: UDP, port: 80, targetPort: http, nodePort: 30080}]
-        """
+    /// The twin's topology, `Tests/kernel-twin/single-node-service/topology.yaml`.
+    static let topology = E2E.repo.appendingPathComponent("Tests/kernel-twin/single-node-service/topology.yaml").path
 
     /// `iptables-save -c` in the kernel twin's node namespace after the same six steps.
     static func kernelSave() throws -> String {
@@ -65,7 +28,7 @@ import Wire
     }
 
     nonisolated(unsafe) static let report: Result<RunReport, Error> = Result {
-        try Replay.run(try TopologyFile.parse(yaml: yaml, fileName: "one.yaml"),
+        try Replay.run(try TopologyFile.parse(yaml: try String(contentsOfFile: topology, encoding: .utf8), fileName: topology),
                        options: RunOptions(outputDirectory: E2E.tempDir("kernel-twin")))
     }
 
@@ -231,148 +194,24 @@ enum KernelTwin {
 @Suite(.serialized) struct TwoNodeKernelTwinTests {
     struct Case: Sendable, CustomStringConvertible {
         var name: String
-        var yaml: String
         /// Entries in each node's conntrack table at the end.
         var entries: [String: Int]
         var description: String { name }
+        /// `Tests/kernel-twin/NAME/topology.yaml`.
+        var topology: String { E2E.repo.appendingPathComponent("Tests/kernel-twin/\(name)/topology.yaml").path }
     }
 
-    /// Both twins' pods: client on pi-1, web-1 (UDP port "http" 8080) on pi-2.
-    static let pods = """
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: client, labels: {app: client}}
-        spec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: web-1, labels: {app: web}}
-        spec:
-          nodeName: pi-2
-          containers: [{name: web, image: nginx, ports: [{name: http, containerPort: 8080, protocol: UDP}]}]
-        """
-
     static let cases = [
-        Case(name: "two-node-vxlan-service", yaml: """
-            apiVersion: podwire/v1alpha1
-            kind: Topology
-            metadata: {name: two}
-            spec:
-              duration: 3s
-              cluster: {cni: flannel-vxlan}
-              nodes:
-                - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}
-                - {name: pi-2, profile: raspberry-pi-4b, address: 192.168.50.12/24}
-              hosts: [{name: ext, address: 192.168.50.100/24}]
-              scenario:
-                - {at: 0ms,    udp: {client: pod/client, server: svc/web:80, count: 3, interval: 20ms, length: 10}}
-                - {at: 200ms,  udp: {client: pod/client, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
-                - {at: 400ms,  udp: {client: host/ext, server: node/pi-1:30080, count: 2, interval: 20ms, length: 10}}
-                - {at: 600ms,  udp: {client: host/ext, server: node/pi-2:30080, count: 2, interval: 20ms, length: 10}}
-                - {at: 800ms,  udp: {client: pod/client, server: host/ext, port: 9000, count: 2, interval: 20ms, length: 10}}
-                - {at: 1000ms, ping: {from: pod/client, to: pod/web-1, count: 2, interval: 20ms}}
-                - {at: 1200ms, udp: {client: node/pi-1, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
-                - {at: 1400ms, udp: {client: node/pi-2, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
-                - {at: 1600ms, udp: {client: pod/client, server: node/pi-2, port: 9000, count: 2, interval: 20ms, length: 10}}
-                - {at: 1800ms, udp: {client: host/ext, server: node/pi-2:30080, count: 2, interval: 1s, length: 1472, dontFragment: true}}
-              capture: {interfaces: ["*"]}
-            \(pods)
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: web}
-            spec:
-              type: NodePort
-              clusterIP: 10.96.0.20
-              selector: {app: web}
-              ports: [{name: http, protocol: UDP, port: 80, targetPort: http, nodePort: 30080}]
-            """, entries: ["pi-1": 17, "pi-2": 18]),
-        Case(name: "two-node-host-gw-service", yaml: """
-            apiVersion: podwire/v1alpha1
-            kind: Topology
-            metadata: {name: hgw}
-            spec:
-              duration: 3s
-              cluster: {cni: flannel-host-gw}
-              nodes:
-                - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}
-                - {name: pi-2, profile: raspberry-pi-4b, address: 192.168.50.12/24}
-              hosts: [{name: ext, address: 192.168.50.100/24}]
-              scenario:
-                - {at: 0ms,    udp: {client: pod/client, server: svc/web:80, count: 3, interval: 20ms, length: 10}}
-                - {at: 200ms,  udp: {client: pod/client, server: svc/web:81, count: 2, interval: 20ms, length: 10, echo: false}}
-                - {at: 400ms,  udp: {client: host/ext, server: node/pi-1:30080, count: 2, interval: 20ms, length: 10}}
-                - {at: 600ms,  udp: {client: pod/client, server: pod/web-1, port: 8080, count: 2, interval: 20ms, length: 10}}
-                - {at: 800ms,  ping: {from: pod/client, to: pod/web-1, count: 2, interval: 20ms}}
-              capture: {interfaces: ["*"]}
-            \(pods)
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: web}
-            spec:
-              type: NodePort
-              clusterIP: 10.96.0.20
-              selector: {app: web}
-              ports:
-                - {name: http, protocol: UDP, port: 80, targetPort: http, nodePort: 30080}
-                - {name: closed, protocol: UDP, port: 81, targetPort: 9999, nodePort: 30081}
-            """, entries: ["pi-1": 5, "pi-2": 5]),
-        Case(name: "two-node-service-features", yaml: """
-            apiVersion: podwire/v1alpha1
-            kind: Topology
-            metadata: {name: features}
-            spec:
-              duration: 3s
-              cluster: {cni: flannel-host-gw}
-              nodes:
-                - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24}
-                - {name: pi-2, profile: raspberry-pi-4b, address: 192.168.50.12/24}
-              hosts: [{name: ext, address: 192.168.50.100/24}]
-              scenario:
-                - {at: 0ms,    udp: {client: pod/client, server: svc/sticky:80, count: 2, interval: 20ms, length: 10}}
-                - {at: 200ms,  udp: {client: pod/client, server: svc/sticky:80, count: 1, length: 10}}
-                - {at: 400ms,  udp: {client: host/ext, server: node/pi-1:30090, count: 2, interval: 20ms, length: 10, echo: false}}
-                - {at: 600ms,  udp: {client: host/ext, server: node/pi-2:30090, count: 2, interval: 20ms, length: 10}}
-                - {at: 800ms,  udp: {client: pod/client, server: svc/empty:80, count: 2, interval: 20ms, length: 10, echo: false}}
-              capture: {interfaces: ["*"]}
-            \(pods)
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: sticky}
-            spec:
-              clusterIP: 10.96.0.30
-              selector: {app: web}
-              sessionAffinity: ClientIP
-              ports: [{name: http, protocol: UDP, port: 80, targetPort: http}]
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: local}
-            spec:
-              type: NodePort
-              clusterIP: 10.96.0.31
-              externalTrafficPolicy: Local
-              selector: {app: web}
-              ports: [{name: http, protocol: UDP, port: 80, targetPort: http, nodePort: 30090}]
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: empty}
-            spec:
-              clusterIP: 10.96.0.21
-              selector: {app: nothing}
-              ports: [{name: http, protocol: UDP, port: 80}]
-            """, entries: ["pi-1": 2, "pi-2": 3]),
+        Case(name: "two-node-vxlan-service", entries: ["pi-1": 17, "pi-2": 18]),
+        Case(name: "two-node-host-gw-service", entries: ["pi-1": 5, "pi-2": 5]),
+        Case(name: "two-node-service-features", entries: ["pi-1": 2, "pi-2": 3]),
     ]
 
     nonisolated(unsafe) static var reports: [String: RunReport] = [:]
 
     static func report(_ c: Case) throws -> RunReport {
         if let r = reports[c.name] { return r }
-        let r = try Replay.run(try TopologyFile.parse(yaml: c.yaml, fileName: c.name + ".yaml"),
+        let r = try Replay.run(try TopologyFile.parse(yaml: try String(contentsOfFile: c.topology, encoding: .utf8), fileName: c.topology),
                                options: RunOptions(outputDirectory: E2E.tempDir("twin-" + c.name)))
         reports[c.name] = r
         return r

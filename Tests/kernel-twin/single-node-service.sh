@@ -3,8 +3,8 @@
 # podwire (its topology: one Pi node, pods client and web on cni0, a NodePort Service web
 # with web as its only endpoint, a LAN host ext). Run as root on a machine with iptables
 # (nf_tables), conntrack and br_netfilter; it builds network namespaces named kx-* only and
-# deletes them on exit. The node runs podwire's own rules, DIR/node.rules (the test
-# topology's `podwire run --dump-rules` for pi-1 with the counters cut):
+# deletes them on exit. The node runs podwire's own rules, DIR/node.rules (record.sh makes
+# them from DIR/topology.yaml's pi-1; `make kernel-twins` re-records every twin):
 #   sudo bash single-node-service.sh single-node-service
 # writes DIR/node.iptables-save, DIR/node.conntrack, DIR/ip-s-link.jsonl and DIR/pcaps/, which
 # NetfilterKernelTwinTests holds as its expectations. Differences from podwire's run that do not matter

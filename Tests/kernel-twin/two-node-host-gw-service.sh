@@ -4,9 +4,8 @@
 # host-gw backend (a route to the other node's pod subnet via its address; MTU 1500), pod
 # client on pi-1, pod web-1 on pi-2 behind NodePort Service web (port 80 to 8080, and port
 # 81 to 9999, where nothing listens), LAN host ext. Each
-# node runs podwire's own rules for that node, DIR/pi-N.rules: the test topology's
-#   podwire run <topology> --out /tmp/out --dump-rules, each node's iptables-save -c with
-#   the counters cut ([n:m] -> nothing before rules, [0:0] after chains).
+# node runs podwire's own rules for that node, DIR/pi-N.rules (record.sh makes them from
+# DIR/topology.yaml; `make kernel-twins` re-records every twin):
 #   sudo bash SCRIPT DIR          (DIR: this script's folder of the same name)
 # writes DIR/pi-N.iptables-save, DIR/pi-N.conntrack and DIR/ip-s-link.jsonl (one
 # `ip -s -j link` per namespace, after a "## name" line). Root; iptables (nf_tables),

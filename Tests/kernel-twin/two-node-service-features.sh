@@ -4,9 +4,8 @@
 # with Services that use kube-proxy's other rules: sessionAffinity ClientIP (-m recent),
 # a NodePort with externalTrafficPolicy Local (dropped on the node without an endpoint, not
 # masqueraded on the one with it) and a Service without endpoints (REJECT). Each
-# node runs podwire's own rules for that node, DIR/pi-N.rules: the test topology's
-#   podwire run <topology> --out /tmp/out --dump-rules, each node's iptables-save -c with
-#   the counters cut ([n:m] -> nothing before rules, [0:0] after chains).
+# node runs podwire's own rules for that node, DIR/pi-N.rules (record.sh makes them from
+# DIR/topology.yaml; `make kernel-twins` re-records every twin):
 #   sudo bash SCRIPT DIR          (DIR: this script's folder of the same name)
 # writes DIR/pi-N.iptables-save, DIR/pi-N.conntrack and DIR/ip-s-link.jsonl (one
 # `ip -s -j link` per namespace, after a "## name" line). Root; iptables (nf_tables),

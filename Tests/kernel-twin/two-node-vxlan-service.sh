@@ -3,9 +3,8 @@
 # two-node case replays in podwire: nodes pi-1 and pi-2 on a LAN bridge with flannel's VXLAN
 # backend (flannel.1 with its static neighbour, FDB entry and onlink route; cni0; MTU 1450),
 # pod client on pi-1, pod web-1 on pi-2 behind NodePort Service web, LAN host ext. Each
-# node runs podwire's own rules for that node, DIR/pi-N.rules: the test topology's
-#   podwire run <topology> --out /tmp/out --dump-rules, each node's iptables-save -c with
-#   the counters cut ([n:m] -> nothing before rules, [0:0] after chains).
+# node runs podwire's own rules for that node, DIR/pi-N.rules (record.sh makes them from
+# DIR/topology.yaml; `make kernel-twins` re-records every twin):
 #   sudo bash SCRIPT DIR          (DIR: this script's folder of the same name)
 # writes DIR/pi-N.iptables-save, DIR/pi-N.conntrack and DIR/ip-s-link.jsonl (one
 # `ip -s -j link` per namespace, after a "## name" line). Root; iptables (nf_tables),
