@@ -175,7 +175,7 @@ enum KernelTwin {
     }
 }
 
-/// The two-node twins, each a topology, the script that made the kernel's side and that
+/// The cluster twins, each a topology, the script that made the kernel's side and that
 /// script's outputs (`Tests/kernel-twin/<name>/`), from Linux 6.18 running each node's rules
 /// as podwire dumped them:
 /// - `two-node-vxlan-service`: flannel VXLAN between pi-1 and pi-2 on a LAN bridge, a
@@ -188,12 +188,18 @@ enum KernelTwin {
 ///   back RELATED through the DNAT;
 /// - `two-node-service-features`: host-gw with sessionAffinity ClientIP (`-m recent`), a
 ///   NodePort with externalTrafficPolicy Local from both nodes (dropped where there is no
-///   endpoint, not masqueraded where there is) and a Service without endpoints (REJECT).
-/// Every rule and policy counter of both nodes, every interface counter of all six
-/// namespaces, and each node's conntrack table (ports and timers aside) are the kernel's.
-@Suite(.serialized) struct TwoNodeKernelTwinTests {
+///   endpoint, not masqueraded where there is) and a Service without endpoints (REJECT);
+/// - `three-node-host-gw`: topologies/three-node-host-gw.yaml without its iperf3 step (real
+///   iperf3 adds a TCP control connection): pod to pod across nodes, ping, a full-size
+///   datagram, and the LAN host pinging a node.
+/// Every rule and policy counter of every node, every interface counter of every namespace,
+/// and each node's conntrack table (ports and timers aside) are the kernel's.
+@Suite(.serialized) struct ClusterKernelTwinTests {
     struct Case: Sendable, CustomStringConvertible {
         var name: String
+        var nodes: [String]
+        /// Each pod's namespace and host veth as the twin's script names them.
+        var pods: [String: TwinPod]
         /// Entries in each node's conntrack table at the end.
         var entries: [String: Int]
         var description: String { name }
@@ -201,11 +207,32 @@ enum KernelTwin {
         var topology: String { E2E.repo.appendingPathComponent("Tests/kernel-twin/\(name)/topology.yaml").path }
     }
 
+    struct TwinPod: Sendable {
+        var namespace: String
+        var veth: String
+    }
+
+    static let twoNodePods = ["client": TwinPod(namespace: "client", veth: "vethc"), "web-1": TwinPod(namespace: "web1", veth: "vethw")]
+
     static let cases = [
-        Case(name: "two-node-vxlan-service", entries: ["pi-1": 17, "pi-2": 18]),
-        Case(name: "two-node-host-gw-service", entries: ["pi-1": 5, "pi-2": 5]),
-        Case(name: "two-node-service-features", entries: ["pi-1": 2, "pi-2": 3]),
+        Case(name: "two-node-vxlan-service", nodes: ["pi-1", "pi-2"], pods: twoNodePods, entries: ["pi-1": 17, "pi-2": 18]),
+        Case(name: "two-node-host-gw-service", nodes: ["pi-1", "pi-2"], pods: twoNodePods, entries: ["pi-1": 5, "pi-2": 5]),
+        Case(name: "two-node-service-features", nodes: ["pi-1", "pi-2"], pods: twoNodePods, entries: ["pi-1": 2, "pi-2": 3]),
+        Case(name: "three-node-host-gw", nodes: ["pi-1", "pi-2", "pi-3"],
+             pods: ["client": TwinPod(namespace: "client", veth: "vethc"), "web-0": TwinPod(namespace: "web0", veth: "vethw0"),
+                    "web-1": TwinPod(namespace: "web1", veth: "vethw1")],
+             entries: ["pi-1": 3, "pi-2": 2, "pi-3": 2]),
     ]
+
+    /// The twin's (namespace, interface) for podwire's: pods and their host veths renamed.
+    static func twinName(_ c: Case, _ r: RunReport) -> (String, String) -> (namespace: String, interface: String) {
+        let podOfVeth = Dictionary(uniqueKeysWithValues: r.pods.map { ($0.hostVeth, $0.name) })
+        return { namespace, interface in
+            let ns = c.pods[namespace]?.namespace ?? namespace
+            if interface.hasPrefix("veth"), let pod = podOfVeth[interface], let twin = c.pods[pod] { return (ns, twin.veth) }
+            return (ns, interface)
+        }
+    }
 
     nonisolated(unsafe) static var reports: [String: RunReport] = [:]
 
@@ -221,9 +248,9 @@ enum KernelTwin {
         try String(contentsOfFile: E2E.repo.appendingPathComponent("Tests/kernel-twin/\(c.name)/\(name)").path, encoding: .utf8)
     }
 
-    @Test(arguments: cases) func everyRuleAndPolicyCounterOfBothNodesIsTheKernels(_ c: Case) throws {
+    @Test(arguments: cases) func everyRuleAndPolicyCounterOfEveryNodeIsTheKernels(_ c: Case) throws {
         let r = try Self.report(c)
-        for node in ["pi-1", "pi-2"] {
+        for node in c.nodes {
             let save = try #require(r.netfilter.first { $0.node == node }).iptablesSave
             let ours = save.split(separator: "\n").filter { !$0.hasPrefix("#") }
             let kernel = try Self.kernelFile(c, "\(node).iptables-save").split(separator: "\n")
@@ -234,9 +261,6 @@ enum KernelTwin {
 
     @Test(arguments: cases) func everyInterfaceCounterIsTheKernels(_ c: Case) throws {
         let r = try Self.report(c)
-        let host = Dictionary(uniqueKeysWithValues: r.pods.map { ($0.name, $0.hostVeth) })
-        // The twin's names for what podwire names otherwise.
-        let rename = ["web1": "web-1", "vethc": host["client"]!, "vethw": host["web-1"]!]
         var kernel: [String: [UInt64]] = [:]
         var namespace = ""
         for line in try Self.kernelFile(c, "ip-s-link.jsonl").split(separator: "\n") {
@@ -246,14 +270,16 @@ enum KernelTwin {
                 let stats = try #require(link["stats64"] as? [String: [String: Any]])
                 func n(_ dir: String, _ key: String) -> UInt64 { (stats[dir]?[key] as? NSNumber)?.uint64Value ?? .max }
                 let name = link["ifname"] as! String
-                kernel["\(rename[namespace] ?? namespace)/\(rename[name] ?? name)"] =
+                kernel["\(namespace)/\(name)"] =
                     [n("rx", "packets"), n("rx", "bytes"), n("rx", "dropped"), n("tx", "packets"), n("tx", "bytes"), n("tx", "dropped")]
             }
         }
         #expect(kernel.count >= 19)
+        let twin = Self.twinName(c, r)
         let ours = Dictionary(uniqueKeysWithValues: r.interfaces.map { row in
-            let c = row.counters
-            return ("\(row.namespace)/\(row.interface)", [c.rxPackets, c.rxBytes, c.rxDropped, c.txPackets, c.txBytes, c.txDropped])
+            let counters = row.counters, name = twin(row.namespace, row.interface)
+            return ("\(name.namespace)/\(name.interface)", [counters.rxPackets, counters.rxBytes, counters.rxDropped,
+                                                          counters.txPackets, counters.txBytes, counters.txDropped])
         })
         #expect(ours == kernel)
     }
@@ -265,10 +291,10 @@ enum KernelTwin {
     /// §4.6) count as podwire's `ok`.
     @Test(arguments: cases) func everyInterfaceCarriesTheKernelsPackets(_ c: Case) throws {
         let r = try Self.report(c)
-        let host = Dictionary(uniqueKeysWithValues: r.pods.map { ($0.hostVeth, $0.name) })
+        let twin = Self.twinName(c, r)
         let ours = try KernelTwin.signatures(r) { ns, iface in
-            let name = iface.hasPrefix("veth") ? (host[iface] == "client" ? "vethc" : "vethw") : iface
-            return "\(ns == "web-1" ? "web1" : ns)__\(name).pcap"
+            let name = twin(ns, iface)
+            return "\(name.namespace)__\(name.interface).pcap"
         }
         let kernel = try KernelTwin.kernelSignatures(E2E.repo.appendingPathComponent("Tests/kernel-twin/\(c.name)").path)
         #expect(kernel.count >= 13)
@@ -298,7 +324,7 @@ enum KernelTwin {
                 }.joined(separator: " ")
             }.sorted()
         }
-        for node in ["pi-1", "pi-2"] {
+        for node in c.nodes {
             let ours = try #require(r.netfilter.first { $0.node == node }).conntrack.map { Substring($0) }
             let kernel = try Self.kernelFile(c, "\(node).conntrack").split(separator: "\n")
             #expect(shape(ours) == shape(kernel), "\(node)")

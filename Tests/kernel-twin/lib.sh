@@ -1,7 +1,8 @@
 # lib.sh: sourced by the kernel-twin scripts. Writes the two traffic helpers they run in
 # the namespaces: /tmp/kx/echo.py ADDRESS PORT (a UDP echo server, like a udp step's) and
-# /tmp/kx/send.py DESTINATION PORT COUNT GAP (COUNT 10-byte datagrams from one socket, GAP
-# seconds apart, then waits up to 0.5 s for each echo and says how many came back).
+# /tmp/kx/send.py DESTINATION PORT COUNT GAP [LENGTH] (COUNT datagrams of LENGTH bytes,
+# default 10, from one socket, GAP seconds apart, then waits up to 0.5 s for each echo and
+# says how many came back).
 mkdir -p /tmp/kx
 cat > /tmp/kx/echo.py <<'PY'
 import socket,sys
@@ -12,22 +13,33 @@ PY
 cat > /tmp/kx/send.py <<'PY'
 import socket,sys,time
 dst,port,count,gap=sys.argv[1],int(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4])
+length=int(sys.argv[5]) if len(sys.argv) > 5 else 10
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(0.5)
 got=0
 for i in range(count):
-    s.sendto(b"x"*10,(dst,port)); time.sleep(gap)
+    s.sendto(b"x"*length,(dst,port)); time.sleep(gap)
 for i in range(count):
-    try: s.recvfrom(100); got+=1
+    try: s.recvfrom(65535); got+=1
     except socket.timeout: break
 print(f"{dst}:{port} sent {count} echoed {got}")
 PY
 
-# two_node_lan: namespaces $P$n for each n in $ALL (IPv6 and link-local IGMP reports off,
-# lo up; all deleted on exit), and a LAN bridge br-lan in ${P}lan with pi-1, pi-2 and ext
-# on it at 192.168.50.11, .12 and .100. The nodes get a default route via 192.168.50.1, a
-# router that does not exist, as the kernel reference's nodes do (and podwire's: a packet
-# to a ClusterIP nothing translates is forwarded, so FORWARD's REJECT sees it).
-two_node_lan() {
+# Node numbers in NODES (default "1 2"): node pi-N is 192.168.50.1N on the LAN with pod
+# subnet 10.244.(N-1).0/24. PODS lists the pods, "NAME NODE ADDRESS HOSTVETH" each (default:
+# client on pi-1 and web-1, namespace web1, on pi-2); ECHO lists "NAMESPACE PORT" UDP echo
+# servers (default web1:8080 and ext:9000).
+NODES=${NODES:-"1 2"}
+PODS=${PODS:-"client pi-1 10.244.0.2 vethc
+web1 pi-2 10.244.1.2 vethw"}
+ECHO=${ECHO:-"web1 8080
+ext 9000"}
+
+# lan_setup: namespaces $P$n for each n in $ALL (IPv6 and link-local IGMP reports off,
+# lo up; all deleted on exit), and a LAN bridge br-lan in ${P}lan with the nodes and ext
+# (192.168.50.100) on it. The nodes get a default route via 192.168.50.1, a router that
+# does not exist, as the kernel reference's nodes do (and podwire's: a packet to a
+# ClusterIP nothing translates is forwarded, so FORWARD's REJECT sees it).
+lan_setup() {
   cleanup() { for n in $ALL; do ip netns del $P$n 2>/dev/null; done; }
   trap cleanup EXIT
   cleanup
@@ -45,21 +57,20 @@ two_node_lan() {
     ip -n ${P}lan link set $3 master br-lan up
     ip -n $P$1 addr add $4 dev $2; ip -n $P$1 link set $2 up
   }
-  lanport pi-1 eth0 lan-pi-1 192.168.50.11/24
-  lanport pi-2 eth0 lan-pi-2 192.168.50.12/24
+  for i in $NODES; do lanport pi-$i eth0 lan-pi-$i 192.168.50.1$i/24; done
   lanport ext eth0 lan-ext 192.168.50.100/24
-  for n in pi-1 pi-2; do ip -n $P$n route add default via 192.168.50.1 dev eth0 onlink; done
+  for i in $NODES; do ip -n ${P}pi-$i route add default via 192.168.50.1 dev eth0 onlink; done
 }
 
-# two_node_cluster BACKEND: after two_node_lan, flannel's BACKEND (vxlan: flannel.1 with its
-# static neighbour, FDB entry and onlink route, MTU 1450 for cni0 and pods; host-gw: a route
-# to the other node's pod subnet via its address, MTU 1500), pod client 10.244.0.2 on pi-1
-# and pod web-1 (namespace web1) 10.244.1.2 on pi-2 on cni0 with hairpin on, each node's
-# $OUT/pi-N.rules loaded, and UDP echo servers on web-1:8080 and ext:9000.
-two_node_cluster() {
+# cluster_setup BACKEND: after lan_setup, flannel's BACKEND on every node (vxlan: flannel.1
+# with a static neighbour, FDB entry and onlink route per other node, MTU 1450 for cni0 and
+# pods; host-gw: a route to each other node's pod subnet via its address, MTU 1500), the
+# PODS on cni0 with hairpin on, each node's $OUT/pi-N.rules loaded, the ECHO servers, and
+# a capture of every interface.
+cluster_setup() {
   local backend=$1 mtu=1500
   [ "$backend" = vxlan ] && mtu=1450
-  for i in 1 2; do
+  for i in $NODES; do
     local N="ip -n ${P}pi-$i" j=$((i-1))
     $N link add cni0 address 02:44:0$i:00:00:01 type bridge; $N link set cni0 mtu $mtu; $N addr add 10.244.$j.1/24 dev cni0; $N link set cni0 up
     if [ "$backend" = vxlan ]; then
@@ -69,30 +80,33 @@ two_node_cluster() {
     fi
     ip netns exec ${P}pi-$i sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
   done
-  if [ "$backend" = vxlan ]; then
-    ip -n ${P}pi-1 route add 10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink
-    ip -n ${P}pi-1 neigh add 10.244.1.0 lladdr 0e:00:00:00:00:02 dev flannel.1 nud permanent
-    ip netns exec ${P}pi-1 bridge fdb add 0e:00:00:00:00:02 dev flannel.1 dst 192.168.50.12
-    ip -n ${P}pi-2 route add 10.244.0.0/24 via 10.244.0.0 dev flannel.1 onlink
-    ip -n ${P}pi-2 neigh add 10.244.0.0 lladdr 0e:00:00:00:00:01 dev flannel.1 nud permanent
-    ip netns exec ${P}pi-2 bridge fdb add 0e:00:00:00:00:01 dev flannel.1 dst 192.168.50.11
-  else
-    ip -n ${P}pi-1 route add 10.244.1.0/24 via 192.168.50.12 dev eth0
-    ip -n ${P}pi-2 route add 10.244.0.0/24 via 192.168.50.11 dev eth0
-  fi
-  pod() { # name node ip hostveth gw
+  for i in $NODES; do
+    for k in $NODES; do
+      [ $k = $i ] && continue
+      local m=$((k-1))
+      if [ "$backend" = vxlan ]; then
+        ip -n ${P}pi-$i route add 10.244.$m.0/24 via 10.244.$m.0 dev flannel.1 onlink
+        ip -n ${P}pi-$i neigh add 10.244.$m.0 lladdr 0e:00:00:00:00:0$k dev flannel.1 nud permanent
+        ip netns exec ${P}pi-$i bridge fdb add 0e:00:00:00:00:0$k dev flannel.1 dst 192.168.50.1$k
+      else
+        ip -n ${P}pi-$i route add 10.244.$m.0/24 via 192.168.50.1$k dev eth0
+      fi
+    done
+  done
+  pod() { # name node ip hostveth
+    local gw=${3%.*}.1
     ip link add eth0 netns $P$1 type veth peer name $4 netns ${P}$2
     ip -n $P$1 link set eth0 mtu $mtu; ip -n $P$1 addr add $3/24 dev eth0; ip -n $P$1 link set eth0 up
-    ip -n $P$1 route add default via $5
+    ip -n $P$1 route add default via $gw
     ip -n ${P}$2 link set $4 mtu $mtu master cni0 up
     ip -n ${P}$2 link set $4 type bridge_slave hairpin on
   }
-  pod client pi-1 10.244.0.2 vethc 10.244.0.1
-  pod web1 pi-2 10.244.1.2 vethw 10.244.1.1
-  ip netns exec ${P}pi-1 iptables-restore < "$OUT/pi-1.rules" || exit 1
-  ip netns exec ${P}pi-2 iptables-restore < "$OUT/pi-2.rules" || exit 1
-  ip netns exec ${P}web1 python3 /tmp/kx/echo.py 0.0.0.0 8080 & SERVERS="$!"
-  ip netns exec ${P}ext python3 /tmp/kx/echo.py 0.0.0.0 9000 & SERVERS="$SERVERS $!"
+  while read -r name node address veth; do pod $name $node $address $veth; done <<< "$PODS"
+  for i in $NODES; do ip netns exec ${P}pi-$i iptables-restore < "$OUT/pi-$i.rules" || exit 1; done
+  SERVERS=""
+  while read -r ns port; do
+    ip netns exec $P$ns python3 /tmp/kx/echo.py 0.0.0.0 $port & SERVERS="$SERVERS $!"
+  done <<< "$ECHO"
   twin_capture_start
 }
 
@@ -117,12 +131,12 @@ twin_capture_start() {
   rm -f /tmp/kx/tcpdump.*.log
 }
 
-# two_node_dump: each node's iptables-save -c and conntrack -L, and ip -s -j link of every
-# namespace, into $OUT; then stops the echo servers.
-two_node_dump() {
+# cluster_dump: each node's iptables-save -c and conntrack -L, and ip -s -j link of every
+# namespace, into $OUT; then stops the captures and the echo servers.
+cluster_dump() {
   sleep 0.3
   kill -INT $CAPTURES; sleep 0.5
-  for i in 1 2; do
+  for i in $NODES; do
     ip netns exec ${P}pi-$i iptables-save -c | grep -v "^#" > "$OUT/pi-$i.iptables-save"
     ip netns exec ${P}pi-$i conntrack -L > "$OUT/pi-$i.conntrack" 2>/dev/null
   done

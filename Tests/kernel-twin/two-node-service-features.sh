@@ -18,11 +18,11 @@ mkdir -p "$OUT" /tmp/kx
 source "$(dirname "$0")/lib.sh"
 P=kx2-
 ALL="lan pi-1 pi-2 ext client web1"
-two_node_lan
-two_node_cluster host-gw
+lan_setup
+cluster_setup host-gw
 ip netns exec ${P}client python3 /tmp/kx/send.py 10.96.0.30 80 2 0.02
 ip netns exec ${P}client python3 /tmp/kx/send.py 10.96.0.30 80 1 0.02
 ip netns exec ${P}ext python3 /tmp/kx/send.py 192.168.50.11 30090 2 0.02
 ip netns exec ${P}ext python3 /tmp/kx/send.py 192.168.50.12 30090 2 0.02
 ip netns exec ${P}client python3 /tmp/kx/send.py 10.96.0.21 80 2 0.02
-two_node_dump
+cluster_dump
