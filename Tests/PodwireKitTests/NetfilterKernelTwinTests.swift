@@ -191,7 +191,10 @@ enum KernelTwin {
 ///   endpoint, not masqueraded where there is) and a Service without endpoints (REJECT);
 /// - `three-node-host-gw`: topologies/three-node-host-gw.yaml without its iperf3 step (real
 ///   iperf3 adds a TCP control connection): pod to pod across nodes, ping, a full-size
-///   datagram, and the LAN host pinging a node.
+///   datagram, and the LAN host pinging a node;
+/// - `two-node-vxlan-stale`: a ClusterIP and a NodePort datagram, then the same 50 s later,
+///   when every neighbour entry is STALE: the ARP probes of DELAY and PROBE, at +5 s and
+///   +55 s, on every interface, as Linux sends them.
 /// Every rule and policy counter of every node, every interface counter of every namespace,
 /// and each node's conntrack table (ports and timers aside) are the kernel's.
 @Suite(.serialized) struct ClusterKernelTwinTests {
@@ -222,6 +225,7 @@ enum KernelTwin {
              pods: ["client": TwinPod(namespace: "client", veth: "vethc"), "web-0": TwinPod(namespace: "web0", veth: "vethw0"),
                     "web-1": TwinPod(namespace: "web1", veth: "vethw1")],
              entries: ["pi-1": 3, "pi-2": 2, "pi-3": 2]),
+        Case(name: "two-node-vxlan-stale", nodes: ["pi-1", "pi-2"], pods: twoNodePods, entries: ["pi-1": 6, "pi-2": 6]),
     ]
 
     /// The twin's (namespace, interface) for podwire's: pods and their host veths renamed.
