@@ -6,17 +6,18 @@ import Wire
 @testable import PodwireKit
 
 /// The real kernel and podwire run one node's Services with the same rules and traffic, and
-/// every iptables counter and every interface counter agrees. The kernel's side is
-/// `Tests/kernel-twin/single-node-service.sh` (Linux 6.18, iptables 1.8.9 nf_tables, br_netfilter, in network namespaces), fed
-/// podwire's own `--dump-rules` for this topology; its outputs are in
-/// `Tests/kernel-twin/single-node-service/`.
+/// every iptables counter, interface counter and interface's packets agree. The kernel's side
+/// is `Tests/kernel-twin/single-node-service.sh` (Linux 6.18, iptables 1.8.9 nf_tables,
+/// br_netfilter, in network namespaces), fed podwire's own `--dump-rules` for this topology;
+/// its outputs are in `Tests/kernel-twin/single-node-service/`.
 ///
-/// It found two faults, both fixed: the empty nat INPUT chain's policy counted nothing
-/// (NetfilterPolicyCounterTests), and the first datagram to a ClusterIP whose endpoint is on
-/// the same bridge and not yet in the node's neighbour table skipped FORWARD and reached the
-/// pod with cni0's MAC as its source. Linux sends it from cni0 once ARP resolves, then hands
-/// it back to the bridge from the client's port with the client's MAC restored
-/// (`br_nf_pre_routing_finish_bridge_slow`), through FORWARD and POSTROUTING.
+/// It found three faults, all fixed: the empty nat INPUT chain's policy counted nothing
+/// (NetfilterPolicyCounterTests); the first datagram to a ClusterIP whose endpoint is on the
+/// same bridge and not yet in the node's neighbour table skipped FORWARD and reached the pod
+/// with cni0's MAC as its source (Linux sends it from cni0 once ARP resolves, then hands it
+/// back to the bridge from the client's port with the client's MAC restored,
+/// `br_nf_pre_routing_finish_bridge_slow`, through FORWARD and POSTROUTING); and cni0's byte
+/// counters (see `everyInterfaceCounterIsTheKernels`).
 @Suite(.serialized) struct NetfilterKernelTwinTests {
     /// The twin's topology, `Tests/kernel-twin/single-node-service/topology.yaml`.
     static let topology = E2E.repo.appendingPathComponent("Tests/kernel-twin/single-node-service/topology.yaml").path
