@@ -28,10 +28,11 @@ extension World {
             return
         }
         // br_netfilter takes a bridged-DNAT packet back in `br_dev_xmit` before the bridge
-        // device counts it (`br_nf_dev_xmit`); the tap has seen it all the same.
-        if pool.meta[Int(p.rawValue)].bridgedDNATPort == .none {
-            devices[dev.index].counters.transmitted(len - devices[dev.index].uncountedHeader)
-        }
+        // device counts it (`br_nf_dev_xmit`); the tap has seen it all the same. Only a
+        // bridge device can hold one, so no other transmit reads the packet's meta for it.
+        var handedBack = false
+        if case .bridge = kind { handedBack = pool.meta[Int(p.rawValue)].bridgedDNATPort != .none }
+        if !handedBack { devices[dev.index].counters.transmitted(len - devices[dev.index].uncountedHeader) }
         hop(.deviceTx, ns, dev, p)
         switch kind {
         case .veth(let peer):
