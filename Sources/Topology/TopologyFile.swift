@@ -154,8 +154,14 @@ public enum TopologyFile {
             let keys = duplicates.map { "`\($0)`" }.joined(separator: ", ")
             let hint = "keep one of them; Kubernetes refuses manifests with duplicate keys too"
             let first = context.mark
-            if duplicates.count == 1, let again = repeatedBlockKey(duplicates[0], firstAt: (first.line, first.column), in: yaml) {
-                return make(again.line, again.column, "duplicate key \(keys) in the same mapping (first at \(first.line):\(first.column))", hint)
+            if first.column == 1, duplicates.count > 1, duplicates.contains("kind"), let split = unseparatedManifest(duplicates, around: first.line, in: yaml) {
+                return make(split.line, 1, "a second manifest starts here without `---`: \(keys) appear again in the document that starts at \(split.documentStart):1",
+                            "put `---` on its own line before line \(split.line) to start a new document")
+            }
+            if let again = repeatedBlockKey(duplicates[0], firstAt: (first.line, first.column), in: yaml) {
+                let others = duplicates.dropFirst().map { "`\($0)`" }
+                let also = others.isEmpty ? "" : "; \(others.joined(separator: ", ")) \(others.count == 1 ? "repeats" : "repeat") too"
+                return make(again.line, again.column, "duplicate key `\(duplicates[0])` in the same mapping (first at \(first.line):\(first.column))\(also)", hint)
             }
             return make(first.line, first.column, "duplicate key \(keys) in the same mapping (this is its first occurrence)", hint)
         default:
@@ -190,6 +196,35 @@ public enum TopologyFile {
             let i = leading(l)
             if i < indent { return nil }
             if i == indent && startsWithKey(content) { return (n + 1, indent + 1) }
+        }
+        return nil
+    }
+
+    /// Two manifests run together in one document (the `---` between them left out): in
+    /// the document's top-level mapping around line `line`, the line where the first of
+    /// `keys` to appear twice appears again, and the line of the document's first key. Nil
+    /// when no key repeats at column 1 there.
+    static func unseparatedManifest(_ keys: [String], around line: Int, in yaml: String) -> (line: Int, documentStart: Int)? {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        guard line >= 1, line <= lines.count else { return nil }
+        func isSeparator(_ l: Substring) -> Bool { l.hasPrefix("---") || l.hasPrefix("...") }
+        var start = line - 1
+        while start > 0 && !isSeparator(lines[start - 1]) { start -= 1 }
+        var firstSeen: [String: Int] = [:]
+        var documentStart: Int?
+        var n = start
+        while n < lines.count && !(n > start && isSeparator(lines[n])) {
+            let l = lines[n]
+            n += 1
+            guard let c = l.first, c != " ", c != "#", c != "-" else { continue }
+            if documentStart == nil { documentStart = n }
+            for key in keys {
+                for spelling in [key, "\"\(key)\"", "'\(key)'"] where l.hasPrefix(spelling) {
+                    guard l.dropFirst(spelling.count).drop(while: { $0 == " " }).first == ":" else { continue }
+                    if firstSeen[key] != nil { return (n, documentStart ?? n) }
+                    firstSeen[key] = n
+                }
+            }
         }
         return nil
     }

@@ -61,6 +61,38 @@ import Testing
         #expect(flow.first?.line == 5, "\(flow)")
     }
 
+    /// Two manifests with the `---` between them left out: the error points at the line
+    /// where the second one starts and says to put `---` before it. It used to say
+    /// "duplicate key `apiVersion`, `kind`, `metadata`, `spec` in the same mapping (this is
+    /// its first occurrence)" at the first manifest's first line.
+    @Test func manifestsWithoutTheSeparatorBetweenThem() {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {nodeName: pi-1, containers: [{name: c, image: busybox}]}\n"
+        // Lines 1-6 the Topology, 7 `---`, 8-11 a Pod, then a second Pod at 12 without `---`.
+        let twoPods = Fixtures.errors(Fixtures.header + Fixtures.oneNode + "---\n" + pod + "# the second pod\n"
+                                      + pod.replacingOccurrences(of: "name: a}", with: "name: b}"))
+        #expect(twoPods.count == 1, "\(twoPods)")
+        #expect(twoPods.first?.line == 13 && twoPods.first?.column == 1, "\(twoPods)")
+        #expect(twoPods.first?.message == "a second manifest starts here without `---`: `apiVersion`, `kind`, `metadata`, `spec` appear again in the document that starts at 8:1",
+                "\(twoPods)")
+        #expect(twoPods.first?.hint == "put `---` on its own line before line 13 to start a new document", "\(twoPods)")
+        // The Topology and the first Pod run together; a manifest that starts with `kind`.
+        let first = Fixtures.errors(Fixtures.header + Fixtures.oneNode + "kind: Pod\napiVersion: v1\nmetadata: {name: a}\n")
+        #expect(first.first?.line == 7 && first.first?.message.hasPrefix("a second manifest starts here without `---`: `apiVersion`, `kind`") == true,
+                "\(first)")
+        #expect(first.first?.message.hasSuffix("the document that starts at 1:1") == true, "\(first)")
+    }
+
+    /// Several keys repeated in one nested mapping: the error is at the repeat of the first
+    /// (in key order) and names the others; one key repeated at the top is not taken for two
+    /// manifests.
+    @Test func severalDuplicateKeysAndARepeatedKind() {
+        let nested = Fixtures.errors(Fixtures.header + "  nodes:\n    - name: pi-1\n      profile: raspberry-pi-4b\n      name: pi-2\n      profile: raspberry-pi-5\n")
+        #expect(nested.first?.line == 8 && nested.first?.column == 7, "\(nested)")
+        #expect(nested.first?.message == "duplicate key `name` in the same mapping (first at 6:7); `profile` repeats too", "\(nested)")
+        let kind = Fixtures.errors(Fixtures.header + Fixtures.oneNode + "---\napiVersion: v1\nkind: Pod\nkind: Pod\n")
+        #expect(kind.first?.line == 10 && kind.first?.message == "duplicate key `kind` in the same mapping (first at 9:1)", "\(kind)")
+    }
+
     @Test func controlCharacter() {
         let yaml = Fixtures.header + Fixtures.oneNode + "  seed: 1\u{1}\n"
         let errors = Fixtures.errors(yaml)
