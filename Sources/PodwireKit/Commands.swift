@@ -22,12 +22,17 @@ public struct PodwireCommand: ParsableCommand {
     public init() {}
 }
 
-/// Parses a duration option like "2s" or "500ms".
-struct DurationArgument: ExpressibleByArgument {
+/// A duration option like "2s" or "500ms" (Go syntax, as in topology files). Options use
+/// `parse` as their transform, so a bad value says what is wrong: "a duration needs a
+/// unit: write e.g. 5s or 5ms" rather than only "the value '5' is invalid".
+struct DurationArgument {
     var value: SimDuration
-    init?(argument: String) {
-        guard let d = TopologyFile.parseDuration(argument) else { return nil }
-        value = d
+
+    static func parse(_ argument: String) throws -> DurationArgument {
+        guard let d = TopologyFile.parseDuration(argument) else {
+            throw ValidationError(TopologyFile.durationProblem(argument) ?? "expected a duration such as 2s or 500ms")
+        }
+        return DurationArgument(value: d)
     }
 }
 
@@ -44,7 +49,8 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "The topology file (YAML stream), or - for standard input.") var file: String
     @Option(name: .long, help: "Output folder (default: pcaps/<metadata.name>).") var out: String?
     @Option(name: .long, help: "Seed for every random choice (default: spec.seed).") var seed: UInt64?
-    @Option(name: .long, help: "Simulated time to run, e.g. 2s (default: spec.duration).") var duration: DurationArgument?
+    @Option(name: .long, help: "Simulated time to run, e.g. 2s (default: spec.duration).", transform: DurationArgument.parse)
+    var duration: DurationArgument?
     @Flag(name: .long, help: "Print the summary as JSON instead of a table.") var json = false
     @Flag(name: .long, help: "After the summary, print each node's iptables rules in iptables-save -c form.")
     var dumpRules = false
@@ -53,10 +59,15 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("After the run, write SVG charts of each UDP flow's goodput over time into this folder.",
                                             valueName: "dir"))
     var svg: String?
-    @Option(name: .long, help: "Time bin of the --svg charts, e.g. 10ms (default: duration / 100, rounded down to 1-2-5).")
+    @Option(name: .long, help: "Time bin of the --svg charts, e.g. 10ms (default: duration / 100, rounded down to 1-2-5).",
+            transform: DurationArgument.parse)
     var svgBin: DurationArgument?
 
     func validate() throws {
+        // As spec.duration: a run of 0s would replay nothing.
+        if let d = duration?.value, d.nanoseconds <= 0 {
+            throw ValidationError("--duration \(d): a run must be longer than 0s; pass e.g. --duration 2s")
+        }
         if svgBin != nil && svg == nil { throw ValidationError("--svg-bin needs --svg DIR") }
         if let b = svgBin, b.value.nanoseconds <= 0 { throw ValidationError("--svg-bin must be longer than 0s") }
         // Before the replay, not after it (OutputPath.swift).

@@ -210,7 +210,8 @@ struct BenchThroughputCommand: ParsableCommand {
     @Option(name: .long, help: "pod or service (repeatable; default: both).") var via: [ThroughputBench.Via] = []
     @Option(name: .long, help: "UDP payload bytes, 12…1472 (repeatable; default: the largest that fits, and 64). Over flannel-vxlan, lengths above 1422 run as 1422, the largest that fits the pod MTU.")
     var length: [Int] = []
-    @Option(name: .long, help: "Simulated time per run, e.g. 200ms.") var time: DurationArgument?
+    @Option(name: .long, help: "Simulated time per run, e.g. 200ms.", transform: DurationArgument.parse)
+    var time: DurationArgument?
     @Flag(name: .long, help: "Print one iperf3 -J-shaped JSON object per row, one per line.") var json = false
     @Option(name: .long, help: "Also draw the matrix as an SVG bar chart in this file.") var svg: String?
 

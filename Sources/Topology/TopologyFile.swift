@@ -268,4 +268,16 @@ extension TopologyFile {
     public static func parseDuration(_ text: String) -> SimDuration? {
         try? DurationSyntax.parse(text).get()
     }
+
+    /// `parseDuration`, or what is wrong with `text` and how to write it.
+    public static func durationProblem(_ text: String) -> String? {
+        switch DurationSyntax.parse(text) {
+        case .success: nil
+        case .failure(.missingUnit) where Double(text) != nil:
+            "a duration needs a unit: write e.g. \(text)s or \(text)ms (units: ns, us, ms, s, m, h)"
+        case .failure(.unknownUnit(let unit)): "unknown unit `\(unit)`; units are ns, us, ms, s, m and h, e.g. 2s or 500ms"
+        case .failure(.overflow): "longer than about 292 years; write a shorter duration"
+        case .failure(.malformed), .failure(.missingUnit): "expected a number and a unit, e.g. 2s, 500ms or 1m30s"
+        }
+    }
 }

@@ -123,6 +123,24 @@ import Testing
         #expect(lonely.status != 0 && lonely.stderr.contains("--svg-bin needs --svg DIR"))
     }
 
+    /// A duration option says what is wrong with its value, and `--duration` refuses what
+    /// spec.duration refuses. `--duration=-1s` used to run "-1s simulated, 0 events", and
+    /// `--duration 5` said only "The value '5' is invalid".
+    @Test func badDurationOptionsSayWhy() throws {
+        let cases: [([String], String)] = [
+            (["run", "topologies/single-node.yaml", "--duration=-1s"], "--duration -1s: a run must be longer than 0s; pass e.g. --duration 2s"),
+            (["run", "topologies/single-node.yaml", "--duration", "0s"], "--duration 0s: a run must be longer than 0s"),
+            (["run", "topologies/single-node.yaml", "--duration", "5"], "a duration needs a unit: write e.g. 5s or 5ms"),
+            (["run", "topologies/single-node.yaml", "--svg", "/tmp/x", "--svg-bin", "3parsecs"], "unknown unit `parsecs`; units are ns, us, ms, s, m and h"),
+            (["bench", "throughput", "--time", "1.2.3s"], "expected a number and a unit, e.g. 2s, 500ms or 1m30s"),
+        ]
+        for (arguments, message) in cases {
+            let r = try E2E.run(E2E.podwire, arguments)
+            #expect(r.status != 0 && r.stderr.contains(message), "\(arguments): \(r.status) \(r.stderr)")
+            #expect(!r.stdout.contains("simulated"), "\(arguments) ran: \(r.stdout)")
+        }
+    }
+
     /// `-` reads the topology from standard input, as `kubectl apply -f -` does, and a pipe
     /// given by path (`/dev/stdin`, a shell's `<(…)`) is read to its end. Both used to fail
     /// with "no such file" and "permission denied or I/O error".
