@@ -12,9 +12,11 @@ import Wire
 /// Per packet the pool keeps the conntrack entry, its direction and the skb mark
 /// (`PacketMeta`); crossing a veth scrubs them, as `skb_scrub_packet` does.
 ///
-/// Differences from Linux, on purpose: fragments are not reassembled for conntrack
-/// (`nf_defrag_ipv4`); they pass untracked and un-NATed (REFERENCE.md §5.6 f2 shows the
-/// kernel's cni0 seeing one reassembled frame where podwire shows the fragments).
+/// Fragments are gathered for conntrack (`nf_defrag_ipv4`, World+ConntrackDefrag.swift) but
+/// travel on as fragments, not as one reassembled packet. The differences that leaves, on
+/// purpose: the kernel's cni0 sees one reassembled frame where podwire shows the fragments
+/// (REFERENCE.md §5.6 f2), and each fragment counts against the rules it walks (README's
+/// table of differences: 2 packets and 2048 bytes in FORWARD where Linux counts 1 of 2028).
 public final class NetfilterState {
     public let rules: Netfilter
     public let conntrack: ConnectionTracker
