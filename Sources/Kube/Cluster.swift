@@ -305,6 +305,13 @@ public final class Cluster {
         case .failure(let why):
             pod.reason = "Unschedulable"
             pod.message = why.message
+        case .success(let node) where node.podCount >= node.definition.maxPods:
+            // Only a pod bound by spec.nodeName gets here: the kubelet's admission refuses it
+            // (`lifecycle.InsufficientResourceError`), and a Failed pod takes no room.
+            pod.nodeName = node.name
+            pod.phase = .failed
+            pod.reason = "OutOfpods"
+            pod.message = "Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: \(node.podCount), capacity: \(node.definition.maxPods)"
         case .success(let node):
             pod.nodeName = node.name
             node.podCount += 1
@@ -359,9 +366,11 @@ public final class Cluster {
     }
 }
 
-/// The default scheduler, reduced to what podwire models: `spec.nodeName` binds directly;
-/// otherwise `nodeSelector` filters nodes by label, and the pod goes to the matching node
-/// with the fewest pods, ties broken by node order (deterministic spreading).
+/// The default scheduler, reduced to what podwire models: `spec.nodeName` binds directly
+/// (the scheduler is bypassed; the kubelet may still refuse it, see `Cluster.addPod`);
+/// otherwise `nodeSelector` filters nodes by label, a node holding `maxPods` pods is full
+/// (NodeResourcesFit's "Too many pods"), and the pod goes to the fitting node with the
+/// fewest pods, ties broken by node order (deterministic spreading).
 public enum Scheduler {
     public struct Failure: Error, Sendable {
         public var message: String
@@ -374,14 +383,37 @@ public enum Scheduler {
             }
             return .success(n)
         }
-        let candidates = nodes.filter { n in
-            d.nodeSelector.allSatisfy { sel in n.labels.contains { $0.key == sel.key && $0.value == sel.value } }
+        var mismatched = 0, full = 0
+        var best: Node?
+        for n in nodes {
+            guard d.nodeSelector.allSatisfy({ sel in n.labels.contains { $0.key == sel.key && $0.value == sel.value } }) else {
+                mismatched += 1
+                continue
+            }
+            guard n.podCount < n.definition.maxPods else {
+                full += 1
+                continue
+            }
+            if best.map({ (n.podCount, n.index) < ($0.podCount, $0.index) }) ?? true { best = n }
         }
-        guard let best = candidates.min(by: { ($0.podCount, $0.index) < ($1.podCount, $1.index) }) else {
-            return .failure(Failure(message:
-                "0/\(nodes.count) nodes are available: \(nodes.count) node(s) didn't match Pod's node affinity/selector."))
-        }
+        guard let best else { return .failure(Failure(message: unschedulable(nodes: nodes.count, mismatched: mismatched, full: full))) }
         return .success(best)
+    }
+
+    /// The FailedScheduling message of kube-scheduler 1.27+: each filter's count of nodes, then
+    /// what preemption found; both lists sorted as text, as the scheduler sorts them.
+    static func unschedulable(nodes: Int, mismatched: Int, full: Int) -> String {
+        var reasons: [String] = [], preemption: [String] = []
+        if mismatched > 0 {
+            reasons.append("\(mismatched) node(s) didn't match Pod's node affinity/selector")
+            preemption.append("\(mismatched) Preemption is not helpful for scheduling")
+        }
+        if full > 0 {
+            reasons.append("\(full) Too many pods")
+            preemption.append("\(full) No preemption victims found for incoming pod")
+        }
+        return "0/\(nodes) nodes are available: \(reasons.sorted().joined(separator: ", ")). "
+            + "preemption: 0/\(nodes) nodes are available: \(preemption.sorted().joined(separator: ", "))."
     }
 }
 

@@ -60,12 +60,22 @@ public struct NodeDefinition: Sendable {
     public var address: IPv4Interface
     public var podCIDR: IPv4Network
     public var labels: [Label]
-    public init(name: String, profile: NodeProfile, address: IPv4Interface, podCIDR: IPv4Network, labels: [Label] = []) {
+    /// The kubelet's `maxPods` (`--max-pods`): the pods the node takes. The scheduler skips a
+    /// full node ("Too many pods"), and the kubelet rejects a pod bound to one by
+    /// `spec.nodeName` (OutOfpods). Only the file's pods count: a real node also runs
+    /// kube-proxy and flannel DaemonSet pods (and k3s its add-ons), so it fills a few sooner.
+    public var maxPods: Int
+    /// The kubelet's default, also k3s's.
+    public static let defaultMaxPods = 110
+
+    public init(name: String, profile: NodeProfile, address: IPv4Interface, podCIDR: IPv4Network, labels: [Label] = [],
+                maxPods: Int = NodeDefinition.defaultMaxPods) {
         self.name = name
         self.profile = profile
         self.address = address
         self.podCIDR = podCIDR
         self.labels = labels
+        self.maxPods = maxPods
     }
 }
 
@@ -73,13 +83,15 @@ public enum PodPhase: String, Sendable {
     case running = "Running"
     /// Scheduled or not, but without a sandbox: the reason is in `Pod.message`.
     case pending = "Pending"
+    /// Rejected by its node's kubelet at admission (reason OutOfpods): it never runs.
+    case failed = "Failed"
 }
 
 public struct Pod: Sendable {
     public let definition: PodDefinition
     public internal(set) var phase: PodPhase
     /// Kubernetes-style status reason: "ContainerCreating" (no sandbox: CNI failed),
-    /// "Unschedulable", or nil when running.
+    /// "Unschedulable", "OutOfpods" (the kubelet rejected it), or nil when running.
     public internal(set) var reason: String?
     /// Why the pod is not running, as `kubectl describe pod` would show it.
     public internal(set) var message: String?

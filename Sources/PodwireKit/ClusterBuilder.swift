@@ -16,7 +16,7 @@ enum ClusterBuilder {
     static func build(_ t: TopologySpec, seed: UInt64) -> Cluster {
         let nodes = t.nodes.map { n in
             NodeDefinition(name: n.name, profile: profile(n.hardware), address: n.address, podCIDR: n.podCIDR,
-                           labels: n.labels.map { Label($0.key, $0.value) })
+                           labels: n.labels.map { Label($0.key, $0.value) }, maxPods: n.maxPods ?? NodeDefinition.defaultMaxPods)
         }
         let network: PodNetwork
         switch t.cluster.cni {

@@ -156,7 +156,7 @@ public enum Replay {
                                events: world.scheduler.eventsProcessed)
         report.pods = cluster.pods.map { p in
             RunReport.PodRow(name: p.name, namespace: p.definition.namespace, node: p.nodeName ?? "<none>",
-                             phase: p.phase == .running ? "Running" : "Pending (\(p.reason ?? ""))",
+                             phase: p.phase == .running ? "Running" : "\(p.phase.rawValue) (\(p.reason ?? ""))",
                              ip: p.ip?.description ?? "<none>", hostVeth: p.hostVethName ?? "<none>", message: p.message)
         }
         report.flows = traffic.results(runEnd: duration)

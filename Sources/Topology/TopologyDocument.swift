@@ -100,6 +100,9 @@ struct NodeDraft {
     var podCIDR: Located<IPv4Network>?
     var podCIDRInvalid = false
     var labels: [(key: String, value: String)]? = []
+    /// The kubelet's maxPods as written; nil when absent (the kubelet's default) or invalid.
+    var maxPods: Int?
+    var maxPodsInvalid = false
 }
 
 /// Which end of a step a target is.
@@ -168,7 +171,7 @@ enum TopologyDocument {
     static let switchSchema = FieldSchema(what: "a switch", modelled: ["name"])
     static let linkSchema = FieldSchema(what: "a link", modelled: ["endpoints", "rate", "delay"])
     static let clusterSchema = FieldSchema(what: "spec.cluster", modelled: ["podSubnet", "nodeCIDRMaskSize", "serviceSubnet", "serviceNodePortRange", "cni", "mtu"])
-    static let nodeSchema = FieldSchema(what: "a node", modelled: ["name", "profile", "address", "podCIDR", "labels"])
+    static let nodeSchema = FieldSchema(what: "a node", modelled: ["name", "profile", "address", "podCIDR", "labels", "maxPods"])
     static let stepSchema = FieldSchema(what: "a scenario step", modelled: ["at", "iperf3", "ping", "udp"])
     static let udpSchema = FieldSchema(what: "a udp step", modelled: ["client", "server", "port", "count", "interval", "length", "echo", "dontFragment"])
     static let iperf3Schema = FieldSchema(what: "an iperf3 step", modelled: ["client", "server", "port", "udp", "bitrate", "length", "time"])
@@ -363,6 +366,10 @@ enum TopologyDocument {
         if let n = f["labels"] {
             draft.labels = r.stringMap(n, f.path("labels"), what: "label",
                                        validKey: NameSyntax.isLabelKey, validValue: NameSyntax.isLabelValue)
+        }
+        if let n = f["maxPods"] {
+            draft.maxPods = r.integer(n, f.path("maxPods"), in: 1...1_000_000, expected: "the pods the node's kubelet takes (--max-pods)")
+            draft.maxPodsInvalid = draft.maxPods == nil
         }
         return draft
     }

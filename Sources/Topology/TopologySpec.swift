@@ -142,15 +142,18 @@ public struct NodeSpec: Sendable {
     public var podCIDR: IPv4Network
     /// Labels in file order, ending with `kubernetes.io/hostname: <name>` unless written.
     public var labels: [(key: String, value: String)]
+    /// The kubelet's `maxPods` as written; nil: the kubelet's default (110).
+    public var maxPods: Int?
 
     public init(name: String, profile: String, address: IPv4Interface, podCIDR: IPv4Network,
-                labels: [(key: String, value: String)], hardware: ProfileSpec? = nil) {
+                labels: [(key: String, value: String)], hardware: ProfileSpec? = nil, maxPods: Int? = nil) {
         self.name = name
         self.profile = profile
         self.hardware = hardware ?? ProfileSpec(name: profile, base: profile, location: SourceLocation(file: "", line: 0, column: 0))
         self.address = address
         self.podCIDR = podCIDR
         self.labels = labels
+        self.maxPods = maxPods
     }
 }
 

@@ -172,9 +172,10 @@ enum TopologyValidation {
                 labels?.append((key: "kubernetes.io/hostname", value: name))
             }
             let hardware = checkNodeProfile(node, index: index, profiles: profiles, r)
-            if let name = node.name?.value, let hardware, let address = node.address?.value, let podCIDR, let labels {
+            if let name = node.name?.value, let hardware, let address = node.address?.value, let podCIDR, let labels,
+               !node.maxPodsInvalid {
                 result.append(NodeSpec(name: name, profile: hardware.name, address: address, podCIDR: podCIDR, labels: labels,
-                                       hardware: hardware))
+                                       hardware: hardware, maxPods: node.maxPods))
             } else {
                 complete = false
             }

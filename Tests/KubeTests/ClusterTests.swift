@@ -93,7 +93,46 @@ private func oneNode(mask: Int = 24, mtu: Int = 1500, seed: UInt64 = 1) -> Clust
         #expect(c.addPod(PodDefinition(name: "s3")).nodeName == "pi-2")
         let none = c.addPod(PodDefinition(name: "nowhere", nodeSelector: [Label("disk", "nvme")]))
         #expect(none.phase == .pending && none.reason == "Unschedulable")
-        #expect(none.message == "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.")
+        #expect(none.message == "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. "
+                + "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
+    }
+
+    /// The kubelet's maxPods (110 by default): the scheduler skips a full node and says so
+    /// the way kube-scheduler does; a pod bound to a full node by nodeName is rejected by the
+    /// kubelet (Failed, OutOfpods) and takes no room. Before, 300 replicas on two nodes all ran.
+    @Test func aFullNodeTakesNoMorePods() {
+        let p = NodeProfile.named("raspberry-pi-4b")!
+        func node(_ i: Int, maxPods: Int = NodeDefinition.defaultMaxPods, labels: [Label] = []) -> NodeDefinition {
+            NodeDefinition(name: "pi-\(i + 1)", profile: p, address: IPv4Interface("192.168.50.\(11 + i)/24")!,
+                           podCIDR: IPv4Network("10.244.0.0/16")!.subnet(index: i, prefixLength: 24)!, labels: labels, maxPods: maxPods)
+        }
+        let two = Cluster(ClusterConfiguration(), nodes: [node(0), node(1)])
+        let pods = two.addDeployment(name: "web", replicas: 300, template: PodDefinition(name: "", labels: [Label("app", "web")]))
+        #expect(pods.filter { $0.phase == .running && $0.nodeName == "pi-1" }.count == 110)
+        #expect(pods.filter { $0.phase == .running && $0.nodeName == "pi-2" }.count == 110)
+        let waiting = pods.filter { $0.phase == .pending }
+        #expect(waiting.count == 80 && waiting.allSatisfy { $0.reason == "Unschedulable" && $0.nodeName == nil })
+        #expect(waiting.first?.message == "0/2 nodes are available: 2 Too many pods. "
+                + "preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.")
+
+        // maxPods 2 on pi-1 and pi-2, a selector only pi-3 matches elsewhere.
+        let c = Cluster(ClusterConfiguration(), nodes: [node(0, maxPods: 2), node(1, maxPods: 2), node(2, labels: [Label("disk", "ssd")])])
+        for k in 0..<6 { #expect(c.addPod(PodDefinition(name: "p\(k)")).phase == .running) }
+        #expect(c.nodes.map(\.podCount) == [2, 2, 2])
+        let ssdOnly = c.addPod(PodDefinition(name: "hdd", nodeSelector: [Label("disk", "hdd")]))
+        #expect(ssdOnly.message == "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. "
+                + "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
+        let mixed = Cluster(ClusterConfiguration(), nodes: [node(0, maxPods: 1), node(1, maxPods: 1, labels: [Label("disk", "ssd")]), node(2)])
+        _ = mixed.addPod(PodDefinition(name: "a", nodeName: "pi-2"))
+        let want = mixed.addPod(PodDefinition(name: "b", nodeSelector: [Label("disk", "ssd")]))
+        #expect(want.message == "0/3 nodes are available: 1 Too many pods, 2 node(s) didn't match Pod's node affinity/selector. "
+                + "preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.")
+
+        // Bound by nodeName to the full pi-1: the kubelet refuses it, and it takes no room.
+        let pinned = c.addPod(PodDefinition(name: "pinned", nodeName: "pi-1"))
+        #expect(pinned.phase == .failed && pinned.reason == "OutOfpods" && pinned.nodeName == "pi-1" && pinned.ip == nil)
+        #expect(pinned.message == "Pod was rejected: Node didn't have enough resource: pods, requested: 1, used: 2, capacity: 2")
+        #expect(c.nodes.map(\.podCount) == [2, 2, 2])
     }
 
     @Test func deploymentReplicaNamesAreKubernetesShapedAndSeeded() {

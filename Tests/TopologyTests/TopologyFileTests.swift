@@ -86,11 +86,12 @@ import Wire
               nodes:
                 - {name: a, profile: raspberry-pi-5, address: 192.168.1.2/24}
                 - {name: b, profile: raspberry-pi-3b, address: 192.168.1.3/24, labels: {disk: ssd}}
-                - {name: c, profile: raspberry-pi-zero-2w, address: 192.168.1.4/24, podCIDR: 10.244.9.0/24}
+                - {name: c, profile: raspberry-pi-zero-2w, address: 192.168.1.4/24, podCIDR: 10.244.9.0/24, maxPods: 16}
               scenario:
                 - {at: 1s, iperf3: {client: node/a, server: node/b, udp: true}}
                 - {at: 2s, ping: {from: node/b, to: node/c}}
             """)
+        #expect(t.nodes.map(\.maxPods) == [nil, nil, 16])   // nil: the kubelet's default
         #expect(t.seed == 1)
         #expect(t.cluster.podSubnet.description == "10.244.0.0/16")
         #expect(t.cluster.serviceSubnet.description == "10.96.0.0/12")

@@ -22,6 +22,13 @@ import Testing
             """, line: 7, column: 55, path: "spec.nodes[1].address", ["duplicate node address 192.168.50.11", "node pi-1"])
     }
 
+    @Test func maxPodsOutOfRange() {
+        expectError(Fixtures.header + """
+              nodes:
+                - {name: pi-1, profile: raspberry-pi-4b, address: 192.168.50.11/24, maxPods: 0}
+            """, line: 6, column: 82, path: "spec.nodes[0].maxPods", ["(--max-pods) between 1 and 1000000", "got 0"])
+    }
+
     @Test func overlappingPodCIDRs() {
         // pi-1 gets 10.244.0.0/24 by default; pi-2's /23 covers it.
         expectError(h + """
