@@ -183,19 +183,13 @@ public enum TopologyFile {
         let firstLine = lines[first.line - 1]
         let before = firstLine.unicodeScalars.prefix(indent)
         guard before.count == indent, before.allSatisfy({ $0 == " " || $0 == "-" }) else { return nil }
-        func startsWithKey(_ content: Substring) -> Bool {
-            for spelling in [key, "\"\(key)\"", "'\(key)'"] where content.hasPrefix(spelling) {
-                if content.dropFirst(spelling.count).drop(while: { $0 == " " }).first == ":" { return true }
-            }
-            return false
-        }
         for n in first.line..<lines.count {
             let l = lines[n]
             let content = l.drop(while: { $0 == " " })
             if content.isEmpty || content.hasPrefix("#") { continue }
             let i = leading(l)
             if i < indent { return nil }
-            if i == indent && startsWithKey(content) { return (n + 1, indent + 1) }
+            if i == indent && startsWithKey(content, key) { return (n + 1, indent + 1) }
         }
         return nil
     }
@@ -210,7 +204,7 @@ public enum TopologyFile {
         func isSeparator(_ l: Substring) -> Bool { l.hasPrefix("---") || l.hasPrefix("...") }
         var start = line - 1
         while start > 0 && !isSeparator(lines[start - 1]) { start -= 1 }
-        var firstSeen: [String: Int] = [:]
+        var seen = Set<String>()
         var documentStart: Int?
         var n = start
         while n < lines.count && !(n > start && isSeparator(lines[n])) {
@@ -218,15 +212,20 @@ public enum TopologyFile {
             n += 1
             guard let c = l.first, c != " ", c != "#", c != "-" else { continue }
             if documentStart == nil { documentStart = n }
-            for key in keys {
-                for spelling in [key, "\"\(key)\"", "'\(key)'"] where l.hasPrefix(spelling) {
-                    guard l.dropFirst(spelling.count).drop(while: { $0 == " " }).first == ":" else { continue }
-                    if firstSeen[key] != nil { return (n, documentStart ?? n) }
-                    firstSeen[key] = n
-                }
+            for key in keys where startsWithKey(l, key) {
+                if !seen.insert(key).inserted { return (n, documentStart ?? n) }
             }
         }
         return nil
+    }
+
+    /// `content` (a line from its first non-blank character) begins with `key`, plain or
+    /// quoted, and a colon: a block mapping's entry for `key`.
+    private static func startsWithKey(_ content: Substring, _ key: String) -> Bool {
+        for spelling in [key, "\"\(key)\"", "'\(key)'"] where content.hasPrefix(spelling) {
+            if content.dropFirst(spelling.count).drop(while: { $0 == " " }).first == ":" { return true }
+        }
+        return false
     }
 
     private static func syntaxHint(_ problem: String) -> String {
