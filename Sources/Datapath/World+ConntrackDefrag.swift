@@ -12,10 +12,13 @@ import Wire
 /// create the entry, DNAT), and every fragment resumes where it was taken — `ip_rcv`, or the
 /// bridge's frame handling for br_netfilter — in offset order, carrying that entry. Fragments
 /// after the first are *followers*: NAT rewrites only their IP headers (they have no UDP
-/// header), and they check that their entry is still the one the first fragment made
-/// (if the first was dropped after creating it, the datagram dies with it, as the kernel's
-/// single skb would). A difference remains: the kernel's capture points after defrag on a
-/// bridge (cni0's receive) show one reassembled frame; podwire's show the fragments.
+/// header), and they walk no rules. The first fragment stands for the kernel's one skb: it
+/// counts the datagram's whole length (`PacketMeta.datagramLength`) in every hook, rule and
+/// conntrack entry and in the bridge device's receive counter, and the bridge device's
+/// capture shows the datagram reassembled (`bridgePassUp`). Followers take its verdicts: if
+/// it is dropped between the hooks (`nfDropped`), or dropped after creating the entry they
+/// carry, they are dropped too (`followerIsLive`). The kernel twin single-node-fragments
+/// holds every counter and capture to Linux's.
 extension World {
     /// Takes fragment `p` (IPv4 header at `ipOffset`) into conntrack's reassembly; when it
     /// completes the datagram, the datagram goes on.
@@ -51,8 +54,14 @@ extension World {
         let hookDevice = resume.bridge < 0 ? resume.device : bridges[Int(resume.bridge)].device
         let ip = pool.data(first) + ipOffset
         let length = pool.length(first) - ipOffset
+        // The datagram the kernel's reassembly makes: the first fragment's header, then all the data.
+        let whole = Int(ip.load(as: UInt8.self) & 0x0F) * 4 + (q.totalLength ?? 0)
         if let (tuple, quote) = conntrackTuple(ip, length: length, firstFragment: true), quote == 0 {
-            guard conntrackAttach(ns, st, first, ip: ip, length: length, tuple: tuple, hook: .prerouting,
+            st.datagrams &+= 1
+            if st.datagrams == 0 { st.datagrams = 1 }
+            pool.meta[Int(first.rawValue)].datagram = st.datagrams
+            pool.meta[Int(first.rawValue)].datagramLength = UInt16(truncatingIfNeeded: whole)
+            guard conntrackAttach(ns, st, first, ip: ip, length: whole, tuple: tuple, hook: .prerouting,
                                   inDevice: hookDevice, outDevice: .none) else {
                 for k in order.dropFirst() { drop(q.fragments[k].packet, .conntrackTableFull, ns: ns, device: hookDevice) }
                 return
@@ -66,8 +75,14 @@ extension World {
                 pool.meta[i].mark = m.mark
                 pool.meta[i].follower = true
                 pool.meta[i].entryTag = tag
+                pool.meta[i].datagram = m.datagram
             }
         }
+        // While the first fragment goes on, the rest wait here in order: cni0's capture shows
+        // the datagram it passes up whole (`bridgePassUp`).
+        gatheredFollowers.removeAll(keepingCapacity: true)
+        for k in order.dropFirst() { gatheredFollowers.append(q.fragments[k].packet) }
+        defer { gatheredFollowers.removeAll(keepingCapacity: true) }
         for k in order {
             let r = q.resume[k], f = q.fragments[k].packet
             if r.bridge < 0 {
@@ -78,13 +93,16 @@ extension World {
         }
     }
 
-    /// A follower whose datagram's entry is gone (the first fragment was dropped and took
-    /// its new entry with it) is dropped too. True for every other packet.
+    /// A follower whose first fragment was dropped between the hooks, or whose datagram's
+    /// entry is gone (the first fragment was dropped and took its new entry with it), is
+    /// dropped too. True for every other packet.
     @inline(__always)
     func followerIsLive(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, device: DeviceID) -> Bool {
         let m = pool.meta[Int(p.rawValue)]
         guard m.follower else { return true }
-        if st.conntrack.isLive(ConntrackEntryID(rawValue: m.conntrack), tag: m.entryTag) { return true }
+        if st.conntrack.isLive(ConntrackEntryID(rawValue: m.conntrack), tag: m.entryTag) && st.droppedDatagram != m.datagram {
+            return true
+        }
         pool.meta[Int(p.rawValue)] = .none
         drop(p, .netfilterDrop, ns: ns, device: device)
         return false

@@ -317,13 +317,62 @@ extension World {
 
     /// `br_pass_frame_up`: the frame is received by the bridge device itself — the only way
     /// a bridged frame shows in a non-promiscuous capture of the bridge device.
+    ///
+    /// A datagram conntrack's defrag gathered at the bridge's PREROUTING is one skb in the
+    /// kernel when it is passed up: the bridge device counts and shows it once, whole (the
+    /// kernel twin single-node-fragments' cni0). podwire's fragments travel on separately, so
+    /// the first counts the datagram and its capture shows the datagram reassembled (when it
+    /// passes up while the rest wait in `gatheredFollowers`, as it does straight from
+    /// defrag); the rest pass up unseen.
     func bridgePassUp(_ b: BridgeID, _ p: PacketHandle) {
         let dev = bridges[Int(b.rawValue)].device
+        let i = Int(p.rawValue)
+        if pool.meta[i].follower {
+            netifReceive(dev, p)
+            return
+        }
         // `br_pass_frame_up` counts skb->len, which no longer holds the Ethernet header: the
         // kernel twin's cni0 counted 236 bytes for 7 frames of 334 (NetfilterKernelTwinTests).
-        devices[dev.index].counters.received(pool.length(p) - EthernetHeader.length)
-        hop(.deviceRx, devices[dev.index].namespace, dev, p)
+        let whole = Int(pool.meta[i].datagramLength)
+        devices[dev.index].counters.received(whole != 0 ? whole : pool.length(p) - EthernetHeader.length)
+        if whole != 0 && observed && !gatheredFollowers.isEmpty {
+            emitHop(.deviceRx, devices[dev.index].namespace, dev, frame: reassembledFrame(p, ipLength: whole))
+        } else {
+            hop(.deviceRx, devices[dev.index].namespace, dev, p)
+        }
         netifReceive(dev, p)
+    }
+
+    /// The Ethernet frame of the datagram whose first fragment is `p` (at an Ethernet header)
+    /// and whose other fragments wait in `gatheredFollowers`, as `ip_frag_reasm` makes it: the
+    /// first fragment's headers with the whole length, no fragment bits (DF kept) and a new
+    /// header checksum, then every fragment's data at its offset. Built in `scratch`.
+    func reassembledFrame(_ p: PacketHandle, ipLength: Int) -> UnsafeRawBufferPointer {
+        let first = UnsafeRawBufferPointer(pool.bytes(p))
+        let total = EthernetHeader.length + ipLength
+        let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<min(total, scratch.count)])
+        out.copyMemory(from: UnsafeRawBufferPointer(rebasing: first[0..<min(first.count, out.count)]))
+        let ip = out.baseAddress! + EthernetHeader.length
+        let hl = Int(ip.load(as: UInt8.self) & 0x0F) * 4
+        for f in gatheredFollowers {
+            let frame = UnsafeRawBufferPointer(pool.bytes(f))
+            let fip = frame.baseAddress! + EthernetHeader.length
+            let fhl = Int(fip.load(as: UInt8.self) & 0x0F) * 4
+            let flength = Int(UInt16(bigEndian: fip.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+            let offset = Int(UInt16(bigEndian: fip.loadUnaligned(fromByteOffset: 6, as: UInt16.self)) & 0x1FFF) * 8
+            let data = flength - fhl
+            guard EthernetHeader.length + hl + offset + data <= out.count, EthernetHeader.length + fhl + data <= frame.count
+            else { continue }
+            (ip + hl + offset).copyMemory(from: fip + fhl, byteCount: data)
+        }
+        ip.storeBytes(of: UInt16(ipLength).bigEndian, toByteOffset: 2, as: UInt16.self)
+        let flags = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 6, as: UInt16.self)) & 0x4000
+        ip.storeBytes(of: flags.bigEndian, toByteOffset: 6, as: UInt16.self)
+        ip.storeBytes(of: 0, toByteOffset: 10, as: UInt16.self)
+        var sum = InternetChecksum()
+        sum.add(UnsafeRawBufferPointer(start: ip, count: hl))
+        ip.storeBytes(of: sum.finalize().bigEndian, toByteOffset: 10, as: UInt16.self)
+        return UnsafeRawBufferPointer(out)
     }
 
     /// `br_dev_xmit`: the host sends on the bridge device (already counted and captured

@@ -13,10 +13,8 @@ import Wire
 /// (`PacketMeta`); crossing a veth scrubs them, as `skb_scrub_packet` does.
 ///
 /// Fragments are gathered for conntrack (`nf_defrag_ipv4`, World+ConntrackDefrag.swift) but
-/// travel on as fragments, not as one reassembled packet. The differences that leaves, on
-/// purpose: the kernel's cni0 sees one reassembled frame where podwire shows the fragments
-/// (REFERENCE.md §5.6 f2), and each fragment counts against the rules it walks (README's
-/// table of differences: 2 packets and 2048 bytes in FORWARD where Linux counts 1 of 2028).
+/// travel on as fragments, not as one reassembled packet: the first counts the whole datagram
+/// (`countedLength`), the others walk no rules and follow its verdicts.
 public final class NetfilterState {
     public let rules: Netfilter
     public let conntrack: ConnectionTracker
@@ -24,6 +22,11 @@ public final class NetfilterState {
     /// the IPv4 hooks of the bridge's namespace.
     public var bridgeCallsIptables: Bool
     var random: SeededGenerator
+    /// Datagrams conntrack's defrag has gathered so far: the last one's number.
+    var datagrams: UInt32 = 0
+    /// The last gathered datagram whose first fragment a filter rule dropped: its followers
+    /// are dropped with it, as the kernel's single skb would be (0: none).
+    var droppedDatagram: UInt32 = 0
 
     init(rules: Netfilter, conntrack: ConnectionTracker, bridgeCallsIptables: Bool, random: SeededGenerator) {
         self.rules = rules
@@ -51,6 +54,11 @@ public struct PacketMeta: Sendable {
     /// entry, which it checks by `entryTag` (the entry may be gone if the first was dropped).
     var follower = false
     var entryTag: UInt32 = 0
+    /// The defragmented datagram this fragment belongs to (`NetfilterState.datagrams`), 0: none.
+    var datagram: UInt32 = 0
+    /// The first fragment of a defragmented datagram: the datagram's whole IPv4 length, which
+    /// the hooks, rules and conntrack count (the kernel's one reassembled skb); 0 otherwise.
+    var datagramLength: UInt16 = 0
     /// Bridged DNAT waiting for its new neighbour (`nf_bridge->bridged_dnat`): the bridge port
     /// the frame came in on (`physindev`), or `DeviceID.none`, and its Ethernet source
     /// (`neigh_header`), which the frame gets back once it has left the bridge device.
@@ -203,7 +211,8 @@ extension World {
     }
 
     /// `nf_conntrack_in` for a packet without an entry: find its flow, or create an
-    /// unconfirmed entry and run the nat table's DNAT for it. Returns false when the packet
+    /// unconfirmed entry and run the nat table's DNAT for it. `length`: what the entry and
+    /// the rules count (a gathered datagram's whole length). Returns false when the packet
     /// was dropped (table full).
     func conntrackAttach(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ip: UnsafeMutableRawPointer, length: Int,
                          tuple: ConntrackTuple, hook: NetfilterHook, inDevice: DeviceID, outDevice: DeviceID) -> Bool {
@@ -261,16 +270,20 @@ extension World {
     func nfFilter(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, ipOffset: Int, hook: NetfilterHook,
                   inDevice: DeviceID, outDevice: DeviceID) -> Bool {
         guard followerIsLive(ns, st, p, device: inDevice == .none ? outDevice : inDevice) else { return false }
+        // A fragment after the first: its datagram walked the rules with the first fragment
+        // (and was counted once, at its whole length); it is still here, so it was accepted.
+        if pool.meta[Int(p.rawValue)].follower { return true }
         let ip = pool.data(p) + ipOffset
         let length = pool.length(p) - ipOffset
+        let counted = countedLength(p, length)
         if st.rules.isEmpty(.filter, hook) {
-            st.rules.countPolicy(.filter, hook, length: length)
+            st.rules.countPolicy(.filter, hook, length: counted)
             return true
         }
         let tuple = conntrackTuple(ip, length: length, firstFragment: pool.meta[Int(p.rawValue)].defragmented)?.tuple
             ?? ConntrackTuple(source: IPv4Address(loading: ip + 12), destination: IPv4Address(loading: ip + 16),
                               sourcePort: 0, destinationPort: 0, protocolNumber: ip.load(fromByteOffset: 9, as: UInt8.self))
-        var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
+        var pkt = netfilterPacket(ns, st, p, ip: ip, length: counted, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
         let verdict = nfEvaluate(ns, st, p, .filter, hook, &pkt)
         pool.meta[Int(p.rawValue)].mark = pkt.mark
         switch verdict {
@@ -301,6 +314,7 @@ extension World {
         let id = ConntrackEntryID(rawValue: pool.meta[i].conntrack)
         let ip = pool.data(p) + ipOffset
         let length = pool.length(p) - ipOffset
+        let counted = countedLength(p, length)
         if pool.meta[i].related {
             if let quote = conntrackTuple(ip, length: length)?.quote, quote != 0 {
                 natICMPError(st, ip, length: length, quote: quote, entry: id, reply: pool.meta[i].reply, manip: .source)
@@ -309,9 +323,9 @@ extension World {
         }
         if pool.meta[i].unconfirmed {
             if st.rules.isEmpty(.nat, hook) {
-                st.rules.countPolicy(.nat, hook, length: length)
+                st.rules.countPolicy(.nat, hook, length: counted)
             } else if let tuple = conntrackTuple(ip, length: length, firstFragment: pool.meta[i].defragmented)?.tuple {
-                var pkt = netfilterPacket(ns, st, p, ip: ip, length: length, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
+                var pkt = netfilterPacket(ns, st, p, ip: ip, length: counted, tuple: tuple, inDevice: inDevice, outDevice: outDevice)
                 let verdict = nfEvaluate(ns, st, p, .nat, hook, &pkt)
                 pool.meta[i].mark = pkt.mark
                 var to: IPv4Address?
@@ -357,21 +371,30 @@ extension World {
                 drop(p, .conntrackInsertFailed, ns: ns, device: inDevice == .none ? outDevice : inDevice)
                 return false
             }
-            st.conntrack.packet(entry, direction: .original, length: length, now: now)
+            st.conntrack.packet(entry, direction: .original, length: counted, now: now)
             return true
         }
         natApply(st, p, ip, entry: id, reply: pool.meta[i].reply, manip: .source)
         return true
     }
 
-    /// A packet dropped between the hooks: an entry it created is freed with it.
+    /// A packet dropped between the hooks: an entry it created is freed with it, and a
+    /// defragmented datagram's first fragment takes the rest of the datagram with it.
     func nfDropped(_ ns: NamespaceID, _ st: NetfilterState, _ p: PacketHandle, _ reason: DropReason, device: DeviceID) {
         let i = Int(p.rawValue)
         if pool.meta[i].unconfirmed, pool.meta[i].conntrack >= 0 {
             st.conntrack.discard(ConntrackEntryID(rawValue: pool.meta[i].conntrack))
         }
+        if pool.meta[i].datagramLength != 0 { st.droppedDatagram = pool.meta[i].datagram }
         pool.meta[i] = .none
         drop(p, reason, ns: ns, device: device)
+    }
+
+    /// The length the hooks, rules and conntrack count for `p`, whose IPv4 packet is `length`
+    /// bytes here: a defragmented datagram's first fragment counts the whole datagram.
+    @inline(__always) func countedLength(_ p: PacketHandle, _ length: Int) -> Int {
+        let whole = pool.meta[Int(p.rawValue)].datagramLength
+        return whole == 0 ? length : Int(whole)
     }
 
     /// The rules' view of the packet.

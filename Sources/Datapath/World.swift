@@ -115,6 +115,10 @@ public final class World {
     /// queueing an event only up to it (NodeCPU.swift, `cpuDone`).
     var runLimit = SimTime.zero
 
+    /// The fragments after the first of the datagram conntrack's defrag is handing on, in
+    /// offset order, while its first fragment goes on (World+ConntrackDefrag.swift).
+    var gatheredFollowers: [PacketHandle] = []
+
     /// Work items a core ran at once instead of as a queued `.cpu` event (`.directContinuation`).
     var directContinuations: UInt64 = 0
     /// Pending `.receive`/`.transmit` events (each holds one packet), scheduled or queued on a core.
@@ -156,8 +160,13 @@ public final class World {
 
     @inline(never) private func emitHop(_ stage: HopStage, _ ns: NamespaceID, _ dev: DeviceID, _ p: PacketHandle,
                                         _ reason: DropReason?) {
+        emitHop(stage, ns, dev, frame: UnsafeRawBufferPointer(pool.bytes(p)))
+    }
+
+    /// A hop whose frame is not a pool packet's bytes (a reassembled datagram in `scratch`).
+    func emitHop(_ stage: HopStage, _ ns: NamespaceID, _ dev: DeviceID, frame: UnsafeRawBufferPointer,
+                 _ reason: DropReason? = nil) {
         let h = Hop(time: now, namespace: ns, device: dev, stage: stage, dropReason: reason)
-        let frame = UnsafeRawBufferPointer(pool.bytes(p))
         for o in hopObservers { o.observe(h, frame: frame) }
     }
 

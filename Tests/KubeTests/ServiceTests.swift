@@ -147,6 +147,27 @@ import Wire
         #expect(w.conservationHolds())
     }
 
+    /// A 2000-byte datagram to the Service without endpoints leaves the client as two
+    /// fragments (pod MTU 1450). pi-1's defrag gathers them and the datagram meets the REJECT
+    /// once, as the kernel's one skb does: one port unreachable, the rule counts 1 packet of
+    /// 2028 bytes (not 2 of 2048), and the second fragment dies with the first without
+    /// walking a rule.
+    @Test func aRejectedDatagramTakesAllItsFragments() throws {
+        let c = try Self.reference()
+        let w = c.world
+        let app = Client()
+        let s = try w.openUDP(in: try #require(c.pod(named: "client")?.netns), port: nil, app: w.register(app))
+        try w.sendUDP(s, to: IPv4Address(10, 96, 0, 21), port: 80, payloadLength: 2000) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+        w.run(until: SimTime.zero + .seconds(1))
+        #expect(app.errors.count == 1)
+        #expect(w.accounting.dropped(.netfilterDrop) == 2)
+        let pi1 = try #require(c.node(named: "pi-1")?.netns)
+        let save = try #require(w.namespaces[pi1.index].netfilter).rules.save(counters: true)
+        let reject = try #require(save.split(separator: "\n").first { $0.contains("has no endpoints") && $0.contains("-j REJECT") })
+        #expect(reject.hasPrefix("[1:2028] "), "\(reject)")
+        #expect(w.conservationHolds())
+    }
+
     /// Case (d): ext → NodePort 192.168.50.12:30080. Every reply comes back from the node's
     /// address and port 30080; endpoints see a masqueraded source (cni0's or flannel.1's
     /// address), never ext's.

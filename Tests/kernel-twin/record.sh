@@ -1,5 +1,5 @@
 #!/bin/bash
-# record.sh PODWIRE [TWIN ...]: re-records the kernel twins (all six by default), run by
+# record.sh PODWIRE [TWIN ...]: re-records the kernel twins (all seven by default), run by
 # `make kernel-twins`. For each twin folder: podwire runs its topology.yaml with --dump-rules,
 # each node's rules (counters cut) become the folder's *.rules, and the twin's script runs
 # them in Linux and writes the recordings the tests compare with. Root; needs iptables
@@ -9,7 +9,7 @@ podwire=$1; shift
 here=$(cd "$(dirname "$0")" && pwd)
 twins=("$@")
 [ ${#twins[@]} -gt 0 ] || twins=(single-node-service two-node-vxlan-service two-node-host-gw-service two-node-service-features three-node-host-gw
-                                two-node-vxlan-stale)
+                                two-node-vxlan-stale single-node-fragments)
 for twin in "${twins[@]}"; do
   dir="$here/$twin"
   out=$(mktemp -d)
