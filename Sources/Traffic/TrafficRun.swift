@@ -143,10 +143,11 @@ public enum TrafficReport: Sendable, Equatable {
         }
     }
 
-    /// Human text: the iperf3 summary line, or ping's whole output.
+    /// Human text: iperf3's client output then podwire's summary line (one-way delay, and
+    /// datagrams never received, which iperf3 cannot see), or ping's whole output.
     public var text: String {
         switch self {
-        case .iperf3(let r): r.summary + "\n"
+        case .iperf3(let r): r.transcript.joined(separator: "\n") + "\n" + r.summary + "\n"
         case .ping(let r): r.transcript
         case .udpEcho(let r): r.summary + "\n"
         }

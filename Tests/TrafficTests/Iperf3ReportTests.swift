@@ -80,6 +80,48 @@ import Wire
         #expect(ours == theirs)
     }
 
+    /// The text transcript, against iperf 3.12's own (`Tests/kernel-twin/iperf3-3.12-udp-client.txt`:
+    /// `iperf3 -c 10.0.0.2 -u -b 20M -l 1000 -t 2` between two namespaces): given that run's
+    /// figures — socket 5, port 44290, 2498 then 2500 datagrams of 1000 bytes, all 4998
+    /// received, jitter 0.006 ms — every line is the same, byte for byte.
+    @Test func transcriptIsIperf3sOwn() throws {
+        var report = try Iperf3ClientTests.run(bitrate: 20_000_000, length: 1000, time: .seconds(2), until: .ms(2_500)).report
+        report.configuration.server = IPv4Address(10, 0, 0, 2)
+        report.configuration.port = 5201
+        report.clientAddress = IPv4Address(10, 0, 0, 1)
+        report.clientPort = 44290
+        report.socket = 5
+        report.intervals = [Iperf3Interval(bytes: 2_498_000, packets: 2498), Iperf3Interval(bytes: 2_500_000, packets: 2500)]
+        report.packets = 4998
+        report.bytesSent = 4_998_000
+        report.bytesReceived = 4_998_000
+        report.highestSequence = 4998
+        report.lostPackets = 0
+        report.jitterNanoseconds = 6_000
+        let path = #filePath.split(separator: "/").dropLast(2).joined(separator: "/")
+        let real = try String(contentsOfFile: "/" + path + "/kernel-twin/iperf3-3.12-udp-client.txt", encoding: .utf8)
+        let theirs = real.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        #expect(report.transcript == theirs)
+    }
+
+    /// iperf3's number formats (`unit_snprintf`, `%.2g` loss): units step at 1024 bytes and
+    /// 1000 bits, 4 characters each, and a total loss reads "1e+02%" as iperf3 prints it.
+    @Test func numbersRoundAsIperf3Does() throws {
+        #expect(Iperf3Report.unit(4_998_000, bytes: true) == "4.77 MByte")
+        #expect(Iperf3Report.unit(1023, bytes: true) == "1023 Byte")
+        #expect(Iperf3Report.unit(1024, bytes: true) == "1.00 KByte")
+        #expect(Iperf3Report.unit(119_625_000, bytes: false) == " 957 Mbit")
+        #expect(Iperf3Report.unit(12_500_000, bytes: false) == " 100 Mbit")
+        #expect(Iperf3Report.unit(2_499_000, bytes: false) == "20.0 Mbit")
+        #expect(Iperf3Report.unit(0, bytes: false) == "0.00 bit")
+        var report = try Iperf3ClientTests.run().report
+        report.lostPackets = report.highestSequence
+        #expect(report.transcript.last(where: { $0.hasSuffix("receiver") })?.contains("(1e+02%)  receiver") == true)
+        report.lostPackets = 3
+        report.highestSequence = 893
+        #expect(report.transcript.last(where: { $0.hasSuffix("receiver") })?.contains(" 3/893 (0.34%)  receiver") == true)
+    }
+
     /// `start.timestamp.time` is an RFC 1123 date; the second pair is iperf 3.12's own
     /// (`"timesecs": 1795608500` printed as "Wed, 25 Nov 2026 12:08:20 GMT").
     @Test func datesAreWrittenAsIperf3WritesThem() {

@@ -146,6 +146,7 @@ cluster_dump() {
 
 # iperf3-3.12-udp-client.json (next to this file) is what iperf 3.12 printed as the client of
 #   ip netns exec A iperf3 -c 10.244.0.3 -p 5201 -u -b 20M -l 1000 -t 2 -J
+# and iperf3-3.12-udp-client.txt the same without -J (A 10.0.0.1, B 10.0.0.2 on a veth),
 # between two namespaces joined by a veth (server: iperf3 -s -1 in B); iperf3-3.12-udp-client.keys
 # lists its key paths in order (python3: json.load keeps the order; arrays as "[]", their
 # first element). Iperf3ReportTests holds podwire's report to those keys and their order.
