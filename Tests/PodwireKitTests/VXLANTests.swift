@@ -130,8 +130,9 @@ import Topology
     /// offset 1424, DF clear, one ID), both cross flannel.1 (TTL 63) and the LAN as 1508 + 668
     /// byte VXLAN frames with one outer source port (fragments hash without ports), web-1
     /// gets both (TTL 62) and reassembles; the 2000-byte echo comes back the same way.
-    /// (The kernel's cni0 shows one reassembled 2042-byte frame: conntrack's defrag, which
-    /// arrives with services; podwire's cni0 shows the two fragments.)
+    /// pi-1's cni0 shows the datagram once, reassembled (2042 bytes): conntrack's defrag
+    /// gathers it in the bridge's PREROUTING before cni0 receives it, as in the kernel
+    /// reference (REFERENCE.md §5.6 f2). podwire's cni0 showed the two fragments.
     @Test func caseF2FragmentsCrossTheOverlayAndReassemble() throws {
         let (o, _) = try Self.signatures()
         let f2 = Self.window(o, 1.65, 1.66)
@@ -140,6 +141,7 @@ import Topology
                 .compactMap { $0["len"] as? Int }
         }
         #expect(lens("pi-1-client-eth0.pcap") == [1458, 618])
+        #expect(lens("pi-1-cni0.pcap") == [2042])
         #expect(lens("pi-1-flannel.1.pcap") == [1458, 618])
         #expect(lens("pi-1-eth0.pcap") == [1508, 668])
         #expect(lens("pi-2-web-1-eth0.pcap") == [1458, 618])
