@@ -78,10 +78,12 @@ extension World {
                 pool.meta[i].datagram = m.datagram
             }
         }
-        // While the first fragment goes on, the rest wait here in order: cni0's capture shows
-        // the datagram it passes up whole (`bridgePassUp`).
+        // While the first fragment goes on, the rest wait here in order (Ethernet frames, from
+        // the bridge): cni0's capture shows the datagram it passes up whole (`bridgePassUp`).
         gatheredFollowers.removeAll(keepingCapacity: true)
-        for k in order.dropFirst() { gatheredFollowers.append(q.fragments[k].packet) }
+        if resume.bridge >= 0 {
+            for k in order.dropFirst() where q.resume[k].bridge >= 0 { gatheredFollowers.append(q.fragments[k].packet) }
+        }
         defer { gatheredFollowers.removeAll(keepingCapacity: true) }
         for k in order {
             let r = q.resume[k], f = q.fragments[k].packet

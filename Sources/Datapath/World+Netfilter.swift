@@ -24,8 +24,9 @@ public final class NetfilterState {
     var random: SeededGenerator
     /// Datagrams conntrack's defrag has gathered so far: the last one's number.
     var datagrams: UInt32 = 0
-    /// The last gathered datagram whose first fragment a filter rule dropped: its followers
-    /// are dropped with it, as the kernel's single skb would be (0: none).
+    /// The last gathered datagram whose first fragment was dropped between the hooks
+    /// (`nfDropped`): its followers are dropped with it, as the kernel's single skb would be
+    /// (0: none).
     var droppedDatagram: UInt32 = 0
 
     init(rules: Netfilter, conntrack: ConnectionTracker, bridgeCallsIptables: Bool, random: SeededGenerator) {

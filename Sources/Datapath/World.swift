@@ -115,8 +115,9 @@ public final class World {
     /// queueing an event only up to it (NodeCPU.swift, `cpuDone`).
     var runLimit = SimTime.zero
 
-    /// The fragments after the first of the datagram conntrack's defrag is handing on, in
-    /// offset order, while its first fragment goes on (World+ConntrackDefrag.swift).
+    /// The fragments after the first of the datagram conntrack's defrag is handing on from a
+    /// bridge's PREROUTING, in offset order, while its first fragment goes on
+    /// (World+ConntrackDefrag.swift); empty otherwise.
     var gatheredFollowers: [PacketHandle] = []
 
     /// Work items a core ran at once instead of as a queued `.cpu` event (`.directContinuation`).
