@@ -315,7 +315,6 @@ extension World {
         let id = ConntrackEntryID(rawValue: pool.meta[i].conntrack)
         let ip = pool.data(p) + ipOffset
         let length = pool.length(p) - ipOffset
-        let counted = countedLength(p, length)
         if pool.meta[i].related {
             if let quote = conntrackTuple(ip, length: length)?.quote, quote != 0 {
                 natICMPError(st, ip, length: length, quote: quote, entry: id, reply: pool.meta[i].reply, manip: .source)
@@ -323,6 +322,7 @@ extension World {
             return true
         }
         if pool.meta[i].unconfirmed {
+            let counted = countedLength(p, length)
             if st.rules.isEmpty(.nat, hook) {
                 st.rules.countPolicy(.nat, hook, length: counted)
             } else if let tuple = conntrackTuple(ip, length: length, firstFragment: pool.meta[i].defragmented)?.tuple {
