@@ -11,9 +11,12 @@ import Wire
 // and refresh its timeout (`packet`). Time is always passed in; nothing here reads a clock.
 //
 // Not modelled: TCP state (TCP is timed like the generic tracker), expectations/helpers
-// (no RELATED except what callers derive), zones, clash resolution on confirm
-// (`nf_ct_resolve_clash`: a clashing confirm simply fails), the gc worker's own schedule
-// (callers run `expire(now:)` when they want a sweep).
+// (no RELATED except what callers derive), zones, the gc worker's own schedule (callers run
+// `expire(now:)` when they want a sweep).
+//
+// A clash on confirm (two first packets of one flow, both tracked before either confirmed)
+// is resolved as current Linux does (6.18 checked; `nf_ct_resolve_clash`, see `confirm`):
+// merged, let in by its reply tuple only for a second, or dropped.
 //
 // Storage: an open-addressing hash table of `ConntrackSlot`s (power-of-two capacity,
 // linear probing, backward-shift deletion, load ≤ 1/2) pointing into an array of entry
@@ -74,12 +77,15 @@ public struct ConntrackStatus: OptionSet, Hashable, Sendable {
     public static let assured = ConntrackStatus(rawValue: 1 << 2)
     /// `IPS_CONFIRMED`: in the hash table.
     public static let confirmed = ConntrackStatus(rawValue: 1 << 3)
+    /// `IPS_FIXED_TIMEOUT`: packets do not extend the timeout (`__nf_ct_refresh_acct`).
+    public static let fixedTimeout = ConntrackStatus(rawValue: 1 << 10)
     /// `IPS_SRC_NAT`: replies are addressed to a rewritten source.
     public static let srcNAT = ConntrackStatus(rawValue: 1 << 4)
     /// `IPS_DST_NAT`: replies come from a rewritten destination.
     public static let dstNAT = ConntrackStatus(rawValue: 1 << 5)
     /// `IPS_NAT_CLASH` (shares bit 12 with the retired `IPS_UNTRACKED`): a clashing NAT
-    /// entry let in with a short life; never becomes ASSURED.
+    /// entry let in with a short life (`nf_ct_resolve_clash_harder`); never becomes
+    /// ASSURED. Such an entry is in the hash table by its reply tuple only.
     public static let natClash = ConntrackStatus(rawValue: 1 << 12)
 }
 
@@ -127,11 +133,14 @@ public struct ConntrackStatistics: Sendable, Equatable {
     public var found: UInt64 = 0
     /// Packets the caller judged invalid (`recordInvalid()`).
     public var invalid: UInt64 = 0
-    /// Entries confirmed.
+    /// Entries added by `ctnetlink` (`conntrack -I`, `nf_conntrack_hash_check_insert`); a
+    /// packet's confirm does not count here (Linux 6.18 showed insert=0 after confirming
+    /// flows), so in podwire it stays 0.
     public var insert: UInt64 = 0
     /// Confirms that failed because a tuple was already in the table (the packet is dropped).
     public var insertFailed: UInt64 = 0
-    /// New flows refused because the table was full (`nf_conntrack: table full, dropping packet`).
+    /// Packets dropped by conntrack: new flows refused because the table was full
+    /// (`nf_conntrack: table full, dropping packet`) and confirms that failed.
     public var drop: UInt64 = 0
     /// Unassured entries evicted to make room (`early_drop`).
     public var earlyDrop: UInt64 = 0
@@ -192,13 +201,16 @@ public final class ConnectionTracker {
     public var timeouts: ConntrackTimeouts
     /// `nf_conntrack_acct`: when true, `list` prints `packets=`/`bytes=` (counters are kept either way).
     public var accounting = false
-    /// Confirmed entries, including expired ones the gc has not reaped yet (`nf_conntrack_count`
-    /// minus the unconfirmed ones).
+    /// Confirmed entries, including expired ones the gc has not reaped yet and the hidden
+    /// `natClash` ones (`nf_conntrack_count` minus the unconfirmed ones).
     public private(set) var count = 0
     /// Allocated but not yet confirmed entries. The kernel counts these in
     /// `nf_conntrack_count`, so they count against `maximum` here too.
     public private(set) var unconfirmedCount = 0
     public private(set) var statistics = ConntrackStatistics()
+    /// New flows refused because the table was full: the part of `statistics.drop` that is
+    /// not a failed confirm (the kernel logs these as "table full, dropping packet").
+    public private(set) var tableFullDrops: UInt64 = 0
 
     // Entry records: `records[0..<recordsUsed]` have been handed out at least once.
     private var records: UnsafeMutablePointer<ConntrackRecord>
@@ -224,6 +236,8 @@ public final class ConnectionTracker {
     private static let initialSlots = 128
     /// `NF_CT_EVICTION_RANGE`: how many entries early_drop looks at.
     static let evictionRange = 8
+    /// How long an entry let in by its reply tuple lives (`nf_ct_resolve_clash_harder`: HZ).
+    static let clashLifetime: Int64 = 1_000_000_000
     /// UDP becomes a stream after 2 s (`stream_ts = 2 * HZ + jiffies`).
     static let udpStreamDelay: Int64 = 2_000_000_000
 
@@ -282,6 +296,7 @@ public final class ConnectionTracker {
         let originalHash = hash(original)
         if maximum > 0 && count + unconfirmedCount >= maximum && !earlyDrop(hash: originalHash, now: now) {
             statistics.drop += 1
+            tableFullDrops += 1
             return nil
         }
         let index = allocateRecord()
@@ -323,6 +338,10 @@ public final class ConnectionTracker {
         case confirmed
         /// Lost a race to an identical entry, which the packet now belongs to.
         case merged(ConntrackEntryID)
+        /// Lost a race to an entry with the same original tuple but other NAT: in the table
+        /// by its reply tuple only (`natClash`, `fixedTimeout`, 1 s to live), so replies of
+        /// its own NAT still find it while the flow's packets find the winner.
+        case insertedByReply
         /// Lost a race it cannot merge: freed, and the packet must be dropped.
         case failed
     }
@@ -330,31 +349,33 @@ public final class ConnectionTracker {
     /// `__nf_conntrack_confirm`: put both tuples in the hash table. The timeout the last
     /// `packet` call chose starts now.
     ///
-    /// When a live entry already holds a tuple (two first packets of one flow, the second
-    /// created before the first was confirmed: both waited for ARP), `nf_ct_resolve_clash`
-    /// merges a UDP entry into the winner when the winner holds the same original tuple and
-    /// the same reply tuple (`nf_ct_can_merge`, so the same NAT); `clash_resolve` counts it.
-    /// Otherwise the entry is freed, `insert_failed` counts it and the caller drops the
-    /// packet. (Linux ≥ 5.6 lets a UDP loser with different NAT through as well,
-    /// `nf_ct_resolve_clash_harder`; podwire drops it.)
+    /// A live entry may already hold one of the tuples: two first packets of one flow were
+    /// both tracked before either confirmed (they waited together for ARP behind a bridged
+    /// DNAT, or glibc sent A and AAAA queries at once). `nf_ct_resolve_clash` then decides,
+    /// for UDP only (`allow_clash`; Linux 6.18 dropped the ICMP losers of such a race):
+    /// - the holder has the same original and reply tuples (the same NAT): the entry is
+    ///   freed and the packet goes on as the holder's (`.merged`);
+    /// - else, when no entry holds this entry's reply tuple (`nf_ct_resolve_clash_harder`,
+    ///   not in older kernels): the entry goes in by its reply tuple only, for a fixed second
+    ///   (`.insertedByReply`): the flow's next packets find the holder, but replies that
+    ///   come back through this entry's NAT are still translated;
+    /// - else the entry is freed and the packet dropped (`.failed`; `insert_failed` and
+    ///   `drop` count it).
+    /// `clash_resolve` counts the first two. Linux 6.18 in namespaces (2026-11-25): three
+    /// datagrams from one socket to a DNAT whose two endpoints answered ARP 1 s apart were
+    /// all delivered, the third's reply came back from the Service address, `conntrack -S`
+    /// said clash_resolve=2 insert_failed=0, `conntrack -L` listed one entry and
+    /// `conntrack -C` counted 2, then 1 once the second was up and the entry reaped
+    /// (Tests/kernel-twin/conntrack-clash.sh). (Linux also merges when the holder had
+    /// no NAT hooks at all, `IPS_NAT_DONE_MASK` clear; podwire does not track those bits, and
+    /// without NAT two entries of one flow have equal tuples anyway.)
     public func confirm(_ id: ConntrackEntryID, now: SimTime) -> ConfirmResult {
         let index = checkedIndex(id, life: .unconfirmed)
         advanceClock(now)
         let record = records[index]
-        if holdsLive(record.original, hash: record.originalHash, now: now)
-            || holdsLive(record.reply, hash: record.replyHash, now: now) {
-            unconfirmedCount -= 1
-            freeRecord(index)
-            if record.original.protocolNumber == ConntrackTuple.udpProtocol,
-               let (winner, direction) = find(record.original, now: now), direction == .original,
-               records[Int(winner.rawValue)].reply == record.reply,
-               records[Int(winner.rawValue)].status.intersection([.srcNAT, .dstNAT]) == record.status.intersection([.srcNAT, .dstNAT]) {
-                statistics.clashResolve += 1
-                return .merged(winner)
-            }
-            statistics.insertFailed += 1
-            return .failed
-        }
+        var holder = liveHolder(record.original, hash: record.originalHash, now: now)
+        if holder < 0 { holder = liveHolder(record.reply, hash: record.replyHash, now: now) }
+        if holder >= 0 { return resolveClash(index, holder: holder, now: now) }
         if (slotsOccupied + 2) * 2 > slotMask + 1 { growSlots() }
         insertSlot(hash: record.originalHash, ref: Int32(index) << 1)
         insertSlot(hash: record.replyHash, ref: Int32(index) << 1 | 1)
@@ -363,8 +384,50 @@ public final class ConnectionTracker {
         records[index].life = .confirmed
         unconfirmedCount -= 1
         count += 1
-        statistics.insert += 1
         return .confirmed
+    }
+
+    /// `nf_ct_resolve_clash` for unconfirmed entry `index`, whose tuple live entry `holder`
+    /// already holds (see `confirm`).
+    private func resolveClash(_ index: Int, holder: Int, now: SimTime) -> ConfirmResult {
+        let record = records[index]
+        let allowClash = record.original.protocolNumber == ConntrackTuple.udpProtocol || record.original.protocolNumber == 136
+        if allowClash {
+            if records[holder].original == record.original && records[holder].reply == record.reply {
+                return merge(index, into: holder)
+            }
+            // `nf_ct_resolve_clash_harder`: the reply direction must not clash.
+            let replyHolder = liveHolder(record.reply, hash: record.replyHash, now: now)
+            if replyHolder >= 0 {
+                if records[replyHolder].original == record.original && records[replyHolder].reply == record.reply {
+                    return merge(index, into: replyHolder)
+                }
+            } else {
+                if (slotsOccupied + 1) * 2 > slotMask + 1 { growSlots() }
+                insertSlot(hash: record.replyHash, ref: Int32(index) << 1 | 1)
+                records[index].expires = now.nanoseconds &+ Self.clashLifetime
+                records[index].status.insert([.confirmed, .fixedTimeout, .natClash])
+                records[index].life = .confirmed
+                unconfirmedCount -= 1
+                count += 1
+                statistics.clashResolve += 1
+                return .insertedByReply
+            }
+        }
+        unconfirmedCount -= 1
+        freeRecord(index)
+        statistics.drop += 1
+        statistics.insertFailed += 1
+        return .failed
+    }
+
+    /// `__nf_ct_resolve_clash`'s merge: unconfirmed entry `index` is freed and its packet
+    /// belongs to `winner` from now on.
+    private func merge(_ index: Int, into winner: Int) -> ConfirmResult {
+        unconfirmedCount -= 1
+        freeRecord(index)
+        statistics.clashResolve += 1
+        return .merged(ConntrackEntryID(rawValue: Int32(winner)))
     }
 
     /// The packet that created an unconfirmed entry was dropped: free the entry.
@@ -383,7 +446,7 @@ public final class ConnectionTracker {
     /// seen, `udp` until the flow is more than 2 s old, then `udpStream` and ASSURED (not
     /// for `natClash` entries). The reply that first sets SEEN_REPLY is itself still timed
     /// as unreplied (the kernel sets the bit after the protocol handler). ICMP: `icmp`.
-    /// Anything else (TCP included): `generic`.
+    /// Anything else (TCP included): `generic`. A `fixedTimeout` entry keeps its expiry.
     public func packet(_ id: ConntrackEntryID, direction: ConntrackDirection, length: Int, now: SimTime) {
         let index = checkedIndex(id)
         advanceClock(now)
@@ -406,7 +469,9 @@ public final class ConnectionTracker {
         default:
             timeout = timeouts.generic.nanoseconds
         }
-        if confirmed {
+        if status.contains(.fixedTimeout) {
+            // `__nf_ct_refresh_acct` only counts.
+        } else if confirmed {
             record.pointee.expires = nowNS &+ timeout
         } else {
             record.pointee.pendingTimeout = timeout
@@ -527,11 +592,14 @@ public final class ConnectionTracker {
     // MARK: - Enumeration
 
     /// Snapshots of every confirmed entry with `expires > now`, in `ConntrackTuple` order of
-    /// their original tuples.
+    /// their original tuples: what `conntrack -L` lists. A `natClash` entry is not listed:
+    /// ctnetlink dumps entries by their original-direction hash node, which it has not
+    /// (`hlist_nulls_add_fake`).
     public func entries(now: SimTime) -> [ConntrackEntry] {
         var result: [ConntrackEntry] = []
         result.reserveCapacity(count)
-        for index in 0..<recordsUsed where records[index].life == .confirmed && records[index].expires > now.nanoseconds {
+        for index in 0..<recordsUsed where records[index].life == .confirmed && records[index].expires > now.nanoseconds
+            && !records[index].status.contains(.natClash) {
             result.append(snapshot(index))
         }
         result.sort { $0.original < $1.original }
@@ -613,16 +681,17 @@ public final class ConnectionTracker {
         }
     }
 
-    /// True when a live entry holds `tuple`; an expired holder is freed instead.
-    private func holdsLive(_ tuple: ConntrackTuple, hash h: UInt32, now: SimTime) -> Bool {
+    /// The live entry that holds `tuple` (as either of its tuples), or -1; an expired holder
+    /// is freed instead.
+    private func liveHolder(_ tuple: ConntrackTuple, hash h: UInt32, now: SimTime) -> Int {
         let slot = lookupSlot(tuple, hash: h)
-        if slot < 0 { return false }
+        if slot < 0 { return -1 }
         let index = Int(slots[slot].ref >> 1)
         if records[index].expires <= now.nanoseconds {
             remove(index)
-            return false
+            return -1
         }
-        return true
+        return index
     }
 
     /// `early_drop`: look at the first `evictionRange` entries in probe order from the new
@@ -659,7 +728,9 @@ public final class ConnectionTracker {
 
     /// Take a confirmed entry out of the table and free it (`nf_ct_delete` → `clean_from_lists`).
     private func remove(_ index: Int) {
-        deleteSlot(hash: records[index].originalHash, ref: Int32(index) << 1)
+        if !records[index].status.contains(.natClash) {
+            deleteSlot(hash: records[index].originalHash, ref: Int32(index) << 1)
+        }
         deleteSlot(hash: records[index].replyHash, ref: Int32(index) << 1 | 1)
         count -= 1
         freeRecord(index)
@@ -743,28 +814,33 @@ public final class ConnectionTracker {
     }
 
     /// Checks the table's invariants (tests): every confirmed entry has exactly its two
-    /// slots, every slot points at a confirmed entry, and counts agree.
+    /// slots (a `natClash` one its reply slot only), every slot points at a confirmed entry,
+    /// and counts agree.
     func checkInvariants() -> Bool {
         var occupied = 0
         for i in 0...slotMask where slots[i].ref >= 0 {
             occupied += 1
             let index = Int(slots[i].ref >> 1)
             guard records[index].life == .confirmed else { return false }
+            if slots[i].ref & 1 == 0 && records[index].status.contains(.natClash) { return false }
             let expectedHash = slots[i].ref & 1 == 0 ? records[index].originalHash : records[index].replyHash
             guard slots[i].hash == expectedHash else { return false }
             let tuple = slots[i].ref & 1 == 0 ? records[index].original : records[index].reply
             guard lookupSlot(tuple, hash: expectedHash) >= 0 else { return false }
         }
         var confirmed = 0
+        var clashed = 0
         var unconfirmed = 0
         for index in 0..<recordsUsed {
             switch records[index].life {
-            case .confirmed: confirmed += 1
+            case .confirmed:
+                confirmed += 1
+                if records[index].status.contains(.natClash) { clashed += 1 }
             case .unconfirmed: unconfirmed += 1
             case .free: break
             }
         }
-        return occupied == slotsOccupied && occupied == 2 * confirmed && confirmed == count
+        return occupied == slotsOccupied && occupied == 2 * confirmed - clashed && confirmed == count
             && unconfirmed == unconfirmedCount
     }
 }

@@ -363,7 +363,7 @@ extension World {
             pool.meta[i].unconfirmed = false
             var entry = id
             switch st.conntrack.confirm(id, now: now) {
-            case .confirmed: break
+            case .confirmed, .insertedByReply: break
             case .merged(let winner):
                 entry = winner
                 pool.meta[i].conntrack = winner.rawValue

@@ -65,6 +65,85 @@ import Wire
         #expect(w.conservationHolds())
     }
 
+    /// Sends each datagram back to where it came from, from its own socket.
+    final class Echo: NetworkApplication {
+        var socket = SocketID(rawValue: -1)
+        var datagrams = 0
+        func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
+            datagrams += 1
+            let payload = datagram.payload
+            try? world.sendUDP(self.socket, to: datagram.source, port: datagram.sourcePort, payloadLength: payload.count) {
+                $0.copyMemory(from: payload)
+            }
+        }
+    }
+
+    /// Records the source of each datagram a socket hears.
+    final class Sources: NetworkApplication {
+        var heard: [String] = []
+        func udpReceived(_ world: World, socket: SocketID, datagram: ReceivedDatagram) {
+            heard.append("\(datagram.source):\(datagram.sourcePort)")
+        }
+    }
+
+    /// Three datagrams from one socket to a Service with two endpoints (kube-proxy's
+    /// `statistic --mode random --probability 0.5`), all waiting for ARP. The first to
+    /// confirm wins and those for its endpoint merge into it; when the seed split them, the
+    /// first for the other endpoint cannot merge, and (current kernels,
+    /// `nf_ct_resolve_clash_harder`) goes in by its reply tuple alone, hidden, for a second,
+    /// and any later one for that endpoint merges into it. Either way all three are delivered
+    /// and every echo comes back from the Service's address. Seeds 1 and 3 send all three one
+    /// way, 2 and 4 split them 2–1 and 1–2.
+    /// Linux 6.18 in namespaces (2026-11-25; `--mode nth --every 2` there to force the split,
+    /// b and c answering ARP 1 s apart): b echoed 2 and c 1, the client heard three replies
+    /// from 10.96.0.30:80, `conntrack -S` said clash_resolve=2 insert_failed=0 drop=0,
+    /// `conntrack -L` listed one entry while `conntrack -C` counted 2, and 1 once the second
+    /// was up and a dump had reaped the hidden entry (Tests/kernel-twin/conntrack-clash.sh).
+    @Test(arguments: 1...4) func aLoserWithOtherNATIsLetInByItsReplyForASecond(seed: UInt64) throws {
+        var n = BridgedNode(seed: seed)
+        n.addPod("a", host: 2)
+        n.addPod("b", host: 3)
+        n.addPod("c", host: 4)
+        let w = n.world
+        try w.enableNetfilter(n.node, ruleset: try IptablesSave.parse("""
+            *nat
+            :PREROUTING ACCEPT [0:0]
+            :INPUT ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            :POSTROUTING ACCEPT [0:0]
+            -A PREROUTING -d 10.96.0.30/32 -p udp -m udp --dport 80 -m statistic --mode random --probability 0.50000000000 -j DNAT --to-destination 10.244.0.3:8080
+            -A PREROUTING -d 10.96.0.30/32 -p udp -m udp --dport 80 -j DNAT --to-destination 10.244.0.4:8080
+            COMMIT
+
+            """), conntrackMax: 1000)
+        var echoes: [Echo] = []
+        for pod in ["b", "c"] {
+            let echo = Echo()
+            echo.socket = try w.openUDP(in: try #require(n.pods[pod]).ns, port: 8080, app: w.register(echo))
+            echoes.append(echo)
+        }
+        let client = Sources()
+        let socket = try w.openUDP(in: try #require(n.pods["a"]).ns, port: 40000, app: w.register(client))
+        for _ in 0..<3 { try w.sendUDP(socket, to: IPv4Address(10, 96, 0, 30), port: 80, payloadLength: 2) { _ in } }
+        w.run(until: SimTime(nanoseconds: 100_000_000))
+        let ct = try #require(w.namespace(n.node).netfilter).conntrack
+        let split = echoes.allSatisfy { $0.datagrams > 0 }
+        #expect(echoes.map(\.datagrams) == [[0, 3], [2, 1], [3, 0], [1, 2]][Int(seed) - 1])
+        #expect(client.heard == Array(repeating: "10.96.0.30:80", count: 3))
+        #expect(ct.statistics.clashResolve == 2 && ct.statistics.insertFailed == 0 && ct.statistics.drop == 0)
+        #expect(ct.statistics.insert == 0)
+        let listed = ct.entries(now: w.now)
+        #expect(listed.count == 1 && ct.count == (split ? 2 : 1) && ct.unconfirmedCount == 0)
+        // Nothing is lost but the flooded ARP requests the other pods consume.
+        #expect(w.accounting.dropped == w.accounting.dropped(.arpNotForUs))
+        // The hidden entry is gone a second after it went in.
+        w.run(until: SimTime(nanoseconds: 1_100_000_000))
+        #expect(ct.expire(now: w.now) == (split ? 1 : 0))
+        #expect(ct.count == 1 && ct.entries(now: w.now) == listed.map { var e = $0; e.expires = listed[0].expires; return e })
+        #expect(ct.checkInvariants())
+        #expect(w.conservationHolds())
+    }
+
     /// Datagrams that waited together for ARP each made an entry; the first to confirm keeps
     /// its, the others merge into it (`nf_ct_resolve_clash`), and all are delivered: Linux
     /// 6.18 gave clash_resolve=2 and one entry for three (ConnectionTrackerTests).

@@ -112,7 +112,8 @@ cluster_setup() {
 
 # twin_capture_start: tcpdump -p (not promiscuous, as the kernel reference) on every
 # interface of every namespace in $ALL, into $OUT/pcaps/NS__IFACE.pcap; returns once all
-# are listening.
+# are listening. Not promiscuous matters: with cni0 promiscuous, Linux 6.18 forwards a
+# second copy of a bridged-DNAT datagram that waited for ARP (conntrack-clash.sh).
 twin_capture_start() {
   rm -rf "$OUT/pcaps"; mkdir -p "$OUT/pcaps"; CAPTURES=""
   for n in $ALL; do
