@@ -75,7 +75,7 @@ extension Iperf3Report {
         withVaList(arguments) { list in
             var buffer = [CChar](repeating: 0, count: 128)
             _ = buffer.withUnsafeMutableBufferPointer { vsnprintf($0.baseAddress, 128, format, list) }
-            return String(cString: buffer)
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 }
