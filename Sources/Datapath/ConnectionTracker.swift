@@ -363,11 +363,11 @@ public final class ConnectionTracker {
     ///   `drop` count it).
     /// `clash_resolve` counts the first two. Linux 6.18 in namespaces (2026-11-25): three
     /// datagrams from one socket to a DNAT whose two endpoints answered ARP 1 s apart were
-    /// all delivered, the third's reply came back from the Service address, `conntrack -S`
-    /// said clash_resolve=2 insert_failed=0, `conntrack -L` listed one entry and
-    /// `conntrack -C` counted 2, then 1 once the second was up and the entry reaped
-    /// (Tests/kernel-twin/conntrack-clash.sh). (Linux also merges when the holder had
-    /// no NAT hooks at all, `IPS_NAT_DONE_MASK` clear; podwire does not track those bits, and
+    /// all delivered, the echo through the hidden entry came back from the Service address,
+    /// `conntrack -S` said clash_resolve=2 insert_failed=0, `conntrack -L` listed one entry
+    /// and `conntrack -C` counted 2, then 1 once the second was up and the entry reaped
+    /// (Tests/kernel-twin/conntrack-clash.sh). (Linux also merges when the holder had no NAT
+    /// hooks at all, `IPS_NAT_DONE_MASK` clear; podwire does not track those bits, and
     /// without NAT two entries of one flow have equal tuples anyway.)
     public func confirm(_ id: ConntrackEntryID, now: SimTime) -> ConfirmResult {
         let index = checkedIndex(id, life: .unconfirmed)
