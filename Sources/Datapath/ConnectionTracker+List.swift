@@ -67,10 +67,15 @@ extension ConnectionTracker {
         }
     }
 
-    /// `conntrack -S`: one line for podwire's single CPU, e.g.
+    /// `conntrack -S`'s line for one CPU. podwire keeps one set of counters per table, so
+    /// this is every core's counts under `cpu`, e.g.
     /// "cpu=0   \tfound=0 invalid=0 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=0 clash_resolve=0 chaintoolong=0 ".
     public func statisticsLine(cpu: Int = 0) -> String {
-        let st = statistics
+        Self.statisticsLine(statistics, cpu: cpu)
+    }
+
+    /// `statisticsLine` for counters taken earlier.
+    public static func statisticsLine(_ st: ConntrackStatistics, cpu: Int = 0) -> String {
         var s = "cpu="
         Self.appendPadded(String(cpu), width: 4, to: &s)                        // "cpu=%-4u\t"
         s += "\tfound=\(st.found) invalid=\(st.invalid) insert=\(st.insert) insert_failed=\(st.insertFailed)"

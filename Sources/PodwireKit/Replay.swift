@@ -174,7 +174,8 @@ public enum Replay {
             report.netfilter.append(RunReport.NodeNetfilter(node: n.name, iptablesSave: nf.rules.save(counters: true),
                                                             conntrack: nf.conntrack.list(now: world.now),
                                                             conntrackMax: nf.conntrack.maximum,
-                                                            tableFullDrops: nf.conntrack.tableFullDrops))
+                                                            tableFullDrops: nf.conntrack.tableFullDrops,
+                                                            conntrackStatistics: nf.conntrack.statistics))
         }
         report.icmpRateLimited = world.namespaces.filter { $0.icmpOutRateLimitHost > 0 }
             .map { ($0.node, $0.name, $0.icmpOutRateLimitHost) }

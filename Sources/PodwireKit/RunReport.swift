@@ -62,6 +62,8 @@ public struct RunReport {
         public var conntrack: [String]
         public var conntrackMax: Int
         public var tableFullDrops: UInt64
+        /// What `conntrack -S` counts, summed over the node's cores.
+        public var conntrackStatistics: ConntrackStatistics
     }
     public var conservationHolds = false
     public var captureDirectory: String?
@@ -214,7 +216,8 @@ public struct RunReport {
             ("netfilter", .array(netfilter.map { n in
                 .object([("node", .string(n.node)), ("iptables_save", .string(n.iptablesSave)),
                          ("conntrack", .array(n.conntrack.map { .string($0) })),
-                         ("conntrack_max", .int(UInt64(n.conntrackMax))), ("table_full_drops", .int(n.tableFullDrops))])
+                         ("conntrack_max", .int(UInt64(n.conntrackMax))), ("table_full_drops", .int(n.tableFullDrops)),
+                         ("conntrack_statistics", Self.statisticsJSON(n.conntrackStatistics))])
             })),
             ("capture", captureJSON),
         ])
@@ -230,6 +233,14 @@ public struct RunReport {
 
     /// Captures from 1 GiB up get a hint on keeping the next run smaller.
     static let largeCapture: Int64 = 1 << 30
+
+    /// `conntrack -S`'s counters under its own names.
+    static func statisticsJSON(_ st: ConntrackStatistics) -> JSONValue {
+        .object([("found", .int(st.found)), ("invalid", .int(st.invalid)), ("insert", .int(st.insert)),
+                 ("insert_failed", .int(st.insertFailed)), ("drop", .int(st.drop)), ("early_drop", .int(st.earlyDrop)),
+                 ("error", .int(st.error)), ("search_restart", .int(st.searchRestart)),
+                 ("clash_resolve", .int(st.clashResolve)), ("chaintoolong", .int(st.chainTooLong))])
+    }
 
     /// Bytes the way `ls -lh` counts them (powers of 1024), one decimal: "812 bytes",
     /// "143.2 KiB", "1.4 GiB".

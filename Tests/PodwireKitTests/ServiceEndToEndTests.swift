@@ -91,6 +91,52 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/clash"))
     }
 
+    /// Three datagrams 1 µs apart from one socket to a Service with two endpoints on the
+    /// client's node: they wait together for the client's ARP, then, behind the bridged DNAT,
+    /// for the endpoints'. With seed 2 kube-proxy's random rule sends one to web-0 and two to
+    /// web-1; the first two race to confirm with different NAT, and the loser goes in by its
+    /// reply tuple only (`nf_ct_resolve_clash_harder`, ConnectionTrackerTests): all three are
+    /// echoed, `conntrack -L` lists one entry and `conntrack -S` counts the clash. podwire
+    /// used to drop that datagram (insert_failed=1, 2 echoed).
+    @Test func firstDatagramsSplitBetweenEndpointsAreAllEchoed() throws {
+        let yaml = try String(contentsOfFile: E2E.repo.path + "/topologies/single-node.yaml", encoding: .utf8)
+        guard let start = yaml.range(of: "  scenario:"), let end = yaml.range(of: "  capture:") else {
+            Issue.record("single-node.yaml has no scenario")
+            return
+        }
+        let t = yaml.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: """
+              scenario:
+                - {at: 0s, udp: {client: pod/client, server: svc/web:80, count: 3, interval: 1us, length: 64}}
+
+            """) + """
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web}
+            spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080, protocol: UDP}]}
+
+            """
+        let dir = E2E.tempDir("svc-race")
+        try t.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+        let r = try E2E.run(E2E.podwire, ["run", dir + "/t.yaml", "--seed", "2", "--out", dir + "/out", "--dump-conntrack"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("    3 datagrams of 64 B sent, 3 echoed, rtt"), "\(r.stdout)")
+        #expect(r.stdout.contains("conntrack v1.4.7 (conntrack-tools): 1 flow entries have been shown."), "\(r.stdout)")
+        #expect(r.stdout.contains("""
+            # pi-1: conntrack -S (the node's cores summed in one line)
+            cpu=0   \tfound=0 invalid=0 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=0 clash_resolve=1 chaintoolong=0 \n
+            """), "\(r.stdout)")
+        let netfilter = try E2E.json(dir + "/out/summary.json")["netfilter"] as! [[String: Any]]
+        let statistics = try #require(netfilter.first?["conntrack_statistics"] as? [String: Any])
+        #expect(statistics["clash_resolve"] as? Int == 1 && statistics["insert_failed"] as? Int == 0)
+        guard let tcpdump = E2E.tool("tcpdump") else { return }
+        // One datagram reached web-0 and two web-1.
+        for (pod, address, count) in [("web-0", "10.244.0.3", 1), ("web-1", "10.244.0.4", 2)] {
+            let d = try E2E.run(tcpdump, ["-nn", "-r", dir + "/out/pi-1-\(pod)-eth0.pcap", "udp and dst host \(address)"])
+            #expect(d.stdout.split(separator: "\n").count == count, "\(pod): \(d.stdout)")
+        }
+    }
+
     @Test func fragmentationNeededQuoteIsTranslatedBack() throws {
         _ = try Self.run.get()
         guard let tshark = E2E.tool("tshark") else { return }
