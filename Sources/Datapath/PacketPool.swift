@@ -34,6 +34,11 @@ public final class PacketPool {
     /// The CPU core the packet's work runs on (NodeCPU.swift, `World.core`), -1 for none
     /// yet, by slot. Every fresh packet starts with -1.
     var core: UnsafeMutablePointer<Int32>
+    /// The socket whose send buffer the packet is charged to (`skb->sk` with `sock_wfree`),
+    /// as a socket index, or -1; and what it is charged (`skb->truesize`), by slot. A
+    /// fresh packet and a clone have no owner (`skb_clone` leaves the destructor behind).
+    var owner: UnsafeMutablePointer<Int32>
+    var charge: UnsafeMutablePointer<Int32>
     /// Free slots, a stack (`freeCount` of `capacity` used).
     private var freeList: UnsafeMutablePointer<Int32>
     private var freeCount = 0
@@ -50,6 +55,8 @@ public final class PacketPool {
         meta = .allocate(capacity: 1)
         checksumLevel = .allocate(capacity: 1)
         core = .allocate(capacity: 1)
+        owner = .allocate(capacity: 1)
+        charge = .allocate(capacity: 1)
         freeList = .allocate(capacity: 1)
     }
 
@@ -61,6 +68,8 @@ public final class PacketPool {
         meta.deallocate()
         checksumLevel.deallocate()
         core.deallocate()
+        owner.deallocate()
+        charge.deallocate()
         freeList.deallocate()
     }
 
@@ -75,6 +84,7 @@ public final class PacketPool {
         meta[i] = .none
         checksumLevel[i] = 0
         core[i] = -1
+        owner[i] = -1
         live += 1
         return PacketHandle(h)
     }
@@ -170,6 +180,8 @@ public final class PacketPool {
         meta = Self.grown(meta, from: old, to: capacity, fill: .none)
         checksumLevel = Self.grown(checksumLevel, from: old, to: capacity, fill: 0)
         core = Self.grown(core, from: old, to: capacity, fill: -1)
+        owner = Self.grown(owner, from: old, to: capacity, fill: -1)
+        charge = Self.grown(charge, from: old, to: capacity, fill: 0)
         freeList = Self.grown(freeList, from: old, to: capacity, fill: 0)
         // Hand out low indices first so small runs touch few cache lines.
         for k in stride(from: Int32(PacketPool.chunkSlots) - 1, through: 0, by: -1) {

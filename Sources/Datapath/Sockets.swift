@@ -91,6 +91,12 @@ struct Socket {
     /// `IP_PMTUDISC_DO`: too big is EMSGSIZE, and the IP ID is 0 (REFERENCE.md §4.2). The
     /// default, `IP_PMTUDISC_WANT`, sets DF on datagrams that fit and fragments the others.
     var dontFragment = false
+    /// `SO_SNDBUF` (`net.core.wmem_default`) and what the socket's packets in flight are
+    /// charged against it (`sk_wmem_alloc`): see `World.chargeSendBuffer`.
+    var sendBuffer = World.defaultSendBuffer
+    var sendBufferUsed = 0
+    /// The timer (tag) of the socket's application waiting for room in the send buffer, or -1.
+    var writeSpaceWaiter: Int64 = -1
 }
 
 extension World {
@@ -182,7 +188,7 @@ extension World {
                             protocol: .udp, source: source, destination: destination)
         if !sock.dontFragment { sockets[Int(s.rawValue)].ipID &+= 1 }
         ip.emit(into: b)
-        socketOutput(ns, route: route, p, app: sock.app)
+        socketOutput(ns, route: route, p, app: sock.app, socket: s)
     }
 
     /// Builds the whole UDP datagram in the scratch buffer, then sends it as fragments.
@@ -201,7 +207,7 @@ extension World {
         let id = sockets[Int(s.rawValue)].ipID
         sockets[Int(s.rawValue)].ipID &+= 1
         ipFragmentLocal(sock.namespace, route: route, source: source, destination: destination, identification: id,
-                        ttl: sock.ttl, protocol: .udp, payload: UnsafeRawBufferPointer(datagram), app: sock.app)
+                        ttl: sock.ttl, protocol: .udp, payload: UnsafeRawBufferPointer(datagram), app: sock.app, socket: s)
     }
 
     /// Sends an ICMP echo request from a ping socket: `payloadLength` bytes written by
@@ -224,7 +230,7 @@ extension World {
                 .emit(intoMessage: msg)
             ipFragmentLocal(ns, route: route, source: source, destination: destination,
                             identification: sockets[Int(s.rawValue)].ipID, ttl: sock.ttl, protocol: .icmp,
-                            payload: UnsafeRawBufferPointer(msg), app: sock.app)
+                            payload: UnsafeRawBufferPointer(msg), app: sock.app, socket: s)
             sockets[Int(s.rawValue)].ipID &+= 1
             return
         }
@@ -239,12 +245,15 @@ extension World {
                    dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: sock.ttl,
                    protocol: .icmp, source: source, destination: destination).emit(into: b)
         sockets[Int(s.rawValue)].ipID &+= 1
-        socketOutput(ns, route: route, p, app: sock.app)
+        socketOutput(ns, route: route, p, app: sock.app, socket: s)
     }
 
     /// A socket's send leaves through `ip_local_out` on the application's core, queued behind
-    /// that core's earlier work (dropped when its backlog is full: see NodeCPU.swift).
-    @inline(__always) func socketOutput(_ ns: NamespaceID, route: Route, _ p: PacketHandle, app: AppID?) {
+    /// that core's earlier work (dropped when its backlog is full: see NodeCPU.swift). A
+    /// packet sent from `socket` is charged to its send buffer first.
+    @inline(__always) func socketOutput(_ ns: NamespaceID, route: Route, _ p: PacketHandle, app: AppID?,
+                                        socket: SocketID? = nil) {
+        if let socket { chargeSendBuffer(p, to: socket) }
         setApplicationCore(ns, app, p)
         guard admitToBacklog(ns, p, device: route.device) else { return }
         // The send's first stage (socket output, once OUTPUT/POSTROUTING have run) is its entry.

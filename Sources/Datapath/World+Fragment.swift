@@ -23,7 +23,7 @@ extension World {
     /// route's MTU: DF clear, one ID, payload pieces of (MTU − 20) & ~7 bytes.
     func ipFragmentLocal(_ ns: NamespaceID, route: Route, source: IPv4Address, destination: IPv4Address,
                          identification: UInt16, ttl: UInt8, protocol: IPProtocol, payload: UnsafeRawBufferPointer,
-                         app: AppID?) {
+                         app: AppID?, socket: SocketID? = nil) {
         let mtu = pathMTU(ns, to: destination, deviceMTU: devices[route.device.index].mtu)
         let piece = (mtu - IPv4Header.minimumLength) & ~7
         var offset = 0
@@ -37,7 +37,7 @@ extension World {
             IPv4Header(tos: 0, totalLength: UInt16(IPv4Header.minimumLength + n), identification: identification,
                        dontFragment: false, moreFragments: offset + n < payload.count, fragmentOffset: UInt16(offset),
                        ttl: ttl, protocol: `protocol`, source: source, destination: destination).emit(into: b)
-            socketOutput(ns, route: route, p, app: app)
+            socketOutput(ns, route: route, p, app: app, socket: socket)
             offset += n
         }
     }
@@ -72,6 +72,7 @@ extension World {
             offset += n
         }
         accounting.fragmented += 1
+        orphan(p)
         pool.free(p)
     }
 

@@ -67,6 +67,7 @@ extension World {
 
     /// `ip_rcv` on `dev` (the packet starts at its IPv4 header).
     func ipReceive(_ dev: DeviceID, _ p: PacketHandle) {
+        orphan(p)  // `ip_rcv_core`: "Must drop socket now because of tproxy."
         let ns = devices[dev.index].namespace
         let bytes = UnsafeRawBufferPointer(pool.bytes(p))
         guard var ip = try? IPv4Header(parsing: bytes),

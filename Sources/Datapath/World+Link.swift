@@ -85,6 +85,9 @@ extension World {
         }
         pool.meta[Int(p.rawValue)] = .none  // `skb_scrub_packet`
         clearCore(p)
+        // The NIC has it: its TX completion frees the skb and the sender's charge (a frame
+        // time early here, when it starts onto the wire).
+        orphan(p)
         schedule(.wireArrival(peer, p), after: link.serialization(of: pool.length(p)) + link.propagationDelay)
     }
 

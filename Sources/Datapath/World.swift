@@ -178,6 +178,7 @@ public final class World {
         charge(ns, p, namespaces[ns.index].costs.localDeliver)
         hop(.deliver, ns, device, p)
         accounting.delivered += 1
+        orphan(p)
         pool.free(p)
     }
 
@@ -192,6 +193,7 @@ public final class World {
         }
         hop(.drop, ns, device, p, reason)
         accounting.droppedByReason[Int(reason.rawValue)] += 1
+        orphan(p)
         pool.free(p)
     }
 

@@ -579,12 +579,12 @@ enum TopologyDocument {
                 r.mismatch(n, f.path("bitrate"), expected: "a rate in bits per second like iperf3 -b: a number with an optional K, M or G suffix (1000-based), e.g. 100M, or 0 for unlimited",
                            hint: "write e.g. `bitrate: 100M` for 100 Mbit/s")
             }
-            // -b 0 sends as fast as the sender's core allows: modelled for a pod (the node's
-            // ip_rcv frees its send buffer), not for a node's own sockets (Iperf3Client.swift).
-            if bitrate == 0, let client, client.isNodeOrHost {
+            // -b 0 sends as fast as the sender's core allows (and, on a node, its send buffer:
+            // World+SendBuffer.swift). A host has no CPU model to hold it back.
+            if bitrate == 0, let client, case .host = client {
                 r.report(n, f.path("bitrate"),
-                         "bitrate 0 (unlimited) is only supported from a pod; \(client) would block on its socket send buffer in front of a full NIC queue, which podwire does not model",
-                         hint: "give the rate to offer, e.g. `bitrate: 1G`, or send from a pod")
+                         "bitrate 0 (unlimited) needs a sender on a Pi node (a pod or the node itself); \(client) is a plain host, whose CPU podwire does not model",
+                         hint: "give the rate to offer, e.g. `bitrate: 1G`, or send from a pod or node")
                 bitrate = nil
             }
         }

@@ -12,12 +12,15 @@ import Wire
 ///   `count = ⌈time × bitrate / (length × 8)⌉` (100 Mbit/s, 1400 B, 100 ms → ⌈892.86⌉ = 893).
 ///   iperf3 also sends its first datagram at once and stops when its end timer fires.
 /// * **Unlimited** (`-b 0`). Every datagram is due at `start`: the sender sends back to back,
-///   held only by its core (below), until `start + time`. Only a sender in a pod may do
-///   so: the node's `ip_rcv` orphans the pod's packets (`skb_orphan` in `ip_rcv_core`, and
-///   br_netfilter's pre-routing for bridged frames), so its `SO_SNDBUF` never fills and what
-///   its node's NIC cannot carry is dropped at the qdisc, which podwire models. A sender in a
-///   node's own namespace keeps its send buffer charged until the NIC frees each frame and
-///   would block on it, which podwire does not model, so it needs a bitrate.
+///   held by its core (below) and its send buffer, until `start + time`. A sender in a pod
+///   is held by its core alone: the node's `ip_rcv` orphans the pod's packets (`skb_orphan`
+///   in `ip_rcv_core`), so its `SO_SNDBUF` never fills and what its node's NIC cannot carry
+///   is dropped at the qdisc. A sender in a node's own namespace keeps its send buffer
+///   charged until the NIC takes each frame, so it blocks in front of a full queue and is
+///   held to the wire (World+SendBuffer.swift). A plain host has no CPU model, and nothing
+///   but its buffer would pace it, so it needs a bitrate.
+/// * **Send buffer.** A datagram due while the socket's send buffer is full waits until it is
+///   back under half (`sock_def_write_space`), as a blocking `sendmsg` does.
 /// * **Blocking.** `sendmsg` returns only once the sender's core has done the datagram's
 ///   process-context work (NodeCPU.swift), so a datagram due while the core is still busy
 ///   waits for it, and a sender behind its schedule then sends back to back, as iperf3 does
@@ -103,9 +106,8 @@ public struct Iperf3Interval: Sendable, Equatable {
 }
 
 public enum Iperf3ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// `-b 0` (unlimited) from somewhere other than a pod on a node with a CPU model: a node's
-    /// own namespace (it would block on `SO_SNDBUF`, not modelled) or a plain host (nothing
-    /// would hold it back). See `Iperf3ClientConfiguration` "Unlimited".
+    /// `-b 0` (unlimited) from a namespace without a CPU model (a plain host, or a pod of a
+    /// node without a profile): nothing would pace its sends. See `Iperf3Client` "Unlimited".
     case unlimitedBitrate(NamespaceKind)
     case bitrateTooHigh(UInt64)
     /// iperf3: "block size too small" (the header needs 12 bytes).
@@ -120,7 +122,7 @@ public enum Iperf3ConfigurationError: Error, Equatable, Sendable, CustomStringCo
         case .unlimitedBitrate(.pod):
             "bitrate 0 (unlimited) needs the sender's node to have a CPU model (nothing else would hold the sender back): give -b"
         case .unlimitedBitrate(let kind):
-            "bitrate 0 (unlimited) is only supported from a pod (this sender is in a \(kind.rawValue)'s namespace): give -b"
+            "bitrate 0 (unlimited) needs a sender with a CPU model (this sender is in a \(kind.rawValue)'s namespace, which has none): give -b"
         case .bitrateTooHigh(let b): "bitrate \(b) bit/s exceeds 1 Tbit/s"
         case .lengthTooSmall(let l): "datagram length \(l) is smaller than the 12-byte iperf3 header"
         case .lengthTooLarge(let l): "datagram length \(l) exceeds the IPv4 UDP maximum 65507"
@@ -219,7 +221,7 @@ public final class Iperf3Client: NetworkApplication {
     public init(name: String, world: World, namespace: NamespaceID,
                 configuration: Iperf3ClientConfiguration) throws(Iperf3ConfigurationError) {
         try configuration.validate()
-        if configuration.isUnlimited, world.namespace(namespace).kind != .pod || !world.hasCPU(namespace) {
+        if configuration.isUnlimited, !world.hasCPU(namespace) {
             throw .unlimitedBitrate(world.namespace(namespace).kind)
         }
         self.name = name
@@ -270,6 +272,12 @@ public final class Iperf3Client: NetworkApplication {
                 return
             }
             waiting = false
+            // A full send buffer blocks `sendmsg` (a node's own socket, its datagrams still in
+            // the NIC's queue): wait until it is half empty.
+            if !world.hasSendBufferRoom(socket) {
+                world.waitForSendBufferRoom(socket, tag: datagrams)
+                return
+            }
             send(world)
             if configuration.isUnlimited && !world.applicationCoreIsBusy(namespace, app: app) {
                 // The send left no work on the core — its datagram waits for ARP, or it

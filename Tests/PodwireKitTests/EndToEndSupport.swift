@@ -115,6 +115,17 @@ enum E2E {
         return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
     }
 
+    /// An example topology (`topologies/NAME`) with its scenario steps replaced by `steps`
+    /// (YAML lines indented for `scenario:`'s list) and `manifests` (whole `---` documents)
+    /// appended: the rest of the file, comments included, stays as it is.
+    static func topology(_ name: String, steps: String, appending manifests: String = "") throws -> String {
+        let yaml = try String(contentsOfFile: repo.path + "/topologies/" + name, encoding: .utf8)
+        guard let key = yaml.range(of: "  scenario:"), let start = yaml.range(of: "\n", range: key.upperBound..<yaml.endIndex),
+              let end = yaml.range(of: "  capture:", range: start.upperBound..<yaml.endIndex)
+        else { throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "\(name) has no scenario before capture"]) }
+        return yaml.replacingCharacters(in: start.upperBound..<end.lowerBound, with: steps) + manifests
+    }
+
     static func jsonLines(_ text: String) -> [[String: Any]] {
         text.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]

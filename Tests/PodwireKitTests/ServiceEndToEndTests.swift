@@ -99,23 +99,17 @@ import Testing
     /// echoed, `conntrack -L` lists one entry and `conntrack -S` counts the clash. podwire
     /// used to drop that datagram (insert_failed=1, 2 echoed).
     @Test func firstDatagramsSplitBetweenEndpointsAreAllEchoed() throws {
-        let yaml = try String(contentsOfFile: E2E.repo.path + "/topologies/single-node.yaml", encoding: .utf8)
-        guard let start = yaml.range(of: "  scenario:"), let end = yaml.range(of: "  capture:") else {
-            Issue.record("single-node.yaml has no scenario")
-            return
-        }
-        let t = yaml.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: """
-              scenario:
+        let t = try E2E.topology("single-node.yaml", steps: """
                 - {at: 0s, udp: {client: pod/client, server: svc/web:80, count: 3, interval: 1us, length: 64}}
 
-            """) + """
+            """, appending: """
             ---
             apiVersion: v1
             kind: Service
             metadata: {name: web}
             spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080, protocol: UDP}]}
 
-            """
+            """)
         let dir = E2E.tempDir("svc-race")
         try t.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
         let r = try E2E.run(E2E.podwire, ["run", dir + "/t.yaml", "--seed", "2", "--out", dir + "/out", "--dump-conntrack"])
