@@ -28,7 +28,7 @@ extension World {
     /// 256. Linux 6.18 (x86-64, 64-bit structures as on a 64-bit Pi OS) charged 832 bytes for a
     /// 64-byte UDP payload and 2304 for 1400 and 1472 (`ss -m`, the datagram held in an ARP
     /// queue; Tests/kernel-twin/send-buffer.sh).
-    static func sendTruesize(ipLength: Int) -> Int {
+    @inline(__always) static func sendTruesize(ipLength: Int) -> Int {
         let head = ((ipLength + 16 + 15 + 63) & ~63) + 320
         let allocated = head <= 576 ? 576 : 1 << (Int.bitWidth - (head - 1).leadingZeroBitCount)
         return allocated + 256
@@ -49,18 +49,18 @@ extension World {
         let s = Int(pool.owner[i])
         if s < 0 { return }
         pool.owner[i] = -1
-        releaseSendBuffer(s, Int(pool.charge[i]))
+        // `sock_wfree`: the charge goes back, and a blocked sender may go on.
+        sockets[s].sendBufferUsed -= Int(pool.charge[i])
+        if sockets[s].writeSpaceWaiter >= 0 { wakeWriter(s) }
     }
 
-    /// `sock_wfree`: give `bytes` back to socket `s`, and wake its blocked sender once the
-    /// buffer is less than half full.
-    @inline(never) private func releaseSendBuffer(_ s: Int, _ bytes: Int) {
-        sockets[s].sendBufferUsed -= bytes
-        let waiter = sockets[s].writeSpaceWaiter
-        if waiter >= 0 && sockets[s].sendBufferUsed * 2 < sockets[s].sendBuffer {
-            sockets[s].writeSpaceWaiter = -1
-            scheduleTimer(sockets[s].app, tag: UInt64(waiter), after: .zero)
-        }
+    /// `sock_def_write_space`: wake socket `s`'s blocked sender once its buffer is less than
+    /// half full (`sock_writeable`).
+    @inline(never) private func wakeWriter(_ s: Int) {
+        guard sockets[s].sendBufferUsed * 2 < sockets[s].sendBuffer else { return }
+        let tag = UInt64(sockets[s].writeSpaceWaiter)
+        sockets[s].writeSpaceWaiter = -1
+        scheduleTimer(sockets[s].app, tag: tag, after: .zero)
     }
 
     /// True when a send on `s` would not block: the buffer is not full yet
