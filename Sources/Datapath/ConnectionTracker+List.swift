@@ -67,11 +67,10 @@ extension ConnectionTracker {
         }
     }
 
-    /// `conntrack -S`'s line for one CPU. podwire keeps one set of counters per table, so
-    /// this is every core's counts under `cpu`, e.g.
+    /// `conntrack -S`'s line for one CPU, e.g.
     /// "cpu=0   \tfound=0 invalid=0 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=0 clash_resolve=0 chaintoolong=0 ".
     public func statisticsLine(cpu: Int = 0) -> String {
-        Self.statisticsLine(statistics, cpu: cpu)
+        Self.statisticsLine(statistics(cpu: cpu), cpu: cpu)
     }
 
     /// `statisticsLine` for counters taken earlier.

@@ -150,6 +150,22 @@ public struct ConntrackStatistics: Sendable, Equatable {
     public var chainTooLong: UInt64 = 0
 
     public init() {}
+
+    /// Both sets of counters added field by field.
+    public func adding(_ o: ConntrackStatistics) -> ConntrackStatistics {
+        var s = self
+        s.found += o.found
+        s.invalid += o.invalid
+        s.insert += o.insert
+        s.insertFailed += o.insertFailed
+        s.drop += o.drop
+        s.earlyDrop += o.earlyDrop
+        s.error += o.error
+        s.searchRestart += o.searchRestart
+        s.clashResolve += o.clashResolve
+        s.chainTooLong += o.chainTooLong
+        return s
+    }
 }
 
 /// One hash-table slot: the tuple's 32-bit hash (its home slot is `hash & mask`) and
@@ -207,7 +223,20 @@ public final class ConnectionTracker {
     /// Allocated but not yet confirmed entries. The kernel counts these in
     /// `nf_conntrack_count`, so they count against `maximum` here too.
     public private(set) var unconfirmedCount = 0
-    public private(set) var statistics = ConntrackStatistics()
+    /// The CPU (the node's core, from 0) that the packet being handled runs on: `conntrack -S`
+    /// counts per CPU. Callers set it before the calls that may count (a new flow's `create`
+    /// and `confirm`, NAT port probes).
+    public var cpu = 0
+    /// `conntrack -S`'s counters, per CPU (grown as CPUs count something).
+    private var perCPU = [ConntrackStatistics()]
+    /// The counters summed over every CPU.
+    public var statistics: ConntrackStatistics {
+        perCPU.dropFirst().reduce(perCPU[0]) { $0.adding($1) }
+    }
+    /// One CPU's counters (zero for a CPU that never counted).
+    public func statistics(cpu: Int) -> ConntrackStatistics {
+        cpu < perCPU.count ? perCPU[cpu] : ConntrackStatistics()
+    }
     /// New flows refused because the table was full: the part of `statistics.drop` that is
     /// not a failed confirm (the kernel logs these as "table full, dropping packet").
     public private(set) var tableFullDrops: UInt64 = 0
@@ -295,7 +324,7 @@ public final class ConnectionTracker {
         advanceClock(now)
         let originalHash = hash(original)
         if maximum > 0 && count + unconfirmedCount >= maximum && !earlyDrop(hash: originalHash, now: now) {
-            statistics.drop += 1
+            count(\.drop)
             tableFullDrops += 1
             return nil
         }
@@ -410,14 +439,14 @@ public final class ConnectionTracker {
                 records[index].life = .confirmed
                 unconfirmedCount -= 1
                 count += 1
-                statistics.clashResolve += 1
+                count(\.clashResolve)
                 return .insertedByReply
             }
         }
         unconfirmedCount -= 1
         freeRecord(index)
-        statistics.drop += 1
-        statistics.insertFailed += 1
+        count(\.drop)
+        count(\.insertFailed)
         return .failed
     }
 
@@ -426,7 +455,7 @@ public final class ConnectionTracker {
     private func merge(_ index: Int, into winner: Int) -> ConfirmResult {
         unconfirmedCount -= 1
         freeRecord(index)
-        statistics.clashResolve += 1
+        count(\.clashResolve)
         return .merged(ConntrackEntryID(rawValue: Int32(winner)))
     }
 
@@ -494,7 +523,7 @@ public final class ConnectionTracker {
 
     /// A packet the caller found invalid (bad checksum, truncated header): counts `invalid`.
     public func recordInvalid() {
-        statistics.invalid += 1
+        count(\.invalid)
     }
 
     /// The entry's `conntrack -L` id, unique over the table's life: with the index it names
@@ -585,7 +614,7 @@ public final class ConnectionTracker {
             && records[ignoring].original == records[index].original {
             return false
         }
-        statistics.found += 1
+        count(\.found)
         return true
     }
 
@@ -607,6 +636,12 @@ public final class ConnectionTracker {
     }
 
     // MARK: - Internals
+
+    /// One more of `field` on the current `cpu`.
+    private func count(_ field: WritableKeyPath<ConntrackStatistics, UInt64>) {
+        while perCPU.count <= cpu { perCPU.append(ConntrackStatistics()) }
+        perCPU[cpu][keyPath: field] += 1
+    }
 
     @inline(__always)
     func advanceClock(_ now: SimTime) {
@@ -722,7 +757,7 @@ public final class ConnectionTracker {
         }
         if victim < 0 { return false }
         remove(victim)
-        if victimExpires > nowNS { statistics.earlyDrop += 1 }
+        if victimExpires > nowNS { count(\.earlyDrop) }
         return true
     }
 

@@ -156,6 +156,14 @@ extension World {
         return block.softirq
     }
 
+    /// The node core `p`'s work in `ns` runs on, counted from the node's first core (what
+    /// Linux calls the CPU number); 0 where `ns` has no CPU.
+    @inline(__always) func nodeCore(_ ns: NamespaceID, _ p: PacketHandle) -> Int {
+        let c = core(ns, p)
+        if c < 0 { return 0 }
+        return Int(c - cpuBlocks[Int(namespaces[ns.index].cpu)].first)
+    }
+
     /// Marks `p` as sent by `app` in `ns` (process context on the application's core; nil:
     /// a packet the kernel built that leaves through a socket's path).
     @inline(__always) func setApplicationCore(_ ns: NamespaceID, _ app: AppID?, _ p: PacketHandle) {

@@ -225,6 +225,7 @@ extension World {
             st.conntrack.packet(id, direction: dir, length: length, now: now)
         } else {
             charge(ns, p, namespaces[ns.index].costs.conntrackNew)
+            st.conntrack.cpu = nodeCore(ns, p)
             guard let id = st.conntrack.create(original: tuple, now: now) else {
                 drop(p, .conntrackTableFull, ns: ns, device: inDevice == .none ? outDevice : inDevice)
                 return false
@@ -322,6 +323,7 @@ extension World {
             return true
         }
         if pool.meta[i].unconfirmed {
+            st.conntrack.cpu = nodeCore(ns, p)
             let counted = countedLength(p, length)
             if st.rules.isEmpty(.nat, hook) {
                 st.rules.countPolicy(.nat, hook, length: counted)

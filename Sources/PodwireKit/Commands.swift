@@ -131,8 +131,8 @@ struct RunCommand: ParsableCommand {
                 print("\n# \(n.node): conntrack -L (nf_conntrack_max \(n.conntrackMax))")
                 for l in n.conntrack { print(l) }
                 print(ConnectionTracker.listSummary(count: n.conntrack.count))
-                print("# \(n.node): conntrack -S (the node's cores summed in one line)")
-                print(ConnectionTracker.statisticsLine(n.conntrackStatistics))
+                print("# \(n.node): conntrack -S")
+                for (cpu, st) in n.conntrackStatistics.enumerated() { print(ConnectionTracker.statisticsLine(st, cpu: cpu)) }
             }
         }
         if let svg {

@@ -175,7 +175,8 @@ public enum Replay {
                                                             conntrack: nf.conntrack.list(now: world.now),
                                                             conntrackMax: nf.conntrack.maximum,
                                                             tableFullDrops: nf.conntrack.tableFullDrops,
-                                                            conntrackStatistics: nf.conntrack.statistics))
+                                                            conntrackStatistics: (0..<max(1, world.coreStatistics(n.netns).count))
+                                                                .map { nf.conntrack.statistics(cpu: $0) }))
         }
         report.icmpRateLimited = world.namespaces.filter { $0.icmpOutRateLimitHost > 0 }
             .map { ($0.node, $0.name, $0.icmpOutRateLimitHost) }

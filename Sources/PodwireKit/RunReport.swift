@@ -62,8 +62,8 @@ public struct RunReport {
         public var conntrack: [String]
         public var conntrackMax: Int
         public var tableFullDrops: UInt64
-        /// What `conntrack -S` counts, summed over the node's cores.
-        public var conntrackStatistics: ConntrackStatistics
+        /// What `conntrack -S` counts, per CPU (the node's cores, from 0).
+        public var conntrackStatistics: [ConntrackStatistics]
     }
     public var conservationHolds = false
     public var captureDirectory: String?
@@ -217,7 +217,7 @@ public struct RunReport {
                 .object([("node", .string(n.node)), ("iptables_save", .string(n.iptablesSave)),
                          ("conntrack", .array(n.conntrack.map { .string($0) })),
                          ("conntrack_max", .int(UInt64(n.conntrackMax))), ("table_full_drops", .int(n.tableFullDrops)),
-                         ("conntrack_statistics", Self.statisticsJSON(n.conntrackStatistics))])
+                         ("conntrack_statistics", .array(n.conntrackStatistics.enumerated().map { Self.statisticsJSON($1, cpu: $0) }))])
             })),
             ("capture", captureJSON),
         ])
@@ -234,9 +234,9 @@ public struct RunReport {
     /// Captures from 1 GiB up get a hint on keeping the next run smaller.
     static let largeCapture: Int64 = 1 << 30
 
-    /// `conntrack -S`'s counters under its own names.
-    static func statisticsJSON(_ st: ConntrackStatistics) -> JSONValue {
-        .object([("found", .int(st.found)), ("invalid", .int(st.invalid)), ("insert", .int(st.insert)),
+    /// `conntrack -S`'s counters for one CPU, under its own names.
+    static func statisticsJSON(_ st: ConntrackStatistics, cpu: Int) -> JSONValue {
+        .object([("cpu", .int(UInt64(cpu))), ("found", .int(st.found)), ("invalid", .int(st.invalid)), ("insert", .int(st.insert)),
                  ("insert_failed", .int(st.insertFailed)), ("drop", .int(st.drop)), ("early_drop", .int(st.earlyDrop)),
                  ("error", .int(st.error)), ("search_restart", .int(st.searchRestart)),
                  ("clash_resolve", .int(st.clashResolve)), ("chaintoolong", .int(st.chainTooLong))])

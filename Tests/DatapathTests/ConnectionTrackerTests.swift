@@ -232,6 +232,24 @@ final class ConnectionTrackerTests: XCTestCase {
         XCTAssertTrue(ct.checkInvariants())
     }
 
+    /// `conntrack -S` counts on the CPU the caller says the packet runs on.
+    func testStatisticsCountPerCPU() {
+        let ct = ConnectionTracker(maximum: 100, seed: 1)
+        let ping = ConntrackTuple(source: ip("10.244.0.2"), destination: ip("10.96.0.31"), sourcePort: 7, destinationPort: 8 << 8,
+                                  protocolNumber: ConntrackTuple.icmpProtocol)
+        let a = ct.create(original: ping, now: t(0))!
+        let b = ct.create(original: ping, now: t(0))!
+        XCTAssertEqual(ct.confirm(a, now: t(0)), .confirmed)
+        ct.cpu = 2
+        XCTAssertEqual(ct.confirm(b, now: t(0)), .failed)
+        XCTAssertEqual(ct.statistics(cpu: 2).insertFailed, 1)
+        XCTAssertEqual(ct.statistics(cpu: 2).drop, 1)
+        XCTAssertEqual(ct.statistics(cpu: 0), ConntrackStatistics())
+        XCTAssertEqual(ct.statistics(cpu: 3), ConntrackStatistics())
+        XCTAssertEqual(ct.statistics.insertFailed, 1)
+        XCTAssertTrue(ct.statisticsLine(cpu: 2).hasPrefix("cpu=2   \tfound=0 invalid=0 insert=0 insert_failed=1 drop=1 "))
+    }
+
     /// A hidden entry can be evicted like any unassured one, and freeing it removes only the
     /// slot it has.
     func testEarlyDropCanEvictAHiddenEntry() {
