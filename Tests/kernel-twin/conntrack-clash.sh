@@ -20,30 +20,15 @@
 # Captures use tcpdump -p: with cni0 promiscuous, Linux 6.18 also forwards a second copy of
 # each datagram that waited for ARP behind the bridged DNAT (with cni0's MAC as source).
 set -u
+source "$(dirname "$0")/lib.sh"
 P=kc-
 ALL="node client web1 web2"
-cleanup() { for n in $ALL; do ip netns del $P$n 2>/dev/null; done; }
-trap cleanup EXIT
-cleanup
-for n in $ALL; do
-  ip netns add $P$n
-  ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0 net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-  ip -n $P$n link set lo up
-done
+ns_setup
 N="ip netns exec ${P}node"
-ip -n ${P}node link add cni0 address 02:44:00:00:00:01 type bridge
-ip -n ${P}node addr add 10.244.0.1/24 dev cni0
-ip -n ${P}node link set cni0 multicast off up
-pod() { # name address hostveth
-  ip link add eth0 netns $P$1 type veth peer name $3 netns ${P}node
-  ip -n $P$1 addr add $2/24 dev eth0; ip -n $P$1 link set eth0 multicast off up
-  ip -n $P$1 route add default via 10.244.0.1
-  ip -n ${P}node link set $3 master cni0 multicast off up
-  ip -n ${P}node link set $3 type bridge_slave hairpin on
-}
-pod client 10.244.0.2 vethc
-pod web1 10.244.0.3 vethw1
-pod web2 10.244.0.4 vethw2
+node_cni0
+node_pod client 10.244.0.2 vethc
+node_pod web1 10.244.0.3 vethw1
+node_pod web2 10.244.0.4 vethw2
 $N sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
 $N iptables-restore <<'RULES'
 *nat

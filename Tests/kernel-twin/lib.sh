@@ -34,12 +34,10 @@ web1 pi-2 10.244.1.2 vethw"}
 ECHO=${ECHO:-"web1 8080
 ext 9000"}
 
-# lan_setup: namespaces $P$n for each n in $ALL (IPv6 and link-local IGMP reports off,
-# lo up; all deleted on exit), and a LAN bridge br-lan in ${P}lan with the nodes and ext
-# (192.168.50.100) on it. The nodes get a default route via 192.168.50.1, a router that
-# does not exist, as the kernel reference's nodes do (and podwire's: a packet to a
-# ClusterIP nothing translates is forwarded, so FORWARD's REJECT sees it).
-lan_setup() {
+# ns_setup: namespaces $P$n for each n in $ALL, lo up, IPv6 off and no link-local IGMP
+# reports (podwire models neither: igmp_link_local_mcast_reports=0 keeps cni0's IGMP report
+# out of OUTPUT); any left from an earlier run are deleted first, and all on exit.
+ns_setup() {
   cleanup() { for n in $ALL; do ip netns del $P$n 2>/dev/null; done; }
   trap cleanup EXIT
   cleanup
@@ -48,6 +46,32 @@ lan_setup() {
     ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0 net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     ip -n $P$n link set lo up
   done
+}
+
+# node_cni0: the one-node scripts' cni0 in ${P}node (10.244.0.1/24, multicast off), with a
+# MAC of its own as podwire's bridges have (see lan_setup).
+node_cni0() {
+  ip -n ${P}node link add cni0 address 02:44:00:00:00:01 type bridge
+  ip -n ${P}node addr add 10.244.0.1/24 dev cni0
+  ip -n ${P}node link set cni0 multicast off up
+}
+
+# node_pod NAME ADDRESS HOSTVETH: pod namespace $P$NAME on ${P}node's cni0 (node_cni0): its
+# eth0 at ADDRESS/24 with a default route via cni0, the host end HOSTVETH with hairpin on.
+node_pod() {
+  ip link add eth0 netns $P$1 type veth peer name $3 netns ${P}node
+  ip -n $P$1 addr add $2/24 dev eth0; ip -n $P$1 link set eth0 multicast off up
+  ip -n $P$1 route add default via 10.244.0.1
+  ip -n ${P}node link set $3 master cni0 multicast off up
+  ip -n ${P}node link set $3 type bridge_slave hairpin on
+}
+
+# lan_setup: ns_setup, and a LAN bridge br-lan in ${P}lan with the nodes and ext
+# (192.168.50.100) on it. The nodes get a default route via 192.168.50.1, a router that
+# does not exist, as the kernel reference's nodes do (and podwire's: a packet to a
+# ClusterIP nothing translates is forwarded, so FORWARD's REJECT sees it).
+lan_setup() {
+  ns_setup
   # Bridges get their own MAC, as podwire's have and as the CNI bridge plugin pins cni0's
   # (ensureAddr): left alone, Linux gives a bridge its lowest port's MAC, which changes as
   # pods come and go (flannel-io/flannel#1381), and the captures could not tell them apart.

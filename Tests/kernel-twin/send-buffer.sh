@@ -12,11 +12,10 @@
 #    Mbit/s sent (two runs), 0 lost, the tbf dropped 0 (the socket blocks on its full send
 #    buffer).
 set -u
+source "$(dirname "$0")/lib.sh"
 P=kb-
-cleanup() { for n in a b pod router dst; do ip netns del $P$n 2>/dev/null; done; }
-trap cleanup EXIT
-cleanup
-for n in a b pod router dst; do ip netns add $P$n; ip -n $P$n link set lo up; done
+ALL="a b pod router dst"
+ns_setup
 
 echo "== 1. truesize (ss -m t) per UDP payload"
 ip link add d0 netns ${P}a type veth peer name e0 netns ${P}b

@@ -10,29 +10,16 @@
 # NetfilterKernelTwinTests holds as its expectations. Differences from podwire's run that do not matter
 # to iptables: the node's eth0 is joined to ext's directly (podwire has a LAN switch), and
 # the sends are back to back rather than on podwire's timeline (each waits for its echoes).
-# igmp_link_local_mcast_reports=0 keeps cni0's IGMP report out of OUTPUT, and IPv6 is off
-# (podwire models neither).
 set -u
 source "$(dirname "$0")/lib.sh"
 OUT=${1:?usage: $0 DIR (with node.rules)}
 P=kx-
-cleanup() { for n in node client web ext; do ip netns del $P$n 2>/dev/null; done; }
-trap cleanup EXIT
-cleanup
-for n in node client web ext; do ip netns add $P$n; ip netns exec $P$n sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0 net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; ip -n $P$n link set lo up; done
+ALL="node client web ext"
+ns_setup
 N="ip netns exec ${P}node"
-ip -n ${P}node link add cni0 address 02:44:00:00:00:01 type bridge  # its own MAC, not its lowest port's
-ip -n ${P}node addr add 10.244.0.1/24 dev cni0
-ip -n ${P}node link set cni0 multicast off up
-pod() { # name ip hostveth
-  ip link add eth0 netns $P$1 type veth peer name $3 netns ${P}node
-  ip -n $P$1 addr add $2/24 dev eth0; ip -n $P$1 link set eth0 multicast off up
-  ip -n $P$1 route add default via 10.244.0.1
-  ip -n ${P}node link set $3 master cni0 multicast off up
-  ip -n ${P}node link set $3 type bridge_slave hairpin on
-}
-pod client 10.244.0.2 vethc
-pod web 10.244.0.3 vethw
+node_cni0
+node_pod client 10.244.0.2 vethc
+node_pod web 10.244.0.3 vethw
 ip link add eth0 netns ${P}node type veth peer name eth0 netns ${P}ext
 ip -n ${P}node addr add 192.168.50.11/24 dev eth0; ip -n ${P}node link set eth0 multicast off up
 ip -n ${P}ext addr add 192.168.50.100/24 dev eth0; ip -n ${P}ext link set eth0 multicast off up
@@ -40,7 +27,6 @@ $N sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
 $N iptables-restore < "$OUT/node.rules" || { echo restore failed; exit 1; }
 ip netns exec ${P}web python3 /tmp/kx/echo.py 0.0.0.0 8080 & E1=$!
 ip netns exec ${P}ext python3 /tmp/kx/echo.py 0.0.0.0 9000 & E2=$!
-ALL="node client web ext"
 twin_capture_start
 $N iptables -Z; $N iptables -t nat -Z
 ip netns exec ${P}client python3 /tmp/kx/send.py 10.96.0.20 80 3 0.02
@@ -53,5 +39,5 @@ sleep 0.3
 kill -INT $CAPTURES; sleep 0.5
 $N iptables-save -c | grep -v '^#' > "$OUT/node.iptables-save"
 $N conntrack -L > "$OUT/node.conntrack" 2>/dev/null
-for n in node client web ext; do echo "## $n"; ip -n $P$n -s -j link show; done > "$OUT/ip-s-link.jsonl"
+for n in $ALL; do echo "## $n"; ip -n $P$n -s -j link show; done > "$OUT/ip-s-link.jsonl"
 kill $E1 $E2; wait 2>/dev/null
